@@ -1,0 +1,97 @@
+# dockerpty: build the C core into build/dockerpty/core.so, run the specs,
+# lint. Every path is a ?= variable; Lua and libcurl flags come from
+# pkg-config. See README.md.
+
+LUA          ?= lua5.4
+PKG_CONFIG   ?= pkg-config
+LUA_PC       ?= lua5.4
+BUSTED       ?= $(shell command -v busted 2>/dev/null || echo /usr/bin/busted)
+LUACHECK     ?= luacheck
+CPPCHECK     ?= cppcheck
+LUAROCKS     ?= luarocks
+CC           ?= cc
+
+LUA_INCDIR   ?= $(shell $(PKG_CONFIG) --variable=includedir $(LUA_PC) 2>/dev/null)/lua5.4
+LUA_CFLAGS   ?= $(shell $(PKG_CONFIG) --cflags $(LUA_PC) 2>/dev/null)
+CURL_CFLAGS  ?= $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
+CURL_LIBS    ?= $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null)
+
+CFLAGS       ?= -O2 -g
+LIBFLAG      ?= -shared
+DP_CFLAGS     = -std=gnu11 -fPIC -fvisibility=hidden -Wall -Wextra -Werror \
+                -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+LDLIBS        = $(CURL_LIBS) -ldl
+
+SANITIZE     ?=
+ifeq ($(SANITIZE),1)
+SAN_FLAGS     = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_PRELOAD   = $(shell $(CC) -print-file-name=libasan.so) $(shell $(CC) -print-file-name=libubsan.so)
+SAN_ENV       = LD_PRELOAD="$(SAN_PRELOAD)" ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+endif
+
+BUILD        ?= build
+SO            = $(BUILD)/dockerpty/core.so
+# Keep in sync with rockspec/dockerpty-scm-1.rockspec (make check-sources).
+SRCS          = src/core.c src/util.c src/term.c src/demux.c src/escape.c \
+                src/httphead.c src/conn.c src/http.c src/pump.c
+HDRS          = $(wildcard src/*.h)
+
+PREFIX       ?= /usr/local
+ROCKTREE     ?= $(PREFIX)
+
+LUA_PATH_DEV  = lua/?.lua;lua/?/init.lua;;
+LUA_CPATH_DEV = $(BUILD)/?.so;;
+TEST_ENV      = LUA_PATH='$(LUA_PATH_DEV)' LUA_CPATH='$(LUA_CPATH_DEV)'
+BUSTED_RUN    = $(TEST_ENV) $(SAN_ENV) $(LUA) $(BUSTED)
+# Extra busted options, e.g. make test BUSTED_ARGS='--tags=docker'
+BUSTED_ARGS  ?=
+ENGINE       ?= docker
+
+.PHONY: all test test-unit lint clean install env deps check-sources rock-check
+
+all: $(SO)
+
+# Rebuild when the flags change (SANITIZE=1 and back).
+$(BUILD)/.flags: FORCE
+	@mkdir -p $(BUILD)/dockerpty
+	@echo '$(CC) $(CFLAGS) $(SAN_FLAGS) $(DP_CFLAGS) $(LUA_CFLAGS) $(CURL_CFLAGS)' | cmp -s - $@ || \
+	  echo '$(CC) $(CFLAGS) $(SAN_FLAGS) $(DP_CFLAGS) $(LUA_CFLAGS) $(CURL_CFLAGS)' > $@
+
+$(SO): $(SRCS) $(HDRS) $(BUILD)/.flags
+	@mkdir -p $(BUILD)/dockerpty
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(DP_CFLAGS) $(LUA_CFLAGS) $(CURL_CFLAGS) \
+	  $(LIBFLAG) -o $@ $(SRCS) $(LDFLAGS) $(LDLIBS)
+
+FORCE:
+
+# Install what is missing (Debian packages), as root; else say what to run.
+deps:
+	@sh spec/support/deps.sh
+
+# Every spec: unit, #docker (a real daemon from spec/support/engine) and
+# #tty (terminals from tmux).
+test: deps all
+	@sh spec/support/engine run -- $(BUSTED_RUN) --run=integration $(BUSTED_ARGS)
+
+# Specs that need neither a daemon nor a terminal.
+test-unit: all
+	$(BUSTED_RUN) $(BUSTED_ARGS)
+
+lint: check-sources
+	$(LUACHECK) lua spec bin examples bench rockspec .busted .luacheckrc
+	$(CPPCHECK) --quiet --error-exitcode=1 --enable=warning,portability \
+	  --std=c11 --suppress=missingIncludeSystem $(LUA_CFLAGS) $(CURL_CFLAGS) src
+	$(MAKE) --no-print-directory -B $(SO) CFLAGS='-O2 -g'
+
+check-sources:
+	@$(LUA) spec/support/check_sources.lua $(SRCS)
+
+install:
+	$(LUAROCKS) make --deps-mode=none --tree $(ROCKTREE) rockspec/dockerpty-scm-1.rockspec
+
+env:
+	@echo "export LUA_PATH='$(LUA_PATH_DEV)'"
+	@echo "export LUA_CPATH='$(LUA_CPATH_DEV)'"
+
+clean:
+	rm -rf $(BUILD) luarocks *.rock

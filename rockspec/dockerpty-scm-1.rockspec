@@ -1,0 +1,58 @@
+local package_name = "dockerpty"
+local package_version = "scm"
+local rockspec_revision = "1"
+
+rockspec_format = "3.0"
+package = package_name
+version = package_version .. "-" .. rockspec_revision
+
+source = {
+  url = "git+https://example.invalid/dockerpty.git",
+}
+
+description = {
+  summary = "Attach your terminal to a Docker container's pseudo-tty, from Lua",
+  detailed = [[
+    dockerpty does what `docker run -it`, `docker exec -it` and `docker attach`
+    do, as a library: a C core (libcurl transport, termios, stream demuxer,
+    pumps and a poll loop) under a Lua API modelled on Python's dockerpty.
+  ]],
+  license = "MIT",
+}
+
+dependencies = {
+  "lua >= 5.4, < 5.5",
+  "lua-cjson",
+}
+
+external_dependencies = {
+  LIBCURL = { header = "curl/curl.h", library = "curl" },
+}
+
+test_dependencies = {
+  "busted",
+}
+
+test = {
+  type = "busted",
+}
+
+build = {
+  type = "builtin",
+  modules = {
+    ["dockerpty.core"] = {
+      sources = {
+        "src/core.c", "src/util.c", "src/term.c", "src/demux.c", "src/escape.c",
+        "src/httphead.c", "src/conn.c", "src/http.c", "src/pump.c",
+      },
+      defines = { "_GNU_SOURCE" },
+      incdirs = { "$(LIBCURL_INCDIR)" },
+      libdirs = { "$(LIBCURL_LIBDIR)" },
+      libraries = { "curl", "dl" },
+    },
+    ["dockerpty"] = "lua/dockerpty/init.lua",
+  },
+  install = {
+    bin = {},
+  },
+}

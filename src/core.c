@@ -1,0 +1,27 @@
+/*
+** core.c: luaopen_dockerpty_core, the only exported symbol. Opens each
+** concern of the C core into one module table, in dependency order.
+*/
+#include <curl/curl.h>
+
+#include "dockerpty.h"
+
+int luaopen_dockerpty_core(lua_State *L) {
+    /* libcurl's global state first: conn and http handles rely on it.
+    ** curl_global_init is reference counted and thread safe in 7.84+. */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    lua_newtable(L);
+    lua_pushliteral(L, DP_VERSION);
+    lua_setfield(L, -2, "_VERSION");
+    lua_pushstring(L, curl_version());
+    lua_setfield(L, -2, "_CURL_VERSION");
+    util_open(L);     /* fd helpers used by every other file */
+    term_open(L);     /* termios, window size */
+    demux_open(L);    /* stream framing, used by pumps */
+    escape_open(L);   /* detach keys, used by pumps */
+    httphead_open(L); /* response head parser, used by conn */
+    conn_open(L);     /* hijacked connections, sources and sinks of pumps */
+    http_open(L);     /* REST requests */
+    pump_open(L);     /* pumps and the poll loop, over all of the above */
+    return 1;
+}
