@@ -41,7 +41,7 @@ ROCKTREE     ?= $(PREFIX)
 
 LUA_PATH_DEV  = lua/?.lua;lua/?/init.lua;;
 LUA_CPATH_DEV = $(BUILD)/?.so;;
-TEST_ENV      = LUA_PATH='$(LUA_PATH_DEV)' LUA_CPATH='$(LUA_CPATH_DEV)'
+TEST_ENV      = LUA_PATH='$(LUA_PATH_DEV)' LUA_CPATH='$(LUA_CPATH_DEV)' DP_BUILD='$(BUILD)'
 BUSTED_RUN    = $(TEST_ENV) $(SAN_ENV) $(LUA) $(BUSTED)
 # Extra busted options, e.g. make test BUSTED_ARGS='--tags=docker'
 BUSTED_ARGS  ?=
