@@ -6,10 +6,25 @@ local core = require("dockerpty.core")
 
 local T = core.termios
 
--- A pty pair closed by finally().
+-- busted keeps one finally() function per test (the last one given), so
+-- cleanups go on a list that a single finally runs, newest first.
+local cleanups = {}
+local function defer(fn)
+  cleanups[#cleanups + 1] = fn
+  finally(function()
+    local first
+    while #cleanups > 0 do
+      local ok, err = pcall(table.remove(cleanups))
+      if not ok and first == nil then first = err end
+    end
+    if first ~= nil then error(first, 0) end
+  end)
+end
+
+-- A pty pair closed at the end of the test.
 local function pty(rows, cols)
   local m, s = assert(core._openpty(rows, cols))
-  finally(function() core._close(s); core._close(m) end)
+  defer(function() core._close(s); core._close(m) end)
   return m, s
 end
 
@@ -70,7 +85,7 @@ describe("core.raw()", function()
     assert.equal(3, before.vtime)
 
     local state = assert(core.raw(s))
-    finally(function() state:restore() end)
+    defer(function() state:restore() end)
     local after = assert(core.termflags(s))
     assert.equal(before.iflag & ~IMASK, after.iflag)
     assert.equal(before.oflag & ~OMASK, after.oflag)
@@ -84,7 +99,7 @@ describe("core.raw()", function()
     local _, s = pty()
     stty(ttyname(s), "onlcr iutf8 echoe cread")
     local state = assert(core.raw(s))
-    finally(function() state:restore() end)
+    defer(function() state:restore() end)
     local after = assert(core.termflags(s))
     assert.equal(T.ONLCR, after.oflag & T.ONLCR)
     assert.equal(T.IUTF8, after.iflag & T.IUTF8)
@@ -107,7 +122,7 @@ describe("core.raw()", function()
   it("accepts a Lua file handle", function()
     local _, s = pty()
     local f = assert(io.open(ttyname(s), "r+"))
-    finally(function() f:close() end)
+    defer(function() f:close() end)
     local before = assert(core.tcgetattr(f))
     local state = assert(core.raw(f))
     assert.equal(core.fileno(f), state:fd())
@@ -119,7 +134,7 @@ describe("core.raw()", function()
 
   it("fails on a pipe with nil, message, ENOTTY, errno", function()
     local r, w = core._pipe()
-    finally(function() core._close(r); core._close(w) end)
+    defer(function() core._close(r); core._close(w) end)
     local ok, msg, name, errno = core.raw(r)
     assert.is_nil(ok)
     assert.equal("tcgetattr: Inappropriate ioctl for device", msg)
@@ -169,7 +184,7 @@ describe("TermState", function()
     assert.is_true(state:restore())
     assert.is_false(state:israw())
     local raw2 = assert(core.raw(s))   -- raw again: a second restore must not undo it
-    finally(function() raw2:restore() end)
+    defer(function() raw2:restore() end)
     assert.is_true(state:restore())
     assert.equal(0, core.termflags(s).lflag & T.ICANON)
     assert.is_true(raw2:restore())
@@ -178,7 +193,7 @@ describe("TermState", function()
 
   it("reports the first restore's error once, then returns true", function()
     local m, s = assert(core._openpty())
-    finally(function() core._close(m) end)
+    defer(function() core._close(m) end)
     local state = assert(core.raw(s))
     core._close(s)
     local ok, msg, name, errno = state:restore()
@@ -272,11 +287,11 @@ describe("core.isatty()", function()
     assert.is_true(core.isatty(m))
     assert.is_true(core.isatty(s))
     local r, w = core._pipe()
-    finally(function() core._close(r); core._close(w) end)
+    defer(function() core._close(r); core._close(w) end)
     assert.is_false(core.isatty(r))
     assert.is_false(core.isatty(w))
     local f = assert(io.tmpfile())
-    finally(function() f:close() end)
+    defer(function() f:close() end)
     assert.is_false(core.isatty(f))
     assert.is_false(core.isatty(987654))
   end)
@@ -306,7 +321,7 @@ describe("core.getwinsize() and core.setwinsize()", function()
 
   it("fails on a pipe with nil, message, ENOTTY, errno", function()
     local r, w = core._pipe()
-    finally(function() core._close(r); core._close(w) end)
+    defer(function() core._close(r); core._close(w) end)
     assert.same({ nil, "ioctl: Inappropriate ioctl for device", "ENOTTY", 25 },
       { core.getwinsize(r) })
     assert.same({ nil, "ioctl: Inappropriate ioctl for device", "ENOTTY", 25 },
@@ -347,7 +362,7 @@ describe("core.tcgetattr() and core.termflags()", function()
 
   it("fail on a pipe with nil, message, ENOTTY, errno", function()
     local r, w = core._pipe()
-    finally(function() core._close(r); core._close(w) end)
+    defer(function() core._close(r); core._close(w) end)
     assert.same({ nil, "tcgetattr: Inappropriate ioctl for device", "ENOTTY", 25 },
       { core.tcgetattr(r) })
     assert.same({ nil, "tcgetattr: Inappropriate ioctl for device", "ENOTTY", 25 },
