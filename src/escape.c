@@ -69,7 +69,8 @@ int dp_escape_parse(const char *spec, size_t len, unsigned char *out,
 void dp_escape_init(dp_escape *e, const unsigned char *keys, size_t n) {
     if (n > DP_ESCAPE_MAX)
         n = DP_ESCAPE_MAX;
-    memcpy(e->keys, keys, n);
+    if (n > 0)
+        memcpy(e->keys, keys, n);
     e->nkeys = n;
     e->matched = 0;
     e->detached = 0;
@@ -85,7 +86,8 @@ size_t dp_escape_filter(dp_escape *e, const char *in, size_t len, char *out) {
     if (e->detached)
         return 0;
     if (e->nkeys == 0) {
-        memcpy(out, in, len);
+        if (len > 0)
+            memcpy(out, in, len);
         return len;
     }
     for (i = 0; i < len; i++) {
