@@ -77,23 +77,34 @@ describe("spec/support/engine #docker", function()
     assert.equal(3, code)
   end)
 
-  it("has busybox applets linked on PATH, root and nobody, and /tmp 1777", function()
+  -- An image found on a reused daemon is kept as it is: when the next two
+  -- fail there, remove it (docker rmi dockerpty-test/busybox) and the engine
+  -- imports its own.
+  it("has busybox applets linked on PATH, and the users root and nobody", function()
     local name = container_name()
     finally(function() remove_container(name) end)
     local script = [[
-      for a in ls stty wc cat; do p=$(which $a) && echo "$p -> $(readlink "$p")"; done
+      for a in ls stty wc cat; do p=$(which $a) && echo "$p -> $(readlink -f "$p")"; done
       printf 'a\nb\n' | wc -l
       echo hi | cat
-      stat -c %a /tmp
+      id -u root
       id -u nobody
     ]]
     local out, err, code = run(("docker run --rm --name %s --network none %s sh -c %s"):format(
       shq(name), shq(need("DOCKERPTY_TEST_IMAGE")), shq(script)))
     assert.equal("", err)
     assert.equal(0, code)
-    assert.equal(table.concat({
-      "/bin/ls -> /bin/busybox", "/bin/stty -> /bin/busybox", "/usr/bin/wc -> /bin/busybox",
-      "/bin/cat -> /bin/busybox", "2", "hi", "1777", "99", "" }, "\n"), out)
+    assert.truthy(out:match("^/s?bin/ls %-> /bin/busybox\n/s?bin/stty %-> /bin/busybox\n"
+      .. "/[%w/]*bin/wc %-> /bin/busybox\n/s?bin/cat %-> /bin/busybox\n2\nhi\n0\n99\n$"), out)
+  end)
+
+  it("has a /tmp everyone can write to (mode 1777)", function()
+    local name = container_name()
+    finally(function() remove_container(name) end)
+    local out, _, code = run(("docker run --rm --name %s --network none %s stat -c %%a /tmp"):format(
+      shq(name), shq(need("DOCKERPTY_TEST_IMAGE"))))
+    assert.equal(0, code)
+    assert.equal("1777\n", out)
   end)
 
   it("starts an applet as the container's command, without a shell", function()
