@@ -1,0 +1,245 @@
+-- Pumps and the poll loop over pipes and socketpairs (issue 2).
+local core = require("dockerpty.core")
+
+local function tmpname()
+  local n = os.tmpname()
+  return n
+end
+
+local function readfile(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function sh(cmd)
+  local p = assert(io.popen(cmd, "r"))
+  local out = p:read("a")
+  p:close()
+  return out
+end
+
+-- A multiplexed frame.
+local function frame(stream, payload)
+  return string.pack(">I1I1I1I1I4", stream, 0, 0, 0, #payload) .. payload
+end
+
+local function nonblocking_fds()
+  local n = 0
+  for fd = 0, 64 do
+    if core.nonblock(fd) then n = n + 1 end
+  end
+  return n
+end
+
+describe("core.pump", function()
+  it("rejects unknown options and bad endpoints", function()
+    assert.has_error(function() core.pump{ from = 0, nope = 1 } end,
+      "unknown pump option 'nope'")
+    assert.has_error(function() core.pump{ to = 1 } end,
+      "bad field 'from' in pump options (a source is required)")
+    assert.has_error(function() core.pump{ from = {}, to = 1 } end,
+      "bad field 'from' in pump options (fd, file, connection or string expected)")
+    assert.has_error(function() core.pump{ from = 0, to = "x" } end,
+      "bad field 'to' in pump options (fd, file, connection, function or false expected)")
+    assert.has_error(function() core.pump{ from = 0, on_eof = "x" } end)
+  end)
+
+  it("prints its type name", function()
+    local p = core.pump{ from = "x" }
+    assert.matches("^dockerpty.Pump %(0x%x+%)$", tostring(p))
+    p:close()
+    assert.equal("dockerpty.Pump (closed)", tostring(p))
+    p:close()
+  end)
+
+  it("delivers a string source to a function sink and ends", function()
+    local got = {}
+    local p = core.pump{ from = "hello world", to = function(s) got[#got + 1] = s end }
+    local lp = core.loop():add(p)
+    assert.equal("done", lp:run(2000))
+    assert.equal("hello world", table.concat(got))
+    assert.equal("done", p:status())
+  end)
+
+  it("moves 64 MiB through pipes with an identical checksum", function()
+    local src = tmpname()
+    local out = tmpname()
+    finally(function() os.remove(src); os.remove(out) end)
+    sh("head -c 67108864 /dev/urandom > " .. src)
+    local want = sh("md5sum < " .. src):match("^(%x+)")
+    local from = assert(io.popen("cat " .. src, "r"))
+    local to = assert(io.popen("md5sum > " .. out, "w"))
+    local p = core.pump{ from = from, to = to }
+    assert.equal("done", core.loop():add(p):run(60000))
+    from:close()
+    to:close()
+    assert.equal(want, readfile(out):match("^(%x+)"))
+    assert.equal(67108864, p:stats().bytes_in)
+    assert.equal(67108864, p:stats().bytes_out)
+  end)
+
+  it("demultiplexes stdout and stderr into two sinks byte for byte", function()
+    math.randomseed(42)
+    local parts, o, e = {}, {}, {}
+    for i = 1, 2000 do
+      local n = math.random(0, 70000)
+      local payload = string.rep(string.char(i % 256), n)
+      local stream = math.random(0, 2)
+      parts[#parts + 1] = frame(stream, payload)
+      if stream == 2 then e[#e + 1] = payload else o[#o + 1] = payload end
+    end
+    local src = tmpname()
+    finally(function() os.remove(src) end)
+    local f = assert(io.open(src, "wb"))
+    f:write(table.concat(parts))
+    f:close()
+    local from = assert(io.popen("cat " .. src, "r"))
+    local got_o, got_e = {}, {}
+    local p = core.pump{ from = from, demux = true,
+      to = function(s) got_o[#got_o + 1] = s end,
+      err = function(s) got_e[#got_e + 1] = s end }
+    assert.equal("done", core.loop():add(p):run(60000))
+    from:close()
+    assert.equal(table.concat(o), table.concat(got_o))
+    assert.equal(table.concat(e), table.concat(got_e))
+    assert.is_nil(p:stats().truncated)
+  end)
+
+  it("reports a daemon error frame and a truncated stream", function()
+    local p = core.pump{ from = frame(1, "ok") .. frame(3, "boom\n"), demux = true,
+      to = function() end }
+    core.loop():add(p):run(2000)
+    assert.same({ "error", "boom", "daemon" }, { p:status() })
+
+    local got = {}
+    p = core.pump{ from = frame(1, "abc") .. frame(1, "defgh"):sub(1, 10), demux = true,
+      to = function(s) got[#got + 1] = s end }
+    assert.equal("done", core.loop():add(p):run(2000))
+    assert.equal("abcde", table.concat(got))
+    assert.equal("payload", p:stats().truncated)
+  end)
+
+  it("keeps memory bounded while a sink stops reading for a second", function()
+    local src = tmpname()
+    finally(function() os.remove(src); os.remove(src .. ".n") end)
+    sh("head -c 16777216 /dev/zero > " .. src)
+    local from = assert(io.popen("cat " .. src, "r"))
+    local to = assert(io.popen("sleep 1; wc -c > " .. src .. ".n", "w"))
+    local bound, bufsize = 262144, 65536
+    local p = core.pump{ from = from, to = to, bound = bound, bufsize = bufsize }
+    local lp = core.loop():add(p)
+    local most = 0
+    repeat
+      local how = lp:run(20)
+      local st = p:stats()
+      if st.pending > most then most = st.pending end
+      assert.is_true(st.capacity <= 2 * (bound + bufsize) + bufsize)
+    until how == "done"
+    from:close()
+    to:close()
+    assert.is_true(most > 0)                 -- backpressure did happen
+    assert.is_true(most <= bound + bufsize)  -- and stayed bounded
+    assert.equal("16777216", readfile(src .. ".n"):match("%d+"))
+  end)
+
+  it("half-closes its sink on EOF and the reply still arrives", function()
+    local a, b = core._socketpair()
+    finally(function() core._close(a); core._close(b) end)
+    local to_server = {}
+    local to_client = {}
+    -- client: "hello" then EOF, half-closed; the server side collects it
+    local p1 = core.pump{ from = "hello", to = a, on_eof = "shutdown", wait_for_output = false }
+    local p2 = core.pump{ from = b, to = function(s) to_server[#to_server + 1] = s end }
+    local lp = core.loop():add(p1):add(p2)
+    assert.equal("done", lp:run(2000))       -- p2 saw EOF: the half-close arrived
+    assert.equal("hello", table.concat(to_server))
+    -- the other direction still works after the half-close
+    local p3 = core.pump{ from = "reply", to = b, on_eof = "shutdown", wait_for_output = false }
+    local p4 = core.pump{ from = a, to = function(s) to_client[#to_client + 1] = s end }
+    assert.equal("done", core.loop():add(p3):add(p4):run(2000))
+    assert.equal("reply", table.concat(to_client))
+  end)
+
+  it("treats a reader that went away as the end of that sink, not an error", function()
+    local r, w = core._pipe()
+    core._close(r)
+    finally(function() core._close(w) end)
+    local p = core.pump{ from = string.rep("x", 100000), to = w }
+    assert.equal("done", core.loop():add(p):run(2000))
+    assert.equal("done", p:status())
+  end)
+end)
+
+describe("core.loop", function()
+  it("coalesces a burst of SIGWINCH into one call", function()
+    local r, w = core._pipe()
+    finally(function() core._close(r) end)
+    local calls = 0
+    local pid = core.getpid()
+    local lp = core.loop():on_winch(function() calls = calls + 1 end)
+    lp:add(core.pump{ from = r, to = false })
+    os.execute(("(sleep 0.2; for i in 1 2 3 4 5; do kill -WINCH %d; done; sleep 0.3; exec >&-) &")
+      :format(pid))
+    assert.equal("timeout", lp:run(800))
+    core._close(w)
+    assert.equal(1, calls)
+  end)
+
+  it("ends with the signal that came, and restores its disposition", function()
+    local r, w = core._pipe()
+    finally(function() core._close(r); core._close(w) end)
+    local lp = core.loop():signals({ "TERM", "INT", "HUP" })
+    lp:add(core.pump{ from = r, to = false })
+    os.execute(("(sleep 0.2; kill -TERM %d) &"):format(core.getpid()))
+    local t0 = core.now()
+    assert.same({ "signal", "TERM" }, { lp:run(5000) })
+    assert.is_true(core.now() - t0 < 3000)
+  end)
+
+  it("forwards signals to on_signal and goes on", function()
+    local r, w = core._pipe()
+    finally(function() core._close(r); core._close(w) end)
+    local seen = {}
+    local lp = core.loop():signals({}, { "USR1" }, function(name) seen[#seen + 1] = name end)
+    lp:add(core.pump{ from = r, to = false })
+    os.execute(("(sleep 0.1; kill -USR1 %d) &"):format(core.getpid()))
+    assert.equal("timeout", lp:run(600))
+    assert.same({ "USR1" }, seen)
+  end)
+
+  it("re-raises a callback's error unchanged and leaves no fd non-blocking", function()
+    local r, w = core._pipe()
+    finally(function() core._close(r); core._close(w) end)
+    core._write(w, "data")
+    local before = nonblocking_fds()
+    local err = setmetatable({ code = 42 }, { __tostring = function() return "custom" end })
+    local p = core.pump{ from = r, to = function() error(err) end }
+    local lp = core.loop():add(p)
+    local ok, got = pcall(lp.run, lp, 2000)
+    assert.is_false(ok)
+    assert.equal(err, got)
+    assert.is_false(core.nonblock(r))
+    assert.equal(before, nonblocking_fds())
+    assert.is_false(lp:running())
+  end)
+
+  it("raises on re-entry from a callback", function()
+    local lp = core.loop()
+    local inner
+    lp:add(core.pump{ from = "x", to = function()
+      inner = select(2, pcall(lp.run, lp, 10))
+    end })
+    assert.equal("done", lp:run(1000))
+    assert.matches("loop already running", inner)
+  end)
+
+  it("returns done at once with no pump waiting", function()
+    assert.equal("done", core.loop():run(1000))
+    local r, w = core._pipe()
+    finally(function() core._close(r); core._close(w) end)
+    local lp = core.loop():add(core.pump{ from = r, to = false, wait_for_output = false })
+    assert.equal("done", lp:run(1000))
+  end)
+end)
