@@ -1,0 +1,587 @@
+--- A small, exact Docker Engine API client.
+-- Methods are named and shaped as docker-py's low-level `APIClient`, so
+-- the operations read like Python dockerpty's; any object with the same
+-- methods can stand in for it. Requests go through libcurl (unix socket,
+-- TCP or TLS) in the C core; attach and exec hijack the connection.
+-- @module dockerpty.client
+-- @usage
+-- local client = require("dockerpty.client").from_env()
+-- local c = client:create_container{ image = "busybox", command = "echo hi" }
+local core = require("dockerpty.core")
+local cjson = require("cjson")
+local errors = require("dockerpty.errors")
+local util = require("dockerpty.util")
+
+local M = {}
+
+--- Newest Engine API version this client speaks.
+M.MAX_API_VERSION = "1.47"
+--- Oldest Engine API version this client accepts.
+M.MIN_API_VERSION = "1.25"
+
+local USER_AGENT = "dockerpty/" .. core._VERSION
+local DEFAULT_HOST = "unix:///var/run/docker.sock"
+
+local Client = {}
+Client.__index = Client
+M.Client = Client
+
+local function vnum(v)
+  local a, b = tostring(v):match("^v?(%d+)%.(%d+)$")
+  if not a then return nil end
+  return tonumber(a) * 1000 + tonumber(b)
+end
+M._vnum = vnum
+
+--- Parse a DOCKER_HOST value into core endpoint options.
+-- @treturn table `{socket=}` or `{url=}`, plus `where`
+function M.parse_host(host, tls)
+  local path = host:match("^unix://(.+)$")
+  if path then
+    return { socket = path, where = host }
+  end
+  local hp = host:match("^tcp://([^/]+)/?$") or host:match("^https?://([^/]+)/?$")
+  if hp then
+    if not hp:find(":%d+$") and not hp:find("^%[.*%]$") then
+      hp = hp .. (tls and ":2376" or ":2375")
+    end
+    local scheme = (tls or host:find("^https://")) and "https" or "http"
+    return { url = scheme .. "://" .. hp, where = "tcp://" .. hp }
+  end
+  if host:find("^/") then
+    return { socket = host, where = "unix://" .. host }
+  end
+  error(("bad DOCKER_HOST '%s' (unix:///path or tcp://host:port expected)"):format(host), 3)
+end
+
+local function check_fields(fname, opts, allowed)
+  for k in pairs(opts) do
+    if not allowed[k] then
+      error(("bad argument #1 to '%s' (unknown option '%s')"):format(fname, tostring(k)), 3)
+    end
+  end
+end
+
+--- Make a client.
+-- @tparam[opt] table opts `host` (default `unix:///var/run/docker.sock`),
+-- `version` ("1.41", or "auto" to negotiate, the default), `tls`
+-- (`{ca=, cert=, key=, verify=true}` or true), `timeout` (seconds for
+-- ordinary requests, default 60), `connect_timeout` (seconds, default 10).
+-- @treturn Client
+-- @usage local c = client.new{ host = "unix:///run/docker.sock" }
+function M.new(opts)
+  opts = util.check(1, "new", opts, "table", true) or {}
+  check_fields("new", opts, { host = true, version = true, tls = true, timeout = true,
+    connect_timeout = true, http = true })
+  local host = util.check(1, "new", opts.host, "string", true) or DEFAULT_HOST
+  local tls = opts.tls
+  if tls == true then tls = {} end
+  if tls ~= nil and type(tls) ~= "table" then
+    util.argerror(1, "new", "field 'tls' must be a table or true")
+  end
+  local ep = M.parse_host(host, tls ~= nil)
+  if tls then
+    ep.tls = { ca = tls.ca, cert = tls.cert, key = tls.key, verify = tls.verify ~= false }
+    if ep.url then ep.url = ep.url:gsub("^http://", "https://") end
+  end
+  local connect_timeout = opts.connect_timeout or 10
+  ep.connect_timeout = math.floor(connect_timeout * 1000)
+  local self = setmetatable({
+    host = host,
+    _ep = ep,
+    _timeout = math.floor((opts.timeout or 60) * 1000),
+    _version = opts.version ~= "auto" and opts.version or nil,
+    _http = opts.http,
+  }, Client)
+  if self._version and not vnum(self._version) then
+    util.argerror(1, "new", "bad API version '" .. tostring(self._version) .. "'")
+  end
+  return self
+end
+
+--- Make a client from the environment, as the docker CLI does:
+-- `DOCKER_HOST`, `DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`, `DOCKER_API_VERSION`.
+-- @tparam[opt] function getenv (default `os.getenv`), for tests
+function M.from_env(getenv)
+  getenv = getenv or os.getenv
+  local opts = { host = getenv("DOCKER_HOST") }
+  if opts.host == "" then opts.host = nil end
+  local verify = getenv("DOCKER_TLS_VERIFY")
+  local certs = getenv("DOCKER_CERT_PATH")
+  if certs == "" then certs = nil end
+  if verify and verify ~= "" then
+    certs = certs or ((getenv("HOME") or "") .. "/.docker")
+    opts.tls = { ca = certs .. "/ca.pem", cert = certs .. "/cert.pem", key = certs .. "/key.pem",
+      verify = true }
+  end
+  local v = getenv("DOCKER_API_VERSION")
+  if v and v ~= "" then opts.version = v end
+  return M.new(opts)
+end
+
+-- The REST handle (one per client: libcurl keeps the connection alive).
+function Client:_handle()
+  if not self._http then
+    self._http = core.http(self._ep)
+  end
+  return self._http
+end
+
+--- Where the client connects, as in messages ("unix:///var/run/docker.sock").
+function Client:where()
+  return self._ep.where
+end
+
+-- Text of a daemon error body: JSON {"message": ...} or plain text.
+local function daemon_message(body)
+  if body == nil or body == "" then return nil end
+  local ok, t = pcall(cjson.decode, body)
+  if ok and type(t) == "table" and type(t.message) == "string" then
+    return t.message
+  end
+  return (body:gsub("%s+$", ""))
+end
+M._daemon_message = daemon_message
+
+local function lowerfirst(s)
+  return (s:gsub("^(%u)(%l)", function(a, b) return a:lower() .. b end))
+end
+
+-- Raise the API error for an HTTP status and body.
+local function api_error(status, body, what)
+  local msg = daemon_message(body)
+  local text
+  if msg and msg ~= "" then
+    text = lowerfirst(msg)
+  else
+    text = (what or "request") .. " failed"
+  end
+  errors.raise("api", ("%s (%d)"):format(text, status), status, { detail = msg })
+end
+M._api_error = api_error
+
+-- Plain request: returns status, headers, body (raises on transport errors).
+function Client:_raw(method, path, body, headers, timeout)
+  local h = self:_handle()
+  local status, hdrs, rbody = h:request(method, path, headers, body, timeout or self._timeout)
+  if not status then
+    local msg, name = hdrs, rbody
+    if name == "timeout" then
+      errors.raise("timeout", ("%s %s: no answer from %s in time"):format(method, path, self:where()),
+        nil, { name = name })
+    end
+    errors.raise(errors.kind_of(name), msg, nil, { name = name })
+  end
+  return status, hdrs, rbody
+end
+
+--- The API version in use, negotiated once with `HEAD /_ping` (then
+-- `GET /_ping`): the lower of the daemon's and ours.
+function Client:api_version()
+  if self._version then return self._version end
+  local ok, status, hdrs = pcall(self._raw, self, "HEAD", "/_ping")
+  if not ok or status ~= 200 or not hdrs["api-version"] then
+    status, hdrs = self:_raw("GET", "/_ping")
+  end
+  local server = hdrs and hdrs["api-version"]
+  local v = M.MAX_API_VERSION
+  if server and vnum(server) then
+    if vnum(server) < vnum(M.MIN_API_VERSION) then
+      errors.raise("api", ("the daemon at %s speaks API %s; dockerpty needs %s or newer"):format(
+        self:where(), server, M.MIN_API_VERSION))
+    end
+    if vnum(server) < vnum(v) then v = server end
+  end
+  self._version = v
+  return v
+end
+
+--- True when the API version in use is at least `v`.
+function Client:api_at_least(v)
+  return vnum(self:api_version()) >= vnum(v)
+end
+
+function Client:_path(path, query)
+  return "/v" .. self:api_version() .. path .. util.query(query)
+end
+
+-- A JSON request; returns the decoded body (or the raw body, or true).
+function Client:_json(method, path, query, body, expect, timeout)
+  local headers, payload
+  if body ~= nil then
+    payload = cjson.encode(body)
+    headers = { ["Content-Type"] = "application/json" }
+  end
+  local status, hdrs, rbody = self:_raw(method, self:_path(path, query), payload, headers, timeout)
+  if status >= 400 or (expect and not expect[status]) then
+    api_error(status, rbody, method .. " " .. path)
+  end
+  local ctype = hdrs["content-type"] or ""
+  if rbody and rbody ~= "" and ctype:find("json", 1, true) then
+    local ok, t = pcall(cjson.decode, rbody)
+    if not ok then
+      errors.raise("protocol", ("%s %s: malformed JSON from %s"):format(method, path, self:where()))
+    end
+    return t, status
+  end
+  return rbody ~= "" and rbody or true, status
+end
+
+--- `GET /_ping`: "OK".
+function Client:ping()
+  local status, _, body = self:_raw("GET", "/_ping")
+  if status ~= 200 then api_error(status, body, "ping") end
+  return body
+end
+
+--- `GET /version`.
+function Client:version()
+  return (self:_json("GET", "/version"))
+end
+
+local function env_list(env)
+  if env == nil then return nil end
+  local list = {}
+  if #env > 0 then
+    for i, v in ipairs(env) do list[i] = tostring(v) end
+  else
+    local keys = {}
+    for k in pairs(env) do keys[#keys + 1] = k end
+    table.sort(keys)
+    for _, k in ipairs(keys) do list[#list + 1] = k .. "=" .. tostring(env[k]) end
+  end
+  return list
+end
+
+local function size_pair(fname, cs)
+  if cs == nil then return nil end
+  local rows, cols = cs[1] or cs.rows, cs[2] or cs.cols
+  if math.type(rows) ~= "integer" or math.type(cols) ~= "integer" then
+    util.argerror(1, fname, "console_size must be {rows, cols}")
+  end
+  return { rows, cols }
+end
+
+--- `POST /containers/create`.
+-- @tparam table opts `image`, `command` (string, shell-split, or argv),
+-- `entrypoint`, `stdin_open`, `tty`, `environment` (list of "K=V" or map),
+-- `working_dir`, `user`, `name`, `labels`, `host_config` (table sent as
+-- HostConfig), `console_size` ({rows, cols}, API 1.42+), `detach`.
+-- `stdin_open` sets OpenStdin, StdinOnce and AttachStdin as `docker run -i`.
+-- @treturn table `{Id=, Warnings=}`
+function Client:create_container(opts)
+  util.check(1, "create_container", opts, "table")
+  check_fields("create_container", opts, { image = true, command = true, entrypoint = true,
+    stdin_open = true, tty = true, environment = true, working_dir = true, user = true,
+    name = true, labels = true, host_config = true, console_size = true, detach = true })
+  util.check(1, "create_container", opts.image, "string")
+  local body = {
+    Image = opts.image,
+    Tty = opts.tty and true or false,
+    OpenStdin = opts.stdin_open and true or false,
+    StdinOnce = (opts.stdin_open and not opts.detach) and true or false,
+    AttachStdin = (opts.stdin_open and not opts.detach) and true or false,
+    AttachStdout = not opts.detach,
+    AttachStderr = not opts.detach,
+  }
+  if opts.command ~= nil then body.Cmd = util.argv(1, "create_container", opts.command) end
+  if opts.entrypoint ~= nil then body.Entrypoint = util.argv(1, "create_container", opts.entrypoint) end
+  body.Env = env_list(opts.environment)
+  body.WorkingDir = opts.working_dir
+  body.User = opts.user
+  body.Labels = opts.labels
+  local hc = {}
+  for k, v in pairs(opts.host_config or {}) do hc[k] = v end
+  local cs = size_pair("create_container", opts.console_size)
+  if cs and cs[1] > 0 and cs[2] > 0 and self:api_at_least("1.42") then
+    hc.ConsoleSize = cs
+  end
+  if next(hc) then body.HostConfig = hc end
+  local query = opts.name and { name = opts.name } or nil
+  return (self:_json("POST", "/containers/create", query, body))
+end
+
+--- `POST /containers/{id}/start`. Returns true (also when already started).
+function Client:start(container)
+  local id = util.id_of(1, "start", container)
+  self:_json("POST", "/containers/" .. util.urlencode(id) .. "/start", nil, nil,
+    { [204] = true, [304] = true, [200] = true })
+  return true
+end
+
+--- `GET /containers/{id}/json`.
+function Client:inspect_container(container)
+  local id = util.id_of(1, "inspect_container", container)
+  return (self:_json("GET", "/containers/" .. util.urlencode(id) .. "/json"))
+end
+
+--- `POST /containers/{id}/resize`.
+function Client:resize(container, height, width)
+  local id = util.id_of(1, "resize", container)
+  util.check(2, "resize", height, "integer")
+  util.check(3, "resize", width, "integer")
+  self:_json("POST", "/containers/" .. util.urlencode(id) .. "/resize", { h = height, w = width })
+  return true
+end
+
+--- `POST /containers/{id}/kill`.
+function Client:kill(container, signal)
+  local id = util.id_of(1, "kill", container)
+  local q = signal and { signal = tostring(signal) } or nil
+  self:_json("POST", "/containers/" .. util.urlencode(id) .. "/kill", q)
+  return true
+end
+
+--- `DELETE /containers/{id}`; opts `v`, `force`, `link`.
+function Client:remove_container(container, opts)
+  local id = util.id_of(1, "remove_container", container)
+  opts = util.check(2, "remove_container", opts, "table", true) or {}
+  local q = { v = opts.v and true or nil, force = opts.force and true or nil,
+    link = opts.link and true or nil }
+  self:_json("DELETE", "/containers/" .. util.urlencode(id), q)
+  return true
+end
+
+--- `POST /containers/{id}/exec`.
+-- @tparam string|table container
+-- @tparam string|table cmd shell-split string or argv
+-- @tparam[opt] table opts `stdin`, `tty`, `environment`, `workdir`, `user`,
+-- `privileged`, `detach_keys`, `console_size` ({rows, cols}, with tty)
+-- @treturn table `{Id=}`
+function Client:exec_create(container, cmd, opts)
+  local id = util.id_of(1, "exec_create", container)
+  local argv = util.argv(2, "exec_create", cmd)
+  opts = util.check(3, "exec_create", opts, "table", true) or {}
+  check_fields("exec_create", opts, { stdin = true, tty = true, environment = true, workdir = true,
+    user = true, privileged = true, detach_keys = true, console_size = true, stdout = true,
+    stderr = true })
+  local body = {
+    AttachStdin = opts.stdin and true or false,
+    AttachStdout = opts.stdout ~= false,
+    AttachStderr = opts.stderr ~= false,
+    Tty = opts.tty and true or false,
+    Cmd = argv,
+    Env = env_list(opts.environment),
+    WorkingDir = opts.workdir,
+    User = opts.user,
+    Privileged = opts.privileged and true or false,
+    DetachKeys = opts.detach_keys,
+  }
+  local cs = size_pair("exec_create", opts.console_size)
+  if cs and opts.tty and cs[1] > 0 and cs[2] > 0 and self:api_at_least("1.42") then
+    body.ConsoleSize = cs
+  end
+  return (self:_json("POST", "/containers/" .. util.urlencode(id) .. "/exec", nil, body))
+end
+
+--- `GET /exec/{id}/json`.
+function Client:exec_inspect(exec_id)
+  local id = util.id_of(1, "exec_inspect", exec_id)
+  return (self:_json("GET", "/exec/" .. util.urlencode(id) .. "/json"))
+end
+
+--- `POST /exec/{id}/resize`.
+function Client:exec_resize(exec_id, height, width)
+  local id = util.id_of(1, "exec_resize", exec_id)
+  util.check(2, "exec_resize", height, "integer")
+  util.check(3, "exec_resize", width, "integer")
+  self:_json("POST", "/exec/" .. util.urlencode(id) .. "/resize", { h = height, w = width },
+    nil, { [200] = true, [201] = true })
+  return true
+end
+
+--- Open a connection to the daemon (connect-only), for hijacks and waits.
+function Client:_connect()
+  local conn, msg, name = core.connect(self._ep)
+  if not conn then errors.from_core(msg, name) end
+  return conn
+end
+
+-- Write a request on a fresh connection and read the response head.
+-- Returns conn, status, headers; raises on transport errors.
+function Client:_exchange(method, path, headers, body, timeout)
+  local conn = self:_connect()
+  local lines = { ("%s %s HTTP/1.1"):format(method, path), "Host: api.moby.localhost",
+    "User-Agent: " .. USER_AGENT }
+  for _, h in ipairs(headers) do lines[#lines + 1] = h end
+  if body then lines[#lines + 1] = "Content-Length: " .. #body end
+  local req = table.concat(lines, "\r\n") .. "\r\n\r\n" .. (body or "")
+  local ok, msg, name = conn:send(req, timeout or self._timeout)
+  if not ok then
+    conn:close()
+    errors.from_core(msg, name, ("%s %s at %s"):format(method, path, self:where()))
+  end
+  local status, reason, hdrs = conn:read_head(timeout or self._timeout)
+  if not status then
+    conn:close()
+    local n = hdrs
+    errors.raise(errors.kind_of(n), ("%s %s at %s: %s"):format(method, path, self:where(), reason),
+      nil, { name = n })
+  end
+  return conn, status, hdrs
+end
+
+-- Hijack: POST with the upgrade headers; 101 or 200 hands back the conn.
+function Client:_hijack(path, body, what)
+  local headers = { "Connection: Upgrade", "Upgrade: tcp",
+    body and "Content-Type: application/json" or "Content-Type: text/plain" }
+  local conn, status, hdrs = self:_exchange("POST", path, headers, body)
+  if status == 101 or status == 200 then
+    return conn, hdrs
+  end
+  -- an ordinary error answer (JSON) or a raw status after the hijack (text)
+  local rest
+  if hdrs["content-length"] then
+    local want = tonumber(hdrs["content-length"]) or 0
+    local parts, got = {}, 0
+    while got < want do
+      local s = conn:recv(want - got, 5000)
+      if not s then break end
+      parts[#parts + 1] = s
+      got = got + #s
+    end
+    rest = table.concat(parts)
+  else
+    rest = conn:read_all(5000, 65536) or ""
+    if (hdrs["transfer-encoding"] or ""):lower():find("chunked", 1, true) then
+      rest = M.dechunk(rest) or rest
+    end
+  end
+  conn:close()
+  api_error(status, rest, what)
+end
+
+--- `POST /containers/{id}/attach`, hijacked: returns a `dockerpty.Conn`
+-- carrying stdin, stdout and stderr, and the response headers.
+-- @tparam table params `stdin`, `stdout`, `stderr`, `logs`, `stream`
+-- (default true), `detach_keys`
+function Client:attach_socket(container, params)
+  local id = util.id_of(1, "attach_socket", container)
+  params = util.check(2, "attach_socket", params, "table", true) or {}
+  local q = {
+    stream = params.stream ~= false,
+    stdin = params.stdin and true or false,
+    stdout = params.stdout ~= false,
+    stderr = params.stderr ~= false,
+    logs = params.logs and true or false,
+    detachKeys = params.detach_keys,
+  }
+  return self:_hijack(self:_path("/containers/" .. util.urlencode(id) .. "/attach", q), nil,
+    "attach to " .. id)
+end
+
+--- `POST /exec/{id}/start`. With `socket = true` (and not detach) returns
+-- the hijacked `dockerpty.Conn` and headers; with `detach = true` returns
+-- true; otherwise reads the whole raw stream and returns it.
+-- @tparam table opts `socket`, `tty`, `detach`, `console_size`
+function Client:exec_start(exec_id, opts)
+  local id = util.id_of(1, "exec_start", exec_id)
+  opts = util.check(2, "exec_start", opts, "table", true) or {}
+  local body = { Detach = opts.detach and true or false, Tty = opts.tty and true or false }
+  local cs = size_pair("exec_start", opts.console_size)
+  if cs and opts.tty and cs[1] > 0 and cs[2] > 0 and self:api_at_least("1.42") then
+    body.ConsoleSize = cs
+  end
+  local path = self:_path("/exec/" .. util.urlencode(id) .. "/start")
+  if opts.detach then
+    self:_json("POST", "/exec/" .. util.urlencode(id) .. "/start", nil, body)
+    return true
+  end
+  local conn, hdrs = self:_hijack(path, cjson.encode(body), "start exec " .. id)
+  if opts.socket then return conn, hdrs end
+  local data, msg, name = conn:read_all(-1, 1 << 30)
+  conn:close()
+  if not data then errors.from_core(msg, name) end
+  return data
+end
+
+--- Decode a chunked HTTP body; nil when incomplete.
+function M.dechunk(s)
+  local out, i = {}, 1
+  while true do
+    local hex, crlf_end = s:match("^(%x+)[^\r\n]*\r?\n()", i)
+    if not hex then return nil end
+    local n = tonumber(hex, 16)
+    if n == 0 then return table.concat(out) end
+    out[#out + 1] = s:sub(crlf_end, crlf_end + n - 1)
+    if #out[#out] < n then return nil end
+    i = crlf_end + n
+    local nl = s:match("^\r?\n()", i)
+    if not nl then return nil end
+    i = nl
+  end
+end
+
+local Wait = {}
+Wait.__index = Wait
+
+--- Register a wait before the container starts: `POST /containers/{id}/wait`
+-- on its own connection. Returns a Wait with `:result([timeout_ms])` ->
+-- `{StatusCode=, Error=}`, `:getfd()` and `:close()`.
+-- @tparam string condition "next-exit", "not-running" or "removed"
+function Client:wait_async(container, condition)
+  local id = util.id_of(1, "wait_async", container)
+  local q = condition and self:api_at_least("1.30") and { condition = condition } or nil
+  local path = self:_path("/containers/" .. util.urlencode(id) .. "/wait", q)
+  local conn, status, hdrs = self:_exchange("POST", path, { "Connection: close" }, nil)
+  if status ~= 200 then
+    local rest = conn:read_all(5000, 65536) or ""
+    conn:close()
+    if (hdrs["transfer-encoding"] or ""):lower():find("chunked", 1, true) then
+      rest = M.dechunk(rest) or rest
+    end
+    api_error(status, rest, "wait for " .. id)
+  end
+  return setmetatable({ _conn = conn, _hdrs = hdrs, _id = id, _where = self:where() }, Wait)
+end
+
+function Wait:getfd()
+  return self._conn:getfd()
+end
+
+function Wait:close()
+  self._conn:close()
+end
+Wait.__close = Wait.close
+Wait.__gc = Wait.close
+
+--- The wait's answer; blocks up to timeout_ms (default: forever).
+function Wait:result(timeout_ms)
+  if self._result then return self._result end
+  local data, msg, name = self._conn:read_all(timeout_ms or -1, 1 << 20)
+  if not data then
+    errors.raise(errors.kind_of(name), ("waiting for container %s at %s: %s"):format(
+      self._id, self._where, msg), nil, { name = name })
+  end
+  self._conn:close()
+  local body = data
+  if (self._hdrs["transfer-encoding"] or ""):lower():find("chunked", 1, true) then
+    body = M.dechunk(data)
+    if not body then
+      errors.raise("protocol", ("waiting for container %s: the answer was cut short"):format(self._id))
+    end
+  end
+  local ok, t = pcall(cjson.decode, body)
+  if not ok or type(t) ~= "table" then
+    errors.raise("protocol", ("waiting for container %s: malformed answer %q"):format(
+      self._id, body:sub(1, 200)))
+  end
+  if type(t.Error) == "table" and type(t.Error.Message) == "string" and t.Error.Message ~= "" then
+    errors.raise("api", ("waiting for container %s: %s"):format(self._id, t.Error.Message))
+  end
+  self._result = t
+  return t
+end
+
+--- `POST /containers/{id}/wait` (blocking): `{StatusCode=, Error=}`.
+function Client:wait(container, condition)
+  local w = self:wait_async(container, condition)
+  return w:result()
+end
+
+--- Close the REST connection. The client can be used again afterwards.
+function Client:close()
+  if self._http then self._http:close(); self._http = nil end
+end
+
+return M

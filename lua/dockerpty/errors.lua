@@ -1,0 +1,54 @@
+--- Error objects raised by the high-level API.
+-- Each has `message` (starting with "dockerpty: "), `kind` ("connection",
+-- "api", "protocol", "timeout", "usage") and `status` (the HTTP status or nil),
+-- and prints as its message.
+-- @module dockerpty.errors
+local M = {}
+
+local Error = {}
+Error.__index = Error
+Error.__name = "dockerpty.Error"
+
+function Error.__tostring(e)
+  return e.message
+end
+
+M.Error = Error
+
+--- Make an error object.
+-- @tparam string kind
+-- @tparam string message without the "dockerpty: " prefix
+-- @tparam[opt] integer status
+-- @tparam[opt] table extra fields merged in (e.g. `name`, `detail`)
+function M.new(kind, message, status, extra)
+  local e = setmetatable({ kind = kind, message = "dockerpty: " .. message, status = status }, Error)
+  if extra then
+    for k, v in pairs(extra) do e[k] = v end
+  end
+  return e
+end
+
+--- Raise an error object (level is irrelevant for tables).
+function M.raise(kind, message, status, extra)
+  error(M.new(kind, message, status, extra), 0)
+end
+
+--- True when v is one of our error objects.
+function M.is(v)
+  return getmetatable(v) == Error
+end
+
+--- Kind of error for a core failure name ("timeout" or a connection error).
+function M.kind_of(name)
+  if name == "timeout" then return "timeout" end
+  if name == "protocol" then return "protocol" end
+  return "connection"
+end
+
+--- Raise from a core failure triple (nil, msg, name).
+function M.from_core(msg, name, prefix)
+  local text = prefix and (prefix .. ": " .. tostring(msg)) or tostring(msg)
+  M.raise(M.kind_of(name), text, nil, { name = name })
+end
+
+return M
