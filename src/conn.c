@@ -172,10 +172,10 @@ void dp_endpoint_check(lua_State *L, int arg, dp_endpoint *ep) {
             ep_argerror(L, arg, "field 'url' must start with http:// or https:// (got '%s')",
                         ep->url);
         host = ep->url + (ep->tls ? 8 : 7);
-        while (len > 0 && ep->url[len - 1] == '/')
-            ep->url[--len] = '\0';
         if (*host == '\0' || *host == '/')
             ep_argerror(L, arg, "field 'url' has no host (got '%s')", ep->url);
+        while (len > 0 && ep->url[len - 1] == '/')
+            ep->url[--len] = '\0';
         slash = strchr(host, '/');
         snprintf(ep->where, sizeof ep->where, "tcp://%.*s",
                  (int)(slash ? (size_t)(slash - host) : strlen(host)), host);
@@ -524,13 +524,17 @@ static void conn_release(dp_conn *c) {
 ** Lua methods
 ** ===================================================================== */
 
-/* Deadline from an optional timeout in ms at idx: -1 for none. Raises. */
+/* Deadline from an optional timeout in ms at idx: -1 for none (nil or a
+** negative timeout, as poll() takes it). Raises on a non-integer. */
 static long long conn_optdeadline(lua_State *L, int idx) {
     lua_Integer ms;
     if (lua_isnoneornil(L, idx))
         return -1;
     ms = luaL_checkinteger(L, idx);
-    luaL_argcheck(L, ms >= 0, idx, "timeout must not be negative");
+    if (ms < 0)
+        return -1;
+    if (ms > (lua_Integer)1 << 40)
+        ms = (lua_Integer)1 << 40;
     return dp_now_ms() + (long long)ms;
 }
 
@@ -673,7 +677,7 @@ static int conn_f_connect(lua_State *L) {
 Send all of data, waiting with poll() while the socket is full.
 @function Conn:send
 @tparam string data
-@tparam[opt] integer timeout_ms default: no timeout
+@tparam[opt] integer timeout_ms default (or negative): no timeout
 @treturn[1] integer bytes sent (all of data)
 @return[2] nil, "timeout", "timeout"
 @return[3] nil, message, name, errno
@@ -707,7 +711,7 @@ static int conn_m_send(lua_State *L) {
 Read a complete HTTP response head. Bytes after the blank line stay in the
 pre-buffer and are served first by recv.
 @function Conn:read_head
-@tparam[opt] integer timeout_ms default: no timeout
+@tparam[opt] integer timeout_ms default (or negative): no timeout
 @tparam[opt] integer maxlen longest head accepted (default and maximum 16384)
 @treturn[1] integer status
 @treturn[1] string reason
@@ -730,10 +734,15 @@ static int conn_m_read_head(lua_State *L) {
         size_t have = c->prelen - c->preoff, n;
         int err;
         if (have > 0) {
-            long r = dp_head_parse(c->pre + c->preoff, have, &h);
-            if (r < 0)
+            /* Parse at most maxlen bytes; a head that needs more is too
+            ** long (at DP_HEAD_MAXLEN the parser itself says -1: one byte
+            ** less tells a long head from a malformed one). */
+            size_t len = have < (size_t)maxlen ? have : (size_t)maxlen;
+            const char *p = c->pre + c->preoff;
+            long r = dp_head_parse(p, len, &h);
+            if (r < 0 && (len < DP_HEAD_MAXLEN || dp_head_parse(p, len - 1, &h) < 0))
                 return dp_push_error(L, "malformed response head", "protocol");
-            if (r > maxlen || (r == 0 && have >= (size_t)maxlen)) {
+            if (r < 0 || (r == 0 && len >= (size_t)maxlen)) {
                 luaL_pushfail(L);
                 lua_pushfstring(L, "response head longer than %d bytes", (int)maxlen);
                 lua_pushliteral(L, "protocol");
@@ -769,7 +778,7 @@ static int conn_m_read_head(lua_State *L) {
 Receive up to max bytes (pre-buffer first).
 @function Conn:recv
 @tparam[opt] integer max default 65536
-@tparam[opt] integer timeout_ms 0: do not wait; default: no timeout
+@tparam[opt] integer timeout_ms 0: do not wait; default (or negative): no timeout
 @treturn[1] string data
 @return[2] nil, "timeout", "timeout"
 @return[3] nil, "closed", "closed" at EOF
@@ -808,7 +817,7 @@ static int conn_m_recv(lua_State *L) {
 Read everything up to EOF (an error body after a raw status line, a
 `Connection: close` response).
 @function Conn:read_all
-@tparam[opt] integer timeout_ms for the whole read; default: no timeout
+@tparam[opt] integer timeout_ms for the whole read; default (or negative): no timeout
 @tparam[opt] integer max largest accepted size (default 1 MiB)
 @treturn[1] string data
 @return[2] nil, message, name, partial (name "timeout", "protocol" when
@@ -994,7 +1003,7 @@ static int conn_f_listen_unix(lua_State *L) {
 Accept a connection (specs only).
 @function _accept
 @tparam integer fd listening socket
-@tparam[opt] integer timeout_ms default: no timeout
+@tparam[opt] integer timeout_ms default (or negative): no timeout
 @treturn[1] integer fd of the accepted connection
 @return[2] nil, "timeout", "timeout"
 @return[3] nil, message, name, errno
