@@ -82,7 +82,8 @@ describe("core.connect", function()
   it("names the endpoint with `where` in messages", function()
     local conn, msg = core.connect({ socket = "/nonexistent/d.sock", where = "unix:///run/docker.sock" })
     assert.is_nil(conn)
-    assert.equal("cannot connect to the Docker daemon at unix:///run/docker.sock: No such file or directory", msg)
+    assert.equal("cannot connect to the Docker daemon at unix:///run/docker.sock: " ..
+      "No such file or directory", msg)
   end)
 
   it("reports a refused TCP port with the tcp:// name", function()
@@ -105,7 +106,8 @@ describe("dockerpty.Conn", function()
     assert.is_true(conn:close())
     assert.is_true(conn:close())
     assert.equal("dockerpty.Conn (closed)", tostring(conn))
-    for _, m in ipairs({ "send", "read_head", "recv", "read_all", "shutdown", "getfd", "pending", "istls" }) do
+    local methods = { "send", "read_head", "recv", "read_all", "shutdown", "getfd", "pending", "istls" }
+    for _, m in ipairs(methods) do
       assert.has_error(function() conn[m](conn, "x") end, "attempt to use a closed connection")
     end
     assert.has_error(function() conn.recv(io.stdout) end,
@@ -124,7 +126,8 @@ describe("dockerpty.Conn", function()
   end)
 
   it("keeps bytes that arrive with the head for recv (case 8)", function()
-    local srv, conn = fake_conn({ { "read_head" }, { "write", UPGRADE .. "hello, stream" }, { "sleep", 200 } })
+    local srv, conn = fake_conn({ { "read_head" }, { "write", UPGRADE .. "hello, stream" },
+      { "sleep", 200 } })
     finally(function() conn:close(); srv:stop() end)
     local status, reason, headers = conn:read_head(2000)
     assert.equal(101, status)
@@ -186,7 +189,8 @@ describe("dockerpty.Conn", function()
   end)
 
   it("says 'closed' when the connection ends inside the head", function()
-    local srv, conn = fake_conn({ { "read_head" }, { "write", "HTTP/1.1 101 UPGRADED\r\nContent-Ty" }, { "close" } })
+    local srv, conn = fake_conn({ { "read_head" }, { "write", "HTTP/1.1 101 UPGRADED\r\nContent-Ty" },
+      { "close" } })
     finally(function() conn:close(); srv:stop() end)
     assert.same({ nil, "connection closed before the response head was complete", "closed" },
       { conn:read_head(2000) })
@@ -254,7 +258,8 @@ describe("dockerpty.Conn", function()
   end)
 
   it("recv returns at most max bytes and checks max", function()
-    local srv, conn = fake_conn({ { "read_head" }, { "write", UPGRADE .. ("z"):rep(100000) }, { "sleep", 300 } })
+    local srv, conn = fake_conn({ { "read_head" }, { "write", UPGRADE .. ("z"):rep(100000) },
+      { "sleep", 300 } })
     finally(function() conn:close(); srv:stop() end)
     assert.equal(101, (conn:read_head(2000)))
     assert.equal(3, #conn:recv(3, 2000))
