@@ -380,6 +380,9 @@ static void conn_preconsume(dp_conn *c, size_t n) {
 }
 
 int dp_conn_recv(dp_conn *c, char *buf, size_t len, size_t *n) {
+    *n = 0;
+    if (len == 0)
+        return EINVAL;      /* a 0-byte read would look like EOF */
     if (c->prelen > c->preoff) {
         size_t k = c->prelen - c->preoff;
         if (k > len)
