@@ -187,8 +187,11 @@ function Tmux:keys(...)
 end
 
 --- The visible screen: lines joined with "\n", trailing blanks trimmed.
-function Tmux:screen()
-  local out = self:_run(false, "capture-pane", "-p", "-t", SESSION)
+-- With `history` true, the lines scrolled off the top come first (tmux
+-- scrolls one line when it prints "Pane is dead" on a full screen).
+function Tmux:screen(history)
+  local out = history and self:_run(false, "capture-pane", "-p", "-S", "-", "-t", SESSION)
+    or self:_run(false, "capture-pane", "-p", "-t", SESSION)
   local lines = {}
   for line in (out .. "\n"):gmatch("([^\n]*)\n") do
     lines[#lines + 1] = (line:gsub("%s+$", ""))

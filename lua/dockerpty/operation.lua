@@ -1,0 +1,371 @@
+--- Operations: what to attach to and how. A `RunOperation` attaches to a
+-- container (starting it if needed), an `ExecOperation` starts an exec.
+-- Each opens one hijacked connection carrying stdin, stdout and stderr,
+-- builds the pumps that move the bytes, resizes the remote tty and
+-- collects the result. `PseudoTerminal` (dockerpty.pty) runs them.
+-- @module dockerpty.operation
+local core = require("dockerpty.core")
+local config = require("dockerpty.config")
+local errors = require("dockerpty.errors")
+local tty = require("dockerpty.tty")
+local util = require("dockerpty.util")
+
+local M = {}
+
+local OPTIONS = {
+  interactive = true, stdin = true, stdout = true, stderr = true, logs = true,
+  detach_keys = true, sig_proxy = true, tty = true, environment = true, workdir = true,
+  user = true, privileged = true, end_on_exit = true,
+}
+
+local function check_endpoint(fname, name, v, is_input)
+  if v == nil or v == false then return v end
+  if math.type(v) == "integer" or io.type(v) == "file" then return v end
+  if is_input and type(v) == "string" then return v end
+  if not is_input and (type(v) == "function" or (type(v) == "table" and getmetatable(v)
+      and getmetatable(v).__call)) then
+    return v
+  end
+  error(("bad argument #3 to '%s' (option '%s': %s expected, got %s)"):format(fname, name,
+    is_input and "file, fd, string or false" or "file, fd, function or false", type(v)), 4)
+end
+
+--- Normalize the session options shared by every entry point.
+-- @local
+function M.options(fname, opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    error(("bad argument #3 to '%s' (table expected, got %s)"):format(fname, type(opts)), 3)
+  end
+  opts = opts or {}
+  for k in pairs(opts) do
+    if not OPTIONS[k] then
+      error(("bad argument #3 to '%s' (unknown option '%s')"):format(fname, tostring(k)), 3)
+    end
+  end
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  if o.interactive == nil then o.interactive = true end
+  if o.stdin == nil then o.stdin = io.stdin end
+  if o.stdout == nil then o.stdout = io.stdout end
+  if o.stderr == nil then o.stderr = io.stderr end
+  if not o.interactive then o.stdin = false end
+  check_endpoint(fname, "stdin", o.stdin, true)
+  check_endpoint(fname, "stdout", o.stdout, false)
+  check_endpoint(fname, "stderr", o.stderr, false)
+  if o.sig_proxy == nil then o.sig_proxy = true end
+  local spec = config.detach_keys(o.detach_keys)
+  local keys, msg = core.parse_keys(spec)
+  if not keys then errors.raise("usage", msg) end
+  o.detach_spec, o.detach_bytes = spec, keys
+  return o
+end
+
+local Operation = {}
+Operation.__index = Operation
+M.Operation = Operation
+
+--- True when the local terminal should go raw: the remote side has a tty,
+-- stdin is attached and it is a terminal.
+function Operation:israw()
+  return self:is_tty() and self:stdin_attached() and tty.isatty(self.opts.stdin)
+end
+
+--- The size to give the remote tty: local stdout's, else stdin's.
+function Operation:local_size()
+  return tty.size(self.opts.stdout) or tty.size(self.opts.stdin)
+end
+
+--- Refuse a tty with a stdin that is a file but not a terminal, as the
+-- docker CLI does, before anything is created or attached.
+function Operation:check_tty()
+  local s = self.opts.stdin
+  if self:is_tty() and self:stdin_attached() and (math.type(s) == "integer" or io.type(s) == "file")
+      and not tty.isatty(s) then
+    errors.raise("usage", "the input device is not a TTY")
+  end
+end
+
+--- The pumps for a hijacked connection: stdin to the connection (half-closed
+-- at EOF without a tty) and the connection to stdout and stderr
+-- (demultiplexed without a tty). Detach keys are watched on a raw tty.
+function Operation:pumps(conn)
+  local o = self.opts
+  local is_tty = self:is_tty()
+  local out = core.pump{
+    from = conn,
+    to = o.stdout or false,
+    err = (not is_tty) and (o.stderr or false) or false,
+    demux = not is_tty,
+    wait_for_output = true,
+  }
+  local pumps = {}
+  if self:stdin_attached() then
+    local inp = core.pump{
+      from = o.stdin,
+      to = conn,
+      -- without a tty, EOF reaches the process and output goes on (case 40);
+      -- with one, a half-close would end our output (PROTOCOL.md 5.1)
+      on_eof = is_tty and "none" or "shutdown",
+      wait_for_output = false,
+      detach_keys = self:israw() and o.detach_bytes or nil,
+    }
+    inp:link(out)
+    pumps[#pumps + 1] = inp
+    self._stdin_pump = inp
+  end
+  pumps[#pumps + 1] = out
+  self._out_pump = out
+  return pumps
+end
+
+--- Resize the remote tty, best effort; returns true or false, err.
+function Operation:try_resize(rows, cols)
+  if not rows or rows <= 0 or cols <= 0 then return false end
+  local ok, err = pcall(self.resize, self, rows, cols)
+  return ok, err
+end
+
+--- Close the connection and any pending wait (idempotent).
+function Operation:close()
+  if self._conn then self._conn:close() end
+  if self._wait then self._wait:close() end
+  for _, p in ipairs({ self._stdin_pump, self._out_pump }) do p:close() end
+end
+
+-- After the loop: how it ended, from the pumps. Raises the stream's error.
+function Operation:_stream_outcome()
+  local inp, out = self._stdin_pump, self._out_pump
+  if inp and inp:status() == "detached" then
+    return "detach"
+  end
+  local st, msg, name = out:status()
+  if st == "error" then
+    local kind = (name == "protocol" or name == "daemon") and "protocol" or "connection"
+    if name == "daemon" then
+      errors.raise("api", "error from daemon in stream: " .. msg, nil, { name = name })
+    end
+    errors.raise(kind, ("%s: %s"):format(self:describe(), msg), nil, { name = name })
+  end
+  return "eof"
+end
+
+local function result(code)
+  code = math.tointeger(code) or code    -- JSON numbers decode as floats
+  if code == 0 then return true, "exit", 0 end
+  return nil, "exit", code
+end
+M.result = result
+
+-- {======================================================
+-- RunOperation
+-- =======================================================
+
+local RunOperation = setmetatable({}, { __index = Operation })
+RunOperation.__index = RunOperation
+M.RunOperation = RunOperation
+
+--- Attach to a container, and start it if it is not running.
+-- @tparam Client client
+-- @tparam string|table container id, name, or table with `Id`
+-- @tparam[opt] table opts session options (see dockerpty.start)
+function RunOperation.new(client, container, opts)
+  local id = util.id_of(2, "RunOperation.new", container)
+  return setmetatable({
+    client = client, container = id, opts = M.options("start", opts),
+  }, RunOperation)
+end
+
+--- The container's inspect data (cached; `refresh` asks again).
+function RunOperation:info(refresh)
+  if refresh or not self._info then
+    self._info = self.client:inspect_container(self.container)
+  end
+  return self._info
+end
+
+function RunOperation:describe()
+  return "container " .. self.container
+end
+
+function RunOperation:is_tty()
+  return self:info().Config.Tty == true
+end
+
+function RunOperation:stdin_attached()
+  return self.opts.stdin ~= false and self:info().Config.OpenStdin == true
+end
+
+--- Whether the container was running when the operation began.
+function RunOperation:was_running()
+  return self._was_running
+end
+
+--- Open the hijacked connection (one for all three streams). Registers
+-- the wait first, so the exit cannot be missed.
+-- @treturn dockerpty.Conn
+function RunOperation:sockets()
+  if self._conn then return self._conn end
+  local info = self:info()
+  local state = info.State or {}
+  if state.Paused then
+    errors.raise("api", ("cannot attach to a paused container: %s"):format(self.container), 409)
+  end
+  if state.Restarting then
+    errors.raise("api", ("cannot attach to a restarting container: %s"):format(self.container), 409)
+  end
+  self._was_running = state.Running == true
+  self._wait = self.client:wait_async(self.container, self._was_running and "not-running" or "next-exit")
+  local ok, conn = pcall(self.client.attach_socket, self.client, self.container, {
+    stdin = self:stdin_attached(),
+    stdout = self.opts.stdout ~= false,
+    stderr = self.opts.stderr ~= false,
+    logs = self.opts.logs and true or false,
+    stream = true,
+    detach_keys = self.opts.detach_spec,
+  })
+  if not ok then
+    self._wait:close()
+    error(conn, 0)
+  end
+  self._conn = conn
+  return conn
+end
+
+--- Build the pumps and start the container if it was not running.
+-- @treturn table the pumps (stdin's first when attached)
+function RunOperation:start(sockets)
+  local conn = sockets or self:sockets()
+  self._conn = conn
+  local pumps = self:pumps(conn)
+  if not self._was_running then
+    self.client:start(self.container)
+  end
+  return pumps
+end
+
+function RunOperation:resize(rows, cols)
+  return self.client:resize(self.container, rows, cols)
+end
+
+--- Signals forwarded to the container (without a tty, when sig_proxy).
+function RunOperation:proxy_signals()
+  if self.opts.sig_proxy and not self:is_tty() then
+    return { "INT", "TERM", "HUP", "QUIT", "USR1", "USR2" }
+  end
+  return nil
+end
+
+function RunOperation:send_signal(name)
+  pcall(self.client.kill, self.client, self.container, "SIG" .. name)
+end
+
+--- After the stream ended: true|nil, "exit", code or true, "detach".
+function RunOperation:finish()
+  local how = self:_stream_outcome()
+  if how == "detach" then
+    self._wait:close()
+    return true, "detach"
+  end
+  local w = self._wait
+  local ok, res = pcall(w.result, w, 3000)
+  if not ok then
+    if not (errors.is(res) and res.kind == "timeout") then error(res, 0) end
+    -- output ended but no exit yet: detached by the daemon, or about to exit
+    local info = self:info(true)
+    if info.State and info.State.Running then
+      w:close()
+      return true, "detach"
+    end
+    res = w:result(30000)
+  end
+  return result(res.StatusCode)
+end
+
+-- }======================================================
+
+-- {======================================================
+-- ExecOperation
+-- =======================================================
+
+local ExecOperation = setmetatable({}, { __index = Operation })
+ExecOperation.__index = ExecOperation
+M.ExecOperation = ExecOperation
+
+--- Start an exec made by exec_create and attach to it.
+function ExecOperation.new(client, exec_id, opts)
+  local id = util.id_of(2, "ExecOperation.new", exec_id)
+  return setmetatable({ client = client, exec_id = id, opts = M.options("start_exec", opts) },
+    ExecOperation)
+end
+
+function ExecOperation:info(refresh)
+  if refresh or not self._info then
+    self._info = self.client:exec_inspect(self.exec_id)
+  end
+  return self._info
+end
+
+function ExecOperation:describe()
+  return "exec " .. self.exec_id
+end
+
+--- Whether the exec's process has a tty.
+function ExecOperation:is_process_tty()
+  local pc = self:info().ProcessConfig or {}
+  return pc.tty == true
+end
+ExecOperation.is_tty = ExecOperation.is_process_tty
+
+function ExecOperation:stdin_attached()
+  return self.opts.stdin ~= false and self:info().OpenStdin == true
+end
+
+function ExecOperation:was_running()
+  return false
+end
+
+--- Start the exec with a hijacked connection.
+function ExecOperation:sockets()
+  if self._conn then return self._conn end
+  local size = self:is_tty() and self:local_size() or nil
+  self._conn = self.client:exec_start(self.exec_id, { socket = true, tty = self:is_tty(),
+    console_size = size })
+  return self._conn
+end
+
+function ExecOperation:start(sockets)
+  local conn = sockets or self:sockets()
+  self._conn = conn
+  return self:pumps(conn)
+end
+
+function ExecOperation:resize(rows, cols)
+  return self.client:exec_resize(self.exec_id, rows, cols)
+end
+
+function ExecOperation:proxy_signals()
+  return nil    -- an exec's process cannot be signalled through the API
+end
+
+--- After the stream ended: the exit code from exec inspect, polled briefly
+-- until Running is false.
+function ExecOperation:finish()
+  local how = self:_stream_outcome()
+  if how == "detach" then return true, "detach" end
+  local info
+  for i = 1, 40 do
+    info = self:info(true)
+    if not info.Running then break end
+    core.sleep(math.min(10 * i, 100))
+  end
+  if info.Running then
+    return true, "detach"   -- the stream ended while the process runs on
+  end
+  local code = info.ExitCode
+  if type(code) ~= "number" then code = 0 end
+  return result(code)
+end
+
+-- }======================================================
+
+return M

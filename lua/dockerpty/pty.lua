@@ -1,0 +1,131 @@
+--- PseudoTerminal: runs an operation in the current terminal. It opens the
+-- connection, starts the pumps in one poll loop, puts the terminal in raw
+-- mode when the remote side has a tty, keeps the remote size in step with
+-- the local one, and restores the terminal on every way out.
+-- @module dockerpty.pty
+local core = require("dockerpty.core")
+local errors = require("dockerpty.errors")
+local tty = require("dockerpty.tty")
+
+local M = {}
+
+local RESIZE_TRIES = 10
+
+local PseudoTerminal = {}
+PseudoTerminal.__index = PseudoTerminal
+M.PseudoTerminal = PseudoTerminal
+
+--- @tparam Client client
+-- @tparam Operation operation a RunOperation or ExecOperation
+-- @tparam[opt] table deps injectable `sleep(ms)` and `warn(msg)`, for tests
+function PseudoTerminal.new(client, operation, deps)
+  deps = deps or {}
+  return setmetatable({
+    client = client,
+    operation = operation,
+    loop = core.loop(),
+    _sleep = deps.sleep or core.sleep,
+    _warn = deps.warn or function(msg) io.stderr:write(msg, "\n") end,
+  }, PseudoTerminal)
+end
+
+--- Resize the remote tty to `size` ({rows, cols}; default: the local size).
+-- Best effort: returns true, or false and the error.
+function PseudoTerminal:resize(size)
+  local op = self.operation
+  if not op:is_tty() then return false end
+  size = size or op:local_size()
+  if not size then return false end
+  return op:try_resize(size[1], size[2])
+end
+
+-- The first resize: retried while the process is not ready yet (PROTOCOL.md
+-- 8.3), then a warning. Attaching to a running tty redraws its screen by
+-- resizing to (rows+1, cols+1) and back.
+function PseudoTerminal:_initial_resize()
+  local op = self.operation
+  if not op:is_tty() then return end
+  local size = op:local_size()
+  if not size then return end
+  if op:was_running() then
+    op:try_resize(size[1] + 1, size[2] + 1)
+  end
+  for i = 1, RESIZE_TRIES + 1 do
+    if op:try_resize(size[1], size[2]) then return end
+    if i <= RESIZE_TRIES then self._sleep(10 * i) end
+  end
+  self._warn("failed to resize tty, using default size")
+end
+
+local WINCHHandler = {}
+WINCHHandler.__index = WINCHHandler
+M.WINCHHandler = WINCHHandler
+
+--- Resizes the pty's remote tty whenever the local one changes (SIGWINCH,
+-- delivered through the poll loop and coalesced).
+function WINCHHandler.new(pty)
+  return setmetatable({ pty = pty }, WINCHHandler)
+end
+
+function WINCHHandler:start()
+  local pty = self.pty
+  pty.loop:on_winch(function() pty:resize() end)
+  return self
+end
+
+function WINCHHandler:stop()
+  self.pty.loop:on_winch(nil)
+  return self
+end
+
+--- Run the session to its end.
+-- @tparam[opt] dockerpty.Conn sockets an already opened connection
+-- @treturn[1] true|nil, "exit", code when the process ended
+-- @treturn[2] true, "detach" when the user detached
+function PseudoTerminal:start(sockets)
+  local op = self.operation
+  op:check_tty()
+  local ok, pumps = pcall(op.start, op, sockets)
+  if not ok then
+    op:close()
+    error(pumps, 0)
+  end
+  local term = tty.Terminal.new(op.opts.stdin, op:israw())
+  local winch = WINCHHandler.new(self)
+  local lp = self.loop
+  for _, p in ipairs(pumps) do lp:add(p) end
+  local forward = op:proxy_signals()
+  local stop = { "INT", "TERM", "HUP" }
+  if forward then
+    stop = {}
+    lp:signals(stop, forward, function(name) op:send_signal(name) end)
+  else
+    lp:signals(stop)
+  end
+  local ran, how, sig = pcall(function()
+    term:start()
+    if op:is_tty() then
+      self:_initial_resize()
+      winch:start()
+    end
+    return lp:run()
+  end)
+  term:stop()
+  winch:stop()
+  for _, p in ipairs(pumps) do lp:remove(p) end
+  if not ran then
+    op:close()
+    error(how, 0)
+  end
+  if how == "signal" then
+    op:close()
+    core.raise_default(sig)
+    errors.raise("usage", "interrupted by SIG" .. sig)
+  end
+  local rok, a, b, c = pcall(op.finish, op)
+  op:close()
+  if not rok then error(a, 0) end
+  return a, b, c
+end
+
+return M

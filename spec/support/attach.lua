@@ -1,0 +1,52 @@
+-- spec/support/attach.lua: the program the #tty specs run inside tmux. It
+-- attaches the terminal through the library and prints how the session
+-- ended and whether the terminal came back byte for byte:
+--
+--   lua5.4 spec/support/attach.lua run CONTAINER [OPTS]
+--   lua5.4 spec/support/attach.lua exec CONTAINER COMMAND [OPTS]
+--   lua5.4 spec/support/attach.lua start_exec EXEC_ID [OPTS]
+--   lua5.4 spec/support/attach.lua create_exec CONTAINER COMMAND [OPTS]   (exec_create, interactive)
+--
+-- OPTS is a Lua table constructor, e.g. '{logs = true}'. Output, after the
+-- session: "[[RESULT <ok> <how> <code>]]" and "[[TERMIOS same|differ]]", or
+-- "[[ERROR <message>]]" when the call raised.
+local dockerpty = require("dockerpty")
+local core = dockerpty.core
+
+local mode, target = arg[1], arg[2]
+local command, optstr
+if mode == "exec" or mode == "create_exec" then
+  command, optstr = arg[3], arg[4]
+else
+  optstr = arg[3]
+end
+local opts = optstr and assert(load("return " .. optstr, "opts", "t", {}))() or nil
+
+local before = core.isatty(io.stdin) and core.tcgetattr(io.stdin) or nil
+local nonblock_before = core.nonblock(io.stdin)
+local client = dockerpty.client.from_env()
+
+local ok, a, b, c = pcall(function()
+  if mode == "run" then
+    return dockerpty.start(client, target, opts)
+  elseif mode == "exec" then
+    return dockerpty.exec_command(client, target, command, opts)
+  elseif mode == "start_exec" then
+    return dockerpty.start_exec(client, target, opts)
+  elseif mode == "create_exec" then
+    local exec = dockerpty.exec_create(client, target, command, true)
+    return dockerpty.start_exec(client, exec, opts)
+  end
+  error("unknown mode " .. tostring(mode))
+end)
+
+local after = core.isatty(io.stdin) and core.tcgetattr(io.stdin) or nil
+io.stdout:write("\r\n")
+if ok then
+  io.stdout:write(("[[RESULT %s %s %s]]\n"):format(tostring(a), tostring(b), tostring(c)))
+else
+  io.stdout:write(("[[ERROR %s]]\n"):format(tostring(a)))
+end
+io.stdout:write(("[[TERMIOS %s]]\n"):format((before == after and core.nonblock(io.stdin) == nonblock_before)
+  and "same" or "differ"))
+io.stdout:flush()
