@@ -181,7 +181,8 @@ function Client:api_version()
   if self._version then return self._version end
   local ok, status, hdrs = pcall(self._raw, self, "HEAD", "/_ping")
   if not ok or status ~= 200 or not hdrs["api-version"] then
-    status, hdrs = self:_raw("GET", "/_ping")
+    local _
+    _, hdrs = self:_raw("GET", "/_ping")
   end
   local server = hdrs and hdrs["api-version"]
   local v = M.MAX_API_VERSION

@@ -320,7 +320,7 @@ function ExecOperation:stdin_attached()
   return self.opts.stdin ~= false and self:info().OpenStdin == true
 end
 
-function ExecOperation:was_running()
+function ExecOperation.was_running()
   return false
 end
 
@@ -343,7 +343,7 @@ function ExecOperation:resize(rows, cols)
   return self.client:exec_resize(self.exec_id, rows, cols)
 end
 
-function ExecOperation:proxy_signals()
+function ExecOperation.proxy_signals()
   return nil    -- an exec's process cannot be signalled through the API
 end
 
