@@ -25,29 +25,6 @@
 #include "httphead.h"
 #include "conn.h"
 
-/* {====================================================================
-** Endpoint options, shared with http.c.
-** These declarations are repeated in http.c; they belong in conn.h (see the
-** report of the conn engineer). Keep both copies identical.
-** ===================================================================== */
-
-typedef struct dp_endpoint {
-    char socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    char url[1024];          /* base URL, no trailing slash; "" with socket */
-    char ca[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];   /* "" when unset */
-    int tls;                 /* https */
-    int verify;              /* TLS peer and host verification */
-    long connect_timeout;    /* ms */
-    char where[256];         /* display name for messages */
-} dp_endpoint;
-
-void dp_endpoint_check(lua_State *L, int arg, dp_endpoint *ep);
-CURLcode dp_endpoint_apply(CURL *curl, const dp_endpoint *ep);
-const char *dp_curle_name(CURLcode code);
-int dp_push_connerr(lua_State *L, const char *where, CURL *curl, CURLcode rc,
-                    const char *errbuf);
-
-/* }==================================================================== */
 
 #define CONN_DEFAULT_TIMEOUT 10000L
 #define CONN_READALL_MAX (1024 * 1024)

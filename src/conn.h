@@ -7,7 +7,9 @@
 #ifndef DP_CONN_H
 #define DP_CONN_H
 
+#include <limits.h>
 #include <stddef.h>
+#include <sys/un.h>
 #include <curl/curl.h>
 #include "dockerpty.h"
 
@@ -23,6 +25,32 @@ typedef struct dp_conn {
     char where[256];     /* "unix:///run/docker.sock" or "tcp://h:p", for messages */
     char errmsg[512];    /* text of the last error from recv/send/shutdown */
 } dp_conn;
+
+/*
+** Endpoint options shared by core.connect (conn.c) and core.http (http.c):
+** `socket` or `url`, `tls = {ca, cert, key, verify}`, `connect_timeout`,
+** `where`. dp_endpoint_check raises on misuse; dp_endpoint_apply sets the
+** libcurl options every handle gets (http/https only, no redirects, no
+** proxy, keepalive on TCP, TLS verification unless turned off).
+*/
+typedef struct dp_endpoint {
+    char socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    char url[1024];          /* base URL, no trailing slash; "" with socket */
+    char ca[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];   /* "" when unset */
+    int tls;                 /* https */
+    int verify;              /* TLS peer and host verification */
+    long connect_timeout;    /* ms */
+    char where[256];         /* display name for messages */
+} dp_endpoint;
+
+void dp_endpoint_check(lua_State *L, int arg, dp_endpoint *ep);
+CURLcode dp_endpoint_apply(CURL *curl, const dp_endpoint *ep);
+/* "CURLE_COULDNT_CONNECT" for a CURLcode. */
+const char *dp_curle_name(CURLcode code);
+/* Push nil, "cannot connect to the Docker daemon at <where>: <reason>",
+** name [, errno]; returns the count. */
+int dp_push_connerr(lua_State *L, const char *where, CURL *curl, CURLcode rc,
+                    const char *errbuf);
 
 /* luaL_checkudata + "attempt to use a closed connection" (raises). */
 dp_conn *dp_conn_check(lua_State *L, int idx);

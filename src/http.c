@@ -19,29 +19,6 @@
 #include "httphead.h"
 #include "conn.h"
 
-/* {====================================================================
-** Endpoint options, defined in conn.c.
-** These declarations are repeated from conn.c; they belong in conn.h (see
-** the report of the conn engineer). Keep both copies identical.
-** ===================================================================== */
-
-typedef struct dp_endpoint {
-    char socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    char url[1024];          /* base URL, no trailing slash; "" with socket */
-    char ca[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];   /* "" when unset */
-    int tls;                 /* https */
-    int verify;              /* TLS peer and host verification */
-    long connect_timeout;    /* ms */
-    char where[256];         /* display name for messages */
-} dp_endpoint;
-
-void dp_endpoint_check(lua_State *L, int arg, dp_endpoint *ep);
-CURLcode dp_endpoint_apply(CURL *curl, const dp_endpoint *ep);
-const char *dp_curle_name(CURLcode code);
-int dp_push_connerr(lua_State *L, const char *where, CURL *curl, CURLcode rc,
-                    const char *errbuf);
-
-/* }==================================================================== */
 
 #define HTTP_BODY_MAX (64 * 1024 * 1024)   /* larger bodies fail: protocol */
 #define HTTP_KEEP_CAP (256 * 1024)         /* buffers above this are freed */
