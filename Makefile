@@ -95,3 +95,6 @@ env:
 
 clean:
 	rm -rf $(BUILD) luarocks *.rock
+
+# Targets of their own concern (demo, docs, bench, fuzz, valgrind...) live in mk/*.mk.
+-include $(sort $(wildcard mk/*.mk))
