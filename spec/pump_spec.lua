@@ -107,6 +107,25 @@ describe("core.pump", function()
     assert.is_nil(p:stats().truncated)
   end)
 
+  it("keeps stdout and stderr pieces in order when a sink blocks", function()
+    -- both streams go to the same pipe, whose reader starts late: pieces
+    -- queue up, and must come out in the order they arrived
+    local parts, want = {}, {}
+    for i = 1, 400 do
+      local payload = string.rep(string.char(65 + i % 26), 1000 + i)
+      parts[#parts + 1] = frame(1 + i % 2, payload)
+      want[#want + 1] = payload
+    end
+    local out = tmpname()
+    finally(function() os.remove(out) end)
+    local to = assert(io.popen("sleep 0.3; cat > " .. out, "w"))
+    local p = core.pump{ from = table.concat(parts), demux = true, to = to, err = to }
+    assert.equal("done", core.loop():add(p):run(10000))
+    to:close()
+    assert.is_true(p:stats().capacity > 0)
+    assert.equal(table.concat(want), readfile(out))
+  end)
+
   it("reports a daemon error frame and a truncated stream", function()
     local p = core.pump{ from = frame(1, "ok") .. frame(3, "boom\n"), demux = true,
       to = function() end }

@@ -64,9 +64,14 @@ typedef struct sink {
     int fd;
     dp_conn *conn;
     int broken;          /* write failed for good: the rest is discarded */
-    char *buf;           /* pending bytes buf[off..len) */
-    size_t off, len, cap;
 } sink;
+
+/* A run of queued bytes for one sink. The queue keeps the order of the
+** pieces across both sinks, so stdout and stderr interleave as they came. */
+typedef struct seg {
+    int sink;
+    size_t len;
+} seg;
 
 typedef struct pump {
     int open;
@@ -83,6 +88,10 @@ typedef struct pump {
     dp_escape esc;
     sink sinks[2];
     int nsinks;
+    char *qbuf;          /* bytes not yet taken by a sink: qbuf[qoff..qlen) */
+    size_t qoff, qlen, qcap;
+    seg *segs;           /* their sinks, in order: segs[shead..stail) */
+    size_t shead, stail, scap;
     char *rbuf;
     size_t rcap;
     char *ebuf;          /* escape output scratch: rcap + DP_ESCAPE_MAX */
@@ -133,12 +142,12 @@ static int sink_fd(const sink *s) {
     return -1;
 }
 
-static size_t sink_pending(const sink *s) {
-    return s->len - s->off;
+static size_t queue_pending(const pump *p) {
+    return p->qlen - p->qoff;
 }
 
-/* Write directly; returns bytes taken (0..n), -1 for EAGAIN with nothing
-** written, or -2 on a permanent failure (errno-like value in *err). */
+/* Write directly; returns bytes taken (0..n), or -2 on a permanent failure
+** (errno-like value in *err). Stops at EAGAIN. */
 static ssize_t sink_write_raw(sink *s, const char *data, size_t n, int *err) {
     size_t done = 0;
     while (done < n) {
@@ -173,45 +182,98 @@ static ssize_t sink_write_raw(sink *s, const char *data, size_t n, int *err) {
     return (ssize_t)done;
 }
 
-/* Append to the pending buffer (malloc'd, owned by the pump userdata). */
-static int sink_buffer(sink *s, const char *data, size_t n) {
-    if (s->off > 0 && s->off == s->len)
-        s->off = s->len = 0;
-    if (s->len + n > s->cap) {
-        size_t pend = s->len - s->off;
-        size_t need = pend + n;
-        if (s->off > 0 && need <= s->cap) {
-            memmove(s->buf, s->buf + s->off, pend);
+/* Append bytes for sink `which` to the queue (malloc'd, owned by the pump
+** userdata: freed by close/__gc). Returns -1 when out of memory. */
+static int queue_push(pump *p, int which, const char *data, size_t n) {
+    size_t pend = queue_pending(p);
+    if (p->qlen + n > p->qcap) {
+        if (p->qoff > 0 && pend + n <= p->qcap) {
+            memmove(p->qbuf, p->qbuf + p->qoff, pend);
         } else {
-            size_t ncap = s->cap ? s->cap : 65536;
+            size_t ncap = p->qcap ? p->qcap : 65536;
             char *nb;
-            while (ncap < need)
+            while (ncap < pend + n)
                 ncap *= 2;
             nb = (char *)malloc(ncap);
             if (nb == NULL)
                 return -1;
             if (pend)
-                memcpy(nb, s->buf + s->off, pend);
-            free(s->buf);
-            s->buf = nb;
-            s->cap = ncap;
+                memcpy(nb, p->qbuf + p->qoff, pend);
+            free(p->qbuf);
+            p->qbuf = nb;
+            p->qcap = ncap;
         }
-        s->off = 0;
-        s->len = pend;
+        p->qoff = 0;
+        p->qlen = pend;
     }
-    memcpy(s->buf + s->len, data, n);
-    s->len += n;
+    memcpy(p->qbuf + p->qlen, data, n);
+    p->qlen += n;
+    if (p->stail > p->shead && p->segs[p->stail - 1].sink == which) {
+        p->segs[p->stail - 1].len += n;
+        return 0;
+    }
+    if (p->stail == p->scap) {
+        size_t live = p->stail - p->shead;
+        if (p->shead > 0) {
+            memmove(p->segs, p->segs + p->shead, live * sizeof(seg));
+        } else {
+            size_t ncap = p->scap ? p->scap * 2 : 16;
+            seg *ns = (seg *)realloc(p->segs, ncap * sizeof(seg));
+            if (ns == NULL)
+                return -1;
+            p->segs = ns;
+            p->scap = ncap;
+        }
+        p->shead = 0;
+        p->stail = live;
+    }
+    p->segs[p->stail].sink = which;
+    p->segs[p->stail].len = n;
+    p->stail++;
     return 0;
 }
 
 /* The error of a sink that failed: EPIPE and friends on an output are not
 ** errors of the session (the reader went away: RELIABILITY cases 42, 43),
-** the sink is marked broken and the rest is discarded. */
-static void sink_broken(pump *p, sink *s, int err) {
-    (void)p;
-    (void)err;
+** the sink is marked broken and what is queued for it is discarded. */
+static void sink_broken(sink *s) {
     s->broken = 1;
-    s->off = s->len = 0;
+}
+
+/* Write the queue out in order until a sink would block. */
+static void queue_flush(pump *p) {
+    while (p->shead < p->stail) {
+        seg *g = &p->segs[p->shead];
+        sink *s = &p->sinks[g->sink];
+        int err = 0;
+        ssize_t w;
+        if (s->broken || s->kind == EP_NONE || s->kind == EP_FUNC) {
+            p->qoff += g->len;
+            p->shead++;
+            continue;
+        }
+        w = sink_write_raw(s, p->qbuf + p->qoff, g->len, &err);
+        if (w == -2) {
+            sink_broken(s);
+            continue;
+        }
+        p->qoff += (size_t)w;
+        g->len -= (size_t)w;
+        if (g->len > 0)
+            break;
+        p->shead++;
+    }
+    if (p->shead == p->stail) {
+        p->shead = p->stail = 0;
+        p->qoff = p->qlen = 0;
+    }
+}
+
+/* The fd the queue waits on (its head's sink), or -1. */
+static int queue_wait_fd(const pump *p) {
+    if (p->shead == p->stail)
+        return -1;
+    return sink_fd(&p->sinks[p->segs[p->shead].sink]);
 }
 
 /* Error raised by a Lua callback; set by deliver(), read by run(). */
@@ -243,54 +305,27 @@ static void deliver(runctx *rc, pump *p, int pidx, int which,
         }
         return;
     }
-    if (sink_pending(s) == 0) {
+    if (queue_pending(p) == 0) {    /* nothing ahead: write straight away */
         w = sink_write_raw(s, data, n, &err);
         if (w == -2) {
-            sink_broken(p, s, err);
+            sink_broken(s);
             return;
         }
-        if (w > 0) {
-            data += w;
-            n -= (size_t)w;
-        }
+        data += w;
+        n -= (size_t)w;
         if (n == 0)
             return;
     }
-    if (sink_buffer(s, data, n) != 0)
+    if (queue_push(p, which, data, n) != 0)
         pump_fail(p, "ENOMEM", "out of memory buffering output");
 }
 
-/* Write what is pending on a sink; 0 when fully drained. */
-static void sink_flush(pump *p, sink *s) {
-    int err = 0;
-    ssize_t w;
-    if (sink_pending(s) == 0 || s->broken)
-        return;
-    w = sink_write_raw(s, s->buf + s->off, sink_pending(s), &err);
-    if (w == -2) {
-        sink_broken(p, s, err);
-        return;
-    }
-    if (w > 0)
-        s->off += (size_t)w;
-    if (s->off == s->len)
-        s->off = s->len = 0;
-}
-
 static int sinks_have_room(const pump *p) {
-    int i;
-    for (i = 0; i < p->nsinks; i++)
-        if (sink_pending(&p->sinks[i]) >= p->bound)
-            return 0;
-    return 1;
+    return queue_pending(p) < p->bound;
 }
 
 static int sinks_empty(const pump *p) {
-    int i;
-    for (i = 0; i < p->nsinks; i++)
-        if (!p->sinks[i].broken && sink_pending(&p->sinks[i]) > 0)
-            return 0;
-    return 1;
+    return queue_pending(p) == 0;
 }
 
 /* Feed bytes that came from the source through escape and demux. */
@@ -493,12 +528,12 @@ static pump *checkopenpump(lua_State *L, int idx) {
 }
 
 static void pump_release(pump *p) {
-    int i;
-    for (i = 0; i < 2; i++) {
-        free(p->sinks[i].buf);
-        p->sinks[i].buf = NULL;
-        p->sinks[i].off = p->sinks[i].len = p->sinks[i].cap = 0;
-    }
+    free(p->qbuf);
+    free(p->segs);
+    p->qbuf = NULL;
+    p->segs = NULL;
+    p->qoff = p->qlen = p->qcap = 0;
+    p->shead = p->stail = p->scap = 0;
     free(p->rbuf);
     free(p->ebuf);
     p->rbuf = p->ebuf = NULL;
@@ -675,10 +710,9 @@ static int pump_m_stats(lua_State *L) {
     lua_setfield(L, -2, "bytes_in");
     lua_pushinteger(L, (lua_Integer)p->bytes_out);
     lua_setfield(L, -2, "bytes_out");
-    lua_pushinteger(L, (lua_Integer)(sink_pending(&p->sinks[0]) +
-                                     sink_pending(&p->sinks[1])));
+    lua_pushinteger(L, (lua_Integer)queue_pending(p));
     lua_setfield(L, -2, "pending");
-    lua_pushinteger(L, (lua_Integer)(p->sinks[0].cap + p->sinks[1].cap + p->rcap));
+    lua_pushinteger(L, (lua_Integer)(p->qcap + p->rcap));
     lua_setfield(L, -2, "capacity");
     if (p->truncated == DP_DEMUX_TRUNC_HEADER)
         lua_pushliteral(L, "header");
@@ -1091,7 +1125,7 @@ static int loop_m_run(lua_State *L) {
         n++;
         for (i = 0; i < npumps; i++) {
             pump *p = pumps[i];
-            int k;
+            int wfd;
             if (!pump_active(p))
                 continue;
             if (p->state == ST_RUNNING && !p->src_eof && sinks_have_room(p)) {
@@ -1113,15 +1147,15 @@ static int loop_m_run(lua_State *L) {
                     }
                 }
             }
-            for (k = 0; k < 2; k++) {
-                sink *s = &p->sinks[k];
-                if (!s->broken && sink_pending(s) > 0 && sink_fd(s) >= 0) {
-                    pfd[n].fd = sink_fd(s);
-                    pfd[n].events = POLLOUT;
-                    ent[n].pump = i;
-                    ent[n].role = k + 1;
-                    n++;
-                }
+            wfd = queue_wait_fd(p);
+            if (wfd >= 0) {
+                pfd[n].fd = wfd;
+                pfd[n].events = POLLOUT;
+                ent[n].pump = i;
+                ent[n].role = 1;
+                n++;
+            } else if (!sinks_empty(p)) {
+                ready_now = 1;   /* the head's sink is gone: flush drops it */
             }
         }
         if (ready_now) {
@@ -1178,12 +1212,10 @@ static int loop_m_run(lua_State *L) {
                     continue;
                 {
                     pump *p = pumps[ent[i].pump];
-                    sink *s = &p->sinks[ent[i].role - 1];
-                    if (pfd[i].revents & (POLLERR | POLLNVAL)) {
-                        if (!(pfd[i].revents & POLLOUT))
-                            sink_broken(p, s, EPIPE);
-                    }
-                    sink_flush(p, s);
+                    if ((pfd[i].revents & (POLLERR | POLLNVAL)) &&
+                        !(pfd[i].revents & POLLOUT) && p->shead < p->stail)
+                        sink_broken(&p->sinks[p->segs[p->shead].sink]);
+                    queue_flush(p);
                     finish_eof(p);
                 }
             }
@@ -1220,8 +1252,12 @@ static int loop_m_run(lua_State *L) {
                         break;
                 }
             }
-            for (i = 0; i < npumps; i++)
-                finish_eof(pumps[i]);
+            for (i = 0; i < npumps; i++) {
+                pump *p = pumps[i];
+                if (pump_active(p) && !sinks_empty(p) && queue_wait_fd(p) < 0)
+                    queue_flush(p);
+                finish_eof(p);
+            }
             if (rc.failed)
                 break;
         }
