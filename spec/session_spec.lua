@@ -41,10 +41,10 @@ local function eventually(pred, what, timeout_ms)
 end
 
 local sessions = {}
-local function session(args, rows, cols)
+local function session(args, rows, cols, env)
   local cmd = { "lua5.4", "spec/support/attach.lua" }
   for _, a in ipairs(args) do cmd[#cmd + 1] = a end
-  local t = tmux.new{ cmd = cmd, rows = rows or 20, cols = cols or 80 }
+  local t = tmux.new{ cmd = cmd, rows = rows or 20, cols = cols or 80, env = env }
   sessions[#sessions + 1] = t
   return t
 end
@@ -343,7 +343,8 @@ describe("dockerpty exec without a tty #docker #tty", function()
   end)
 
   it("prints a pipeline's output one per line", function()
-    local t = session({ "exec", id, "sh -c 'ls -1 / | tail -n 3'", "{tty = false}" })
+    local t = session({ "exec", id, "sh -c 'ls -1 / | tail -n 3'", "{tty = false}" }, nil, nil,
+      { DP_ATTACH_HOLD = "3000" })
     local r = report(t)
     assert.matches("%f[%w]tmp\nusr\nvar\n", r.screen)
     assert.same({ "true", "exit", "0", "same" }, { r.ok, r.how, r.code, r.termios })

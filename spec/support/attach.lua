@@ -50,3 +50,7 @@ end
 io.stdout:write(("[[TERMIOS %s]]\n"):format((before == after and core.nonblock(io.stdin) == nonblock_before)
   and "same" or "differ"))
 io.stdout:flush()
+-- tmux may scroll the first line away when the pane dies on a full screen:
+-- DP_ATTACH_HOLD=ms keeps the program alive a little after its report.
+local hold = tonumber(os.getenv("DP_ATTACH_HOLD") or "")
+if hold then core.sleep(hold) end
