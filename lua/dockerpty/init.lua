@@ -31,6 +31,7 @@ M.RunOperation = operation.RunOperation
 M.ExecOperation = operation.ExecOperation
 M.PseudoTerminal = pty.PseudoTerminal
 M.WINCHHandler = pty.WINCHHandler
+M.session = require("dockerpty.session")
 
 --- Attach to a container, starting it if it is not running, until it
 -- ends or the user detaches.
