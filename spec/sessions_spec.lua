@@ -34,7 +34,8 @@ describe("dockerpty.session #docker", function()
     local t0 = core.now()
     for i = 1, n do
       outs[i], errs[i] = {}, {}
-      sessions[i] = session.exec(client, ids[i], { "sh", "-c", "wc -c; echo err-$0 >&2; exit $0", tostring(i) }, {
+      local cmd = { "sh", "-c", "wc -c; echo err-$0 >&2; exit $0", tostring(i) }
+      sessions[i] = session.exec(client, ids[i], cmd, {
         stdin = string.rep("x", i * 1000),
         stdout = function(s) table.insert(outs[i], s) end,
         stderr = function(s) table.insert(errs[i], s) end,
