@@ -415,7 +415,7 @@ describe("dockerpty beyond Python dockerpty #docker", function()
 
   -- A lua5.4 command line that finds the module under test.
   local function lua_cmd(path)
-    return ("LUA_PATH=%s LUA_CPATH=%s lua5.4 %s"):format(tmux.shquote(package.path),
+    return ("env LUA_PATH=%s LUA_CPATH=%s lua5.4 %s"):format(tmux.shquote(package.path),
       tmux.shquote(package.cpath), path)
   end
 
@@ -464,6 +464,27 @@ describe("dockerpty beyond Python dockerpty #docker", function()
     f:close()
     os.remove("/tmp/dp-40m.err")
     assert.matches("true exit 0", status)
+  end)
+
+  it("forwards signals to a container without a tty (sig_proxy), and the session goes on", function()
+    local id = create{ command = { "sh", "-c",
+      "trap 'echo got-usr1' USR1; trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 0.1; done" } }
+    local path = script(([[
+      local dp = require("dockerpty")
+      io.stdout:write(require("dockerpty.core").getpid(), "\n"); io.stdout:flush()
+      local ok, how, code = dp.start(dp.client.from_env(), %q, { interactive = false })
+      io.stdout:write("result ", tostring(ok), " ", how, " ", code, "\n")
+    ]]):format(id))
+    local p = io.popen("timeout 30 " .. lua_cmd(path))
+    local pid = tonumber(p:read("l"))
+    assert.equal("ready", p:read("l"))
+    core.kill(pid, "USR1")
+    assert.equal("got-usr1", p:read("l"))
+    core.kill(pid, "TERM")
+    assert.equal("got-term", p:read("l"))
+    assert.equal("result nil exit 3", p:read("l"))
+    p:close()
+    os.remove(path)
   end)
 
   it("raises a clear error for an unknown container", function()
