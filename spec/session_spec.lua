@@ -467,8 +467,8 @@ describe("dockerpty beyond Python dockerpty #docker", function()
   end)
 
   it("forwards signals to a container without a tty (sig_proxy), and the session goes on", function()
-    local id = create{ command = { "sh", "-c",
-      "trap 'echo got-usr1' USR1; trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 0.1; done" } }
+    local id = create{ command = { "sh", "-c", "trap 'echo got-usr1' USR1; "
+      .. "trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 0.1; done" } }
     local path = script(([[
       local dp = require("dockerpty")
       io.stdout:write(require("dockerpty.core").getpid(), "\n"); io.stdout:flush()
