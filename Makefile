@@ -86,8 +86,14 @@ lint: check-sources
 check-sources:
 	@$(LUA) spec/support/check_sources.lua $(SRCS)
 
+# Debian keeps curl.h under the multiarch include dir: tell LuaRocks.
+LIBCURL_INCDIR ?= $(shell $(PKG_CONFIG) --variable=includedir libcurl 2>/dev/null)
+LIBCURL_LIBDIR ?= $(shell $(PKG_CONFIG) --variable=libdir libcurl 2>/dev/null)
+ROCK_VARS     = LIBCURL_INCDIR=$(LIBCURL_INCDIR) LIBCURL_LIBDIR=$(LIBCURL_LIBDIR)
+
 install:
-	$(LUAROCKS) make --deps-mode=none --tree $(ROCKTREE) rockspec/dockerpty-scm-1.rockspec
+	$(LUAROCKS) --lua-version 5.4 make --deps-mode=none --tree $(ROCKTREE) \
+	  rockspec/dockerpty-scm-1.rockspec $(ROCK_VARS)
 
 env:
 	@echo "export LUA_PATH='$(LUA_PATH_DEV)'"
