@@ -1,0 +1,494 @@
+-- The `dockerpty` command (bin/dockerpty, issue 5): each scenario runs
+-- through bin/dockerpty and through the docker CLI on the same daemon, and
+-- the two must agree on exit status, stdout and stderr (stderr after the
+-- prefix: "docker: " or "Error response from daemon: " for docker,
+-- "dockerpty: " for ours, which also adds the HTTP status in parentheses).
+-- Terminal scenarios run both programs in tmux.
+local dockerpty = require("dockerpty")
+local tmux = require("support.tmux")
+local core = dockerpty.core
+
+local IMAGE = os.getenv("DOCKERPTY_TEST_IMAGE") or "dockerpty-test/busybox"
+local PROMPT = "/ #"
+
+local shq = tmux.shquote
+
+-- The command line that runs bin/dockerpty with the module under test.
+local DP = ("LUA_PATH=%s LUA_CPATH=%s lua5.4 bin/dockerpty"):format(shq(package.path), shq(package.cpath))
+
+local function words(list)
+  local q = {}
+  for i, w in ipairs(list) do q[i] = shq(w) end
+  return table.concat(q, " ")
+end
+
+-- Run a shell command; returns { out =, err =, code = }. stdin is `input`
+-- (through a pipe) or /dev/null.
+local function sh(cmd, input)
+  local errf = os.tmpname()
+  local line
+  if input then
+    line = ("printf '%%s' %s | %s 2>%s"):format(shq(input), cmd, errf)
+  else
+    line = ("%s </dev/null 2>%s"):format(cmd, errf)
+  end
+  local p = assert(io.popen(line, "r"))
+  local out = p:read("a")
+  local _, _, code = p:close()
+  local f = assert(io.open(errf, "rb"))
+  local err = f:read("a")
+  f:close()
+  os.remove(errf)
+  return { out = out, err = err, code = code }
+end
+
+local function dp(args, input) return sh(DP .. " " .. words(args), input) end
+local function docker(args, input) return sh("docker " .. words(args), input) end
+
+-- The first stderr line without the program's prefixes, the HTTP status we
+-- append and the "(see ...)" hint, with a lower-case first letter.
+local function norm(err)
+  local line = err:match("^[^\n]*")
+  line = line:gsub("^docker: ", ""):gsub("^dockerpty: ", ""):gsub("^Error response from daemon: ", "")
+  line = line:gsub(" %(see '[^']*'%)$", ""):gsub(" %(%d%d%d%)$", "")
+  return (line:gsub("^%u", string.lower))
+end
+
+-- Our stderr: exactly one line, starting with "dockerpty: ".
+local function one_line(err)
+  assert.matches("^dockerpty: [^\n]+\n$", err)
+end
+
+local seq = 0
+local names = {}
+local function name()
+  seq = seq + 1
+  local n = ("cli-spec-%d-%d-%d"):format(os.time() % 100000, math.random(1, 99999), seq)
+  names[#names + 1] = n
+  return n
+end
+
+local client
+
+local function exists(id)
+  local ok, e = pcall(client.inspect_container, client, id)
+  if ok then return true end
+  assert.equal(404, e.status)
+  return false
+end
+
+local function running(id)
+  return client:inspect_container(id).State.Running
+end
+
+-- A container in the background, named, for exec and attach.
+local function background(cmd, opts)
+  opts = opts or {}
+  local n = name()
+  client:create_container{ image = IMAGE, command = cmd, name = n, tty = opts.tty,
+    stdin_open = opts.stdin_open, host_config = { NetworkMode = "none" } }
+  if not opts.created then client:start(n) end
+  return n
+end
+
+local function eventually(pred, what, timeout_ms)
+  local deadline = core.now() + (timeout_ms or 5000)
+  while core.now() < deadline do
+    if pred() then return true end
+    core.sleep(50)
+  end
+  error("timed out waiting for " .. what)
+end
+
+describe("dockerpty command line", function()
+  it("prints its version", function()
+    local r = dp({ "--version" })
+    assert.same({ 0, "dockerpty version " .. dockerpty._VERSION .. "\n", "" }, { r.code, r.out, r.err })
+  end)
+
+  it("prints the commands with --help, and without a command", function()
+    local r = dp({ "--help" })
+    assert.equal(0, r.code)
+    assert.matches("^Usage:  dockerpty %[OPTIONS%] COMMAND\n", r.out)
+    for _, c in ipairs({ "attach", "exec", "run", "start" }) do
+      assert.matches("\n  " .. c .. " ", r.out)
+    end
+    assert.equal(r.out, dp({}).out)
+  end)
+
+  it("prints each command's usage with --help, and the exit statuses", function()
+    for c, usage in pairs({ run = "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+        exec = "exec [OPTIONS] CONTAINER COMMAND [ARG...]", attach = "attach [OPTIONS] CONTAINER",
+        start = "start [OPTIONS] CONTAINER [CONTAINER...]" }) do
+      local r = dp({ c, "--help" })
+      assert.equal(0, r.code)
+      assert.equal("", r.err)
+      assert.equal("Usage:  dockerpty " .. usage, r.out:match("^[^\n]*"))
+      assert.matches("\nExit status: ", r.out)
+      assert.matches("Ctrl%-P Ctrl%-Q", r.out)
+    end
+    assert.matches('prints "read escape sequence" and exits 1', dp({ "attach", "--help" }).out)
+  end)
+
+  it("refuses an unknown flag with status 125 and one line", function()
+    local r = dp({ "run", "--bogus", IMAGE })
+    assert.equal(125, r.code)
+    assert.equal("dockerpty: unknown flag: --bogus (see 'dockerpty run --help')\n", r.err)
+    r = dp({ "exec", "-iz", "c", "true" })
+    assert.equal(125, r.code)
+    assert.equal("dockerpty: unknown shorthand flag: 'z' in -iz (see 'dockerpty exec --help')\n", r.err)
+    r = dp({ "--bogus", "run" })
+    assert.equal(125, r.code)
+    assert.equal("dockerpty: unknown flag: --bogus (see 'dockerpty --help')\n", r.err)
+  end)
+
+  it("refuses a flag without its value, and a bad boolean, with 125", function()
+    local r = dp({ "run", "--name" })
+    assert.same({ 125, "dockerpty: flag needs an argument: --name (see 'dockerpty run --help')\n" },
+      { r.code, r.err })
+    r = dp({ "run", "-e" })
+    assert.same({ 125, "dockerpty: flag needs an argument: 'e' in -e (see 'dockerpty run --help')\n" },
+      { r.code, r.err })
+    r = dp({ "run", "--rm=maybe", IMAGE })
+    assert.same({ 125, 'dockerpty: invalid argument "maybe" for "--rm" flag: true or false expected'
+      .. " (see 'dockerpty run --help')\n" }, { r.code, r.err })
+  end)
+
+  it("refuses missing arguments and an unknown command with 1, as docker", function()
+    local r = dp({ "run" })
+    assert.same({ 1, "dockerpty: 'dockerpty run' requires at least 1 argument"
+      .. " (see 'dockerpty run --help')\n" }, { r.code, r.err })
+    r = dp({ "exec", "c" })
+    assert.same({ 1, "dockerpty: 'dockerpty exec' requires at least 2 arguments"
+      .. " (see 'dockerpty exec --help')\n" }, { r.code, r.err })
+    r = dp({ "attach", "a", "b" })
+    assert.same({ 1, "dockerpty: 'dockerpty attach' requires 1 argument (see 'dockerpty attach --help')\n" },
+      { r.code, r.err })
+    r = dp({ "frobnicate" })
+    assert.same({ 1, "dockerpty: unknown command: dockerpty frobnicate (see 'dockerpty --help')\n" },
+      { r.code, r.err })
+  end)
+
+  it("refuses invalid detach keys with 125 before creating anything", function()
+    local r = dp({ "run", "--detach-keys", "shift-z", "--name", "never-made", IMAGE })
+    assert.same({ 125, "dockerpty: invalid detach keys: shift-z\n" }, { r.code, r.err })
+  end)
+end)
+
+describe("dockerpty and docker side by side #docker", function()
+  setup(function()
+    client = dockerpty.client.from_env()
+    assert.equal(0, sh("command -v docker >/dev/null").code, "the docker CLI is needed")
+  end)
+
+  teardown(function()
+    for _, n in ipairs(names) do pcall(client.remove_container, client, n, { force = true }) end
+    client:close()
+  end)
+
+  -- Run the same arguments through both; returns ours, docker's.
+  local function both(args, input, docker_args)
+    return dp(args, input), docker(docker_args or args, input)
+  end
+
+  local function run_args(...)
+    local a = { "run", "--rm", "--network", "none" }
+    for _, w in ipairs({ ... }) do a[#a + 1] = w end
+    return a
+  end
+
+  it("spell every flag as docker does", function()
+    for _, c in ipairs({ "run", "exec", "attach", "start" }) do
+      local theirs = sh("docker " .. c .. " --help").out
+      for line in dp({ c, "--help" }).out:gmatch("[^\n]+") do
+        local flags = line:match("^  (%-%a, %-%-[%w-]+)") or line:match("^      (%-%-[%w-]+)")
+        -- --logs is ours; docker's help does not list --help
+        if flags and flags ~= "--logs" and not flags:find("--help", 1, true) then
+          assert.truthy(theirs:find("\n  " .. flags, 1, true) or theirs:find("\n      " .. flags, 1, true),
+            c .. " " .. flags)
+        end
+      end
+    end
+  end)
+
+  it("exit with the container's status: 0 and 7", function()
+    for _, code in ipairs({ 0, 7 }) do
+      local ours, theirs = both(run_args(IMAGE, "sh", "-c", "exit " .. code))
+      assert.same({ code, "", "" }, { ours.code, ours.out, ours.err })
+      assert.same({ code, "", "" }, { theirs.code, theirs.out, theirs.err })
+    end
+  end)
+
+  it("keep stdout and stderr apart", function()
+    local ours, theirs = both(run_args(IMAGE, "sh", "-c", "echo out; echo err >&2"))
+    assert.same({ 0, "out\n", "err\n" }, { ours.code, ours.out, ours.err })
+    assert.same({ 0, "out\n", "err\n" }, { theirs.code, theirs.out, theirs.err })
+  end)
+
+  it("pipe stdin through run -i: echo hi | run -i IMAGE cat", function()
+    local ours, theirs = both(run_args("-i", IMAGE, "cat"), "hi\n")
+    assert.same({ 0, "hi\n", "" }, { ours.code, ours.out, ours.err })
+    assert.same({ 0, "hi\n", "" }, { theirs.code, theirs.out, theirs.err })
+  end)
+
+  it("run -t without -i writes through a tty", function()
+    local ours, theirs = both(run_args("-t", IMAGE, "echo", "hi"))
+    assert.same({ 0, "hi\r\n" }, { ours.code, ours.out })
+    assert.same({ 0, "hi\r\n" }, { theirs.code, theirs.out })
+  end)
+
+  it("exit 125 for an unknown image", function()
+    local ours, theirs = both(run_args("nope/nope:latest", "true"), nil,
+      run_args("--pull", "never", "nope/nope:latest", "true"))
+    assert.same({ 125, 125 }, { ours.code, theirs.code })
+    one_line(ours.err)
+    assert.equal(norm(theirs.err), norm(ours.err))
+    assert.equal("no such image: nope/nope:latest", norm(ours.err))
+  end)
+
+  it("exit 125 for an unknown flag", function()
+    local ours, theirs = both(run_args("--bogus", IMAGE, "true"))
+    assert.same({ 125, 125 }, { ours.code, theirs.code })
+    assert.equal(norm(theirs.err), norm(ours.err))
+  end)
+
+  it("exit 127 when the command is not found and 126 when it cannot be invoked", function()
+    for code, cmd in pairs({ [127] = "nope", [126] = "/etc" }) do
+      local ours, theirs = both(run_args(IMAGE, cmd))
+      assert.same({ code, code }, { ours.code, theirs.code })
+      one_line(ours.err)
+      assert.equal(norm(theirs.err), norm(ours.err))
+    end
+  end)
+
+  it("refuse -it with a stdin that is not a terminal, with docker's text, and create nothing", function()
+    local n1, n2 = name(), name()
+    local ours = dp(run_args("-it", "--name", n1, IMAGE, "cat"), "hi\n")
+    local theirs = docker(run_args("-it", "--name", n2, IMAGE, "cat"), "hi\n")
+    assert.same({ 1, "dockerpty: the input device is not a TTY\n" }, { ours.code, ours.err })
+    assert.same({ 1, "the input device is not a TTY" }, { theirs.code, norm(theirs.err) })
+    assert.is_false(exists(n1))
+    assert.is_false(exists(n2))
+  end)
+
+  it("remove the container with --rm, also when it could not start", function()
+    for _, cmd in ipairs({ "true", "nope" }) do
+      local n1, n2 = name(), name()
+      local ours = dp(run_args("--name", n1, IMAGE, cmd))
+      local theirs = docker(run_args("--name", n2, IMAGE, cmd))
+      assert.equal(theirs.code, ours.code)
+      assert.is_false(exists(n1))
+      eventually(function() return not exists(n2) end, "docker's --rm")
+    end
+  end)
+
+  it("keep the container without --rm", function()
+    local n = name()
+    local r = dp({ "run", "--network", "none", "--name", n, IMAGE, "true" })
+    assert.equal(0, r.code)
+    assert.is_true(exists(n))
+  end)
+
+  it("pass -e, -w, -u and --entrypoint, in combined and = spellings", function()
+    local script = 'echo "$A|$B|$HOME"; pwd; id -u'
+    local ours, theirs = both(run_args("-eA=1", "--env=B=two words", "-e", "HOME", "-w", "/tmp",
+      "--user=nobody", IMAGE, "sh", "-c", script))
+    local want = "1|two words|" .. os.getenv("HOME") .. "\n/tmp\n99\n"
+    assert.same({ 0, want }, { ours.code, ours.out })
+    assert.same({ 0, want }, { theirs.code, theirs.out })
+    ours, theirs = both(run_args("--entrypoint", "echo", IMAGE, "hello", "--", "-x"))
+    assert.same({ 0, "hello -- -x\n" }, { ours.code, ours.out })
+    assert.same({ 0, "hello -- -x\n" }, { theirs.code, theirs.out })
+  end)
+
+  it("stop options at IMAGE and after --", function()
+    local ours, theirs = both(run_args("--", IMAGE, "echo", "-i", "--rm"))
+    assert.same({ 0, "-i --rm\n" }, { ours.code, ours.out })
+    assert.same({ 0, "-i --rm\n" }, { theirs.code, theirs.out })
+  end)
+
+  it("exec: status, split output, -i, -e/-w/-u, a command not found", function()
+    local c = background({ "sleep", "300" })
+    local ours, theirs = both({ "exec", c, "sh", "-c", "echo out; echo err >&2; exit 3" })
+    assert.same({ 3, "out\n", "err\n" }, { ours.code, ours.out, ours.err })
+    assert.same({ 3, "out\n", "err\n" }, { theirs.code, theirs.out, theirs.err })
+    ours, theirs = both({ "exec", "-i", c, "cat" }, "hi\n")
+    assert.same({ 0, "hi\n" }, { ours.code, ours.out })
+    assert.same({ 0, "hi\n" }, { theirs.code, theirs.out })
+    ours, theirs = both({ "exec", "-e", "A=b", "-w", "/tmp", "-u", "nobody", c, "sh", "-c",
+      "echo $A; pwd; id -u" })
+    assert.same({ 0, "b\n/tmp\n99\n" }, { ours.code, ours.out })
+    assert.same({ 0, "b\n/tmp\n99\n" }, { theirs.code, theirs.out })
+    ours, theirs = both({ "exec", c, "nope" })
+    assert.equal(theirs.code, ours.code)
+    assert.truthy(ours.code == 126 or ours.code == 127)
+    assert.equal(theirs.out .. theirs.err, ours.out .. ours.err)
+  end)
+
+  it("exec: -it without a terminal, and no such container, exit 1", function()
+    local c = background({ "sleep", "300" })
+    local ours, theirs = both({ "exec", "-it", c, "cat" }, "hi\n")
+    assert.same({ 1, 1 }, { ours.code, theirs.code })
+    assert.equal("dockerpty: the input device is not a TTY\n", ours.err)
+    assert.equal(norm(theirs.err), norm(ours.err))
+    ours, theirs = both({ "exec", "no-such-container-x", "true" })
+    assert.same({ 1, 1 }, { ours.code, theirs.code })
+    one_line(ours.err)
+    assert.equal(norm(theirs.err), norm(ours.err))
+  end)
+
+  it("attach: output, piped stdin and the exit status", function()
+    local results = {}
+    for _, prog in ipairs({ dp, docker }) do
+      local c = background({ "sh", "-c", "read line; echo got $line; exit 4" }, { stdin_open = true })
+      eventually(function() return running(c) end, "the container to run")
+      results[#results + 1] = prog({ "attach", c }, "x\n")
+    end
+    assert.same({ 4, "got x\n", "" }, { results[1].code, results[1].out, results[1].err })
+    assert.same({ 4, "got x\n", "" }, { results[2].code, results[2].out, results[2].err })
+  end)
+
+  it("attach: a stopped container and no such container exit 1", function()
+    local c = background({ "true" }, { created = true })
+    local ours, theirs = both({ "attach", c })
+    assert.same({ 1, 1 }, { ours.code, theirs.code })
+    one_line(ours.err)
+    assert.equal(norm(theirs.err), norm(ours.err))
+    assert.is_false(running(c))
+    ours, theirs = both({ "attach", "no-such-container-x" })
+    assert.same({ 1, 1 }, { ours.code, theirs.code })
+    assert.equal(norm(theirs.err), norm(ours.err))
+  end)
+
+  it("start -a and start -a -i: output and status", function()
+    local results = {}
+    for _, prog in ipairs({ dp, docker }) do
+      local c = background({ "sh", "-c", "echo hi; exit 4" }, { created = true })
+      local r = prog({ "start", "-a", c })
+      local c2 = background({ "cat" }, { created = true, stdin_open = true })
+      local r2 = prog({ "start", "-ai", c2 }, "piped\n")
+      results[#results + 1] = { r.code, r.out, r2.code, r2.out }
+    end
+    assert.same({ 4, "hi\n", 0, "piped\n" }, results[1])
+    assert.same(results[2], results[1])
+  end)
+
+  it("start without -a prints the name; no such container exits 1", function()
+    local c = background({ "sleep", "300" }, { created = true })
+    local r = dp({ "start", c })
+    assert.same({ 0, c .. "\n" }, { r.code, r.out })
+    assert.is_true(running(c))
+    local ours, theirs = both({ "start", "-a", "no-such-container-x" })
+    assert.same({ 1, 1 }, { ours.code, theirs.code })
+    assert.equal(norm(theirs.err), norm(ours.err))
+  end)
+
+  it("-H names the daemon; an unreachable one is a 125 for run", function()
+    local host = os.getenv("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    local r = dp({ "-H", host, "run", "--rm", "--network", "none", IMAGE, "echo", "via -H" })
+    assert.same({ 0, "via -H\n" }, { r.code, r.out })
+    local ours, theirs = both({ "-H", "unix:///nonexistent/d.sock", "run", "--rm", IMAGE, "true" })
+    assert.same({ 125, 125 }, { ours.code, theirs.code })
+    one_line(ours.err)
+    assert.matches("unix:///nonexistent/d.sock", ours.err, 1, true)
+  end)
+end)
+
+-- In a terminal, through tmux: the same scenario for both programs.
+local PROGRAMS = {
+  dockerpty = function(args)
+    local a = { "lua5.4", "bin/dockerpty" }
+    for _, w in ipairs(args) do a[#a + 1] = w end
+    return a
+  end,
+  docker = function(args)
+    local a = { "docker" }
+    for _, w in ipairs(args) do a[#a + 1] = w end
+    return a
+  end,
+}
+
+for _, prog in ipairs({ "dockerpty", "docker" }) do
+  describe(prog .. " in a terminal #docker #tty", function()
+    local argv = PROGRAMS[prog]
+    local sessions = {}
+
+    local function term(args, rows, cols)
+      local t = tmux.new{ cmd = argv(args), rows = rows or 20, cols = cols or 80 }
+      sessions[#sessions + 1] = t
+      return t
+    end
+
+    setup(function()
+      client = dockerpty.client.from_env()
+    end)
+
+    teardown(function()
+      for _, t in ipairs(sessions) do t:kill() end
+      for _, n in ipairs(names) do pcall(client.remove_container, client, n, { force = true }) end
+      client:close()
+    end)
+
+    it("run --rm -it: prompt, stty size after a resize, exit code, container gone", function()
+      local n = name()
+      local t = term({ "run", "--rm", "-it", "--network", "none", "--name", n, IMAGE, "/bin/sh" })
+      t:wait_for(PROMPT)
+      t:send("stty size"); t:keys("Enter")
+      t:wait_for("\n20 80\n")
+      t:resize(30, 100)
+      core.sleep(300)
+      t:send("stty size"); t:keys("Enter")
+      t:wait_for("\n30 100\n")
+      t:send("exit 5"); t:keys("Enter")
+      assert.equal(5, t:wait_exit(10))
+      eventually(function() return not exists(n) end, "the container to be removed")
+    end)
+
+    it("run -it: Ctrl-P Ctrl-Q detaches, exits 0, and the container runs on", function()
+      local n = name()
+      local t = term({ "run", "-it", "--network", "none", "--name", n, IMAGE, "/bin/sh" })
+      t:wait_for(PROMPT)
+      t:keys("C-p"); t:keys("C-q")
+      assert.equal(0, t:wait_exit(10))
+      assert.is_true(running(n))
+      assert.is_nil(t:screen(true):find("read escape sequence", 1, true))
+    end)
+
+    it("attach: the prompt, then Ctrl-P Ctrl-Q prints 'read escape sequence' and exits 1", function()
+      local n = background({ "/bin/sh" }, { tty = true, stdin_open = true })
+      local t = term({ "attach", n })
+      core.sleep(300)
+      t:keys("Enter")
+      t:wait_for(PROMPT)
+      t:send("echo $((6*7))"); t:keys("Enter")
+      t:wait_for("\n42\n")
+      t:keys("C-p"); t:keys("C-q")
+      assert.equal(1, t:wait_exit(10))
+      assert.matches("read escape sequence", t:screen(true), 1, true)
+      assert.is_true(running(n))
+    end)
+
+    it("exec -it: Ctrl-P Ctrl-Q prints 'read escape sequence' and exits 1; exit code otherwise", function()
+      local n = background({ "sleep", "300" })
+      local t = term({ "exec", "-it", n, "/bin/sh" })
+      t:wait_for(PROMPT)
+      t:keys("C-p"); t:keys("C-q")
+      assert.equal(1, t:wait_exit(10))
+      assert.matches("read escape sequence", t:screen(true), 1, true)
+      t = term({ "exec", "-it", "-e", "X=y", n, "/bin/sh" }, 20, 70)
+      t:wait_for(PROMPT)
+      t:send("echo $X; stty size; exit 9"); t:keys("Enter")
+      t:wait_for("\ny\n20 70\n")
+      assert.equal(9, t:wait_exit(10))
+    end)
+
+    it("start -ai: the prompt, and Ctrl-P Ctrl-Q exits 0", function()
+      local n = background({ "/bin/sh" }, { tty = true, stdin_open = true, created = true })
+      local t = term({ "start", "-ai", n })
+      t:wait_for(PROMPT)
+      t:keys("C-p"); t:keys("C-q")
+      assert.equal(0, t:wait_exit(10))
+      assert.is_true(running(n))
+    end)
+  end)
+end
