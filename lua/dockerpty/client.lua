@@ -147,11 +147,28 @@ local function lowerfirst(s)
   return (s:gsub("^(%u)(%l)", function(a, b) return a:lower() .. b end))
 end
 
--- Raise the API error for an HTTP status and body.
-local function api_error(status, body, what)
+-- What a request path names, for a 404 worded the same on every engine:
+-- "container", id or "exec", id.
+local function subject_of(path)
+  local id = path:match("^/v[%d.]+/containers/([^/?]+)") or path:match("^/containers/([^/?]+)")
+  if id and id ~= "create" then return "container", util.urldecode(id) end
+  id = path:match("^/v[%d.]+/exec/([^/?]+)") or path:match("^/exec/([^/?]+)")
+  if id then return "exec", util.urldecode(id) end
+  return nil
+end
+
+-- Raise the API error for an HTTP status and body. A 404 on a container
+-- or exec says "no such container: ID" whatever the engine's wording (the
+-- daemon's own text stays in `detail`).
+local function api_error(status, body, what, path)
   local msg = daemon_message(body)
   local text
-  if msg and msg ~= "" then
+  local kind, id = subject_of(path or "")
+  if status == 404 and kind == "container" then
+    text = "no such container: " .. id
+  elseif status == 404 and kind == "exec" then
+    text = "no such exec instance: " .. id
+  elseif msg and msg ~= "" then
     text = lowerfirst(msg)
   else
     text = (what or "request") .. " failed"
@@ -215,7 +232,7 @@ function Client:_json(method, path, query, body, expect, timeout)
   end
   local status, hdrs, rbody = self:_raw(method, self:_path(path, query), payload, headers, timeout)
   if status >= 400 or (expect and not expect[status]) then
-    api_error(status, rbody, method .. " " .. path)
+    api_error(status, rbody, method .. " " .. path, path)
   end
   local ctype = hdrs["content-type"] or ""
   if rbody and rbody ~= "" and ctype:find("json", 1, true) then
@@ -449,7 +466,7 @@ function Client:_hijack(path, body, what)
     end
   end
   conn:close()
-  api_error(status, rest, what)
+  api_error(status, rest, what, path)
 end
 
 --- `POST /containers/{id}/attach`, hijacked: returns a `dockerpty.Conn`
@@ -531,7 +548,7 @@ function Client:wait_async(container, condition)
     if (hdrs["transfer-encoding"] or ""):lower():find("chunked", 1, true) then
       rest = M.dechunk(rest) or rest
     end
-    api_error(status, rest, "wait for " .. id)
+    api_error(status, rest, "wait for " .. id, path)
   end
   return setmetatable({ _conn = conn, _hdrs = hdrs, _id = id, _where = self:where() }, Wait)
 end

@@ -106,6 +106,11 @@ function M.urlencode(s)
   return (tostring(s):gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
 end
 
+--- Decode a percent-encoded string.
+function M.urldecode(s)
+  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+
 --- Build a query string from a table (sorted keys, booleans as 1/0).
 function M.query(t)
   if not t then return "" end

@@ -1,0 +1,26 @@
+-- spec/support/daemon.lua: what kind of engine the specs talk to, for the
+-- few answers that differ between Docker and Podman's compatible API (each
+-- use says what differs).
+local M = {}
+
+local cache = {}
+
+--- "podman" or "docker", from GET /version.
+function M.engine(client)
+  local key = client:where()
+  if not cache[key] then
+    local v = client:version()
+    local name = "docker"
+    for _, c in ipairs(v.Components or {}) do
+      if type(c.Name) == "string" and c.Name:find("Podman", 1, true) then name = "podman" end
+    end
+    cache[key] = name
+  end
+  return cache[key]
+end
+
+function M.is_podman(client)
+  return M.engine(client) == "podman"
+end
+
+return M
