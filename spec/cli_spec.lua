@@ -394,6 +394,52 @@ describe("dockerpty and docker side by side #docker", function()
   end)
 end)
 
+-- `make demo` without make (which could rebuild the module under test with
+-- other flags): the engine, in a rig directory of its own, runs
+-- spec/support/demo.sh. Whichever daemon it picks (a reachable one, or a
+-- private dockerd it starts), the shell works, the container is removed, and
+-- a private daemon is stopped.
+describe("make demo #docker #tty", function()
+  it("gives a shell in a fresh container, then removes it and stops what it started", function()
+    local rig = ("/tmp/dp-demo-%d"):format(math.random(1, 1 << 30))
+    local t = tmux.new{ cmd = "sh spec/support/engine run -- sh spec/support/demo.sh", rows = 30, cols = 200,
+      env = { DOCKER_HOST = "", DOCKERPTY_RIG_DIR = rig } }
+    finally(function()
+      t:kill()
+      os.execute(("DOCKERPTY_RIG_DIR=%s sh spec/support/engine stop >/dev/null 2>&1; rm -rf %s")
+        :format(shq(rig), shq(rig)))
+    end)
+    local screen = t:wait_for(PROMPT, 120)
+    local host = screen:match("demo: /bin/sh in a fresh %S+ container at (%S+)")
+    assert.truthy(host, screen)
+    t:send("uname; hostname"); t:keys("Enter")
+    local id = t:wait_for("\nLinux\n%x+\n/ #"):match("\nLinux\n(%x+)\n")
+    local cl = dockerpty.client.new{ host = host }
+    assert.is_true(cl:inspect_container(id).State.Running)
+    t:send("exit"); t:keys("Enter")
+    assert.equal(0, t:wait_exit(60))
+    if host == "unix://" .. rig .. "/d.sock" then
+      -- the private daemon: stopped, and the container gone from its data
+      assert.is_nil(io.open(rig .. "/d.sock"))
+      assert.is_nil(io.open(rig .. "/dockerd.pid"))
+      -- "[/]": the pattern does not match the grep (or its shell) itself
+      local p = io.popen("grep -l '[/]" .. rig:sub(2) .. "/' /proc/[0-9]*/cmdline 2>/dev/null")
+      local procs = p:read("a")
+      p:close()
+      assert.equal("", procs)
+      p = io.popen("ls " .. shq(rig .. "/data/containers"))
+      local left = p:read("a")
+      p:close()
+      assert.is_nil(left:find(id, 1, true))
+    else
+      local ok, e = pcall(cl.inspect_container, cl, id)
+      assert.is_false(ok)
+      assert.equal(404, e.status)
+    end
+    cl:close()
+  end)
+end)
+
 -- In a terminal, through tmux: the same scenario for both programs.
 local PROGRAMS = {
   dockerpty = function(args)
