@@ -1,0 +1,519 @@
+--- bench/bench.lua: the side-by-side benchmark (issue 6). Runs our client
+-- (bench/client.lua, the library), the docker CLI and, when Debian's
+-- python3-dockerpty is installed, Python dockerpty (bench/client.py)
+-- against the same daemon, interleaved (A B C A B C ...), and prints one
+-- Markdown report: machine, versions, and a table of medians, bests and
+-- the ratios to the docker CLI, with the issue's targets. See bench/README.md.
+--
+--   make bench                      # through spec/support/engine (a daemon is provided)
+--   lua5.4 bench/bench.lua          # against $DOCKER_HOST, with LUA_PATH/LUA_CPATH set
+--
+-- Environment: BENCH_QUICK=1 (small sizes, 2 repetitions), BENCH_REPS,
+-- BENCH_FIGURES ("1,2,3,4,5,6"), BENCH_CLIENTS ("lua,docker,python"),
+-- BENCH_OUT (also write the report there), BENCH_PROBE (echo_probe binary),
+-- DOCKERPTY_TEST_IMAGE, LUA, DOCKER, PYTHON.
+local core = require("dockerpty.core")
+
+local QUICK = os.getenv("BENCH_QUICK") == "1"
+local REPS = tonumber(os.getenv("BENCH_REPS") or "") or (QUICK and 2 or 5)
+local MiB = 1024 * 1024
+local SIZES = {                           -- MiB
+  out = QUICK and 64 or 1024,
+  tty = QUICK and 16 or 256,
+  input = QUICK and 16 or 256,
+}
+local STARTUP_RUNS = QUICK and 3 or 10
+local KEYSTROKES = QUICK and 20 or 200
+local SESSIONS = QUICK and 10 or 50
+
+local HERE = (arg[0]:match("^(.*)/[^/]*$") or ".")
+local IMAGE = os.getenv("DOCKERPTY_TEST_IMAGE") or "dockerpty-test/busybox"
+local LUA = os.getenv("LUA") or "lua5.4"
+local DOCKER = os.getenv("DOCKER") or "docker"
+local PYTHON = os.getenv("PYTHON") or "/usr/bin/python3"
+local PROBE = os.getenv("BENCH_PROBE") or ((os.getenv("DP_BUILD") or "build") .. "/bench/echo_probe")
+
+-- {======================================================
+-- Shell helpers
+-- =======================================================
+
+local function q(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+local function qv(list)
+  local out = {}
+  for i, s in ipairs(list) do out[i] = q(s) end
+  return table.concat(out, " ")
+end
+
+local function sh(cmd)
+  local ok, how, code = os.execute(cmd)
+  return ok == true, how, code
+end
+
+local function slurp(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function capture(cmd)
+  local p = io.popen(cmd .. " 2>/dev/null")
+  local s = p:read("a")
+  p:close()
+  return (s:gsub("%s+$", ""))
+end
+
+local TMP = capture("mktemp -d /tmp/dockerpty-bench.XXXXXX")
+assert(TMP ~= "", "bench: mktemp failed")
+
+local T0 = core.now()
+local function log(fmt, ...)
+  io.stderr:write(("[bench %4ds] " .. fmt .. "\n"):format((core.now() - T0) // 1000, ...))
+end
+
+-- }======================================================
+
+-- {======================================================
+-- The clients: each turns (mode, flags, target, argv) into a command line
+-- =======================================================
+
+local CLIENTS = {
+  {
+    key = "lua", name = "dockerpty (Lua)",
+    cmd = function(mode, flags, target, argv)
+      return ("%s %s %s %s %s %s"):format(LUA, q(HERE .. "/client.lua"), mode, flags, q(target), qv(argv))
+    end,
+  },
+  {
+    key = "docker", name = "docker CLI",
+    cmd = function(mode, flags, target, argv)
+      if mode == "run" then
+        return ("%s run --rm --network none --log-driver none %s %s %s"):format(DOCKER, flags, q(target),
+          qv(argv))
+      end
+      return ("%s exec %s %s %s"):format(DOCKER, flags, q(target), qv(argv))
+    end,
+  },
+  {
+    key = "python", name = "Python dockerpty",
+    cmd = function(mode, flags, target, argv)
+      return ("%s %s %s %s %s %s"):format(PYTHON, q(HERE .. "/client.py"), mode, flags, q(target), qv(argv))
+    end,
+    available = function()
+      return sh(PYTHON .. " -c 'import dockerpty, docker' >/dev/null 2>&1")
+    end,
+  },
+}
+
+local function selected_clients()
+  local want = os.getenv("BENCH_CLIENTS") or "lua,docker,python"
+  local list = {}
+  for _, c in ipairs(CLIENTS) do
+    if want:find(c.key, 1, true) and (not c.available or c.available()) then
+      list[#list + 1] = c
+    end
+  end
+  return list
+end
+
+-- }======================================================
+
+-- {======================================================
+-- One timed command: wall, CPU (user+sys) and peak RSS of the client
+-- =======================================================
+
+-- Runs `cmdline` under GNU time and timeout, stdin from `input` (a shell
+-- producer) or /dev/null, stdout into `sink` (a shell consumer writing to
+-- the file given). Returns {wall=, cpu=, rss=, exit=, out=, err=}.
+local function timed(cmdline, input, sink, limit)
+  local stat, out, err = TMP .. "/stat", TMP .. "/out", TMP .. "/err"
+  os.remove(stat)
+  local line = ("%s/usr/bin/time -o %s -f '%%e %%U %%S %%M %%x' timeout -k 5 %d %s 2>%s %s > %s"):format(
+    input and (input .. " | ") or "</dev/null ", stat, limit, cmdline, err,
+    sink and ("| " .. sink) or "", out)
+  sh(line)
+  local r = { out = slurp(out) or "", err = slurp(err) or "" }
+  local last
+  for l in (slurp(stat) or ""):gmatch("[^\n]+") do last = l end
+  local e, u, s, m, x = (last or ""):match("^([%d.]+) ([%d.]+) ([%d.]+) (%d+) (%-?%d+)$")
+  if not e then
+    r.exit = -1
+    r.failure = "no timing (" .. tostring(last) .. ")"
+    return r
+  end
+  r.wall, r.cpu, r.rss, r.exit = tonumber(e), tonumber(u) + tonumber(s), tonumber(m) / 1024, tonumber(x)
+  if r.exit == 124 or r.exit == 137 then
+    r.failure = ("hung: killed after %d s"):format(limit)
+  elseif r.exit ~= 0 then
+    local msg = r.err:match("([^\n]+)\n?$") or ""
+    r.failure = ("exit %d %s"):format(r.exit, msg:sub(1, 80))
+  end
+  return r
+end
+
+-- }======================================================
+
+-- {======================================================
+-- Results
+-- =======================================================
+
+-- { figure=, case=, metric=, better="high"|"low", values={key={...}}, fails={key={...}} }
+local rows = {}
+local notes = {}
+
+local function row(figure, case, metric, better, fmt)
+  local r = { figure = figure, case = case, metric = metric, better = better, fmt = fmt or "%.0f",
+    values = {}, fails = {}, runs = {} }
+  rows[#rows + 1] = r
+  return r
+end
+
+local function add(r, key, v)
+  r.values[key] = r.values[key] or {}
+  table.insert(r.values[key], v)
+  r.runs[key] = (r.runs[key] or 0) + 1
+end
+
+local function fail(r, key, why)
+  r.fails[key] = r.fails[key] or {}
+  table.insert(r.fails[key], why)
+  r.runs[key] = (r.runs[key] or 0) + 1
+end
+
+local function median(t)
+  local s = {}
+  for i, v in ipairs(t) do s[i] = v end
+  table.sort(s)
+  local n = #s
+  if n == 0 then return nil end
+  if n % 2 == 1 then return s[(n + 1) // 2] end
+  return (s[n // 2] + s[n // 2 + 1]) / 2
+end
+
+local function best(t, better)
+  local b
+  for _, v in ipairs(t) do
+    if b == nil or (better == "high" and v > b) or (better == "low" and v < b) then b = v end
+  end
+  return b
+end
+
+-- }======================================================
+
+-- {======================================================
+-- Figures
+-- =======================================================
+
+local CONTAINER = ("dockerpty-bench-%d"):format(core.getpid())
+local clients
+
+local function check_count(expect)
+  return function(r)
+    local n = tonumber(r.out:match("^%s*(%d+)%s*$") or "")
+    if n ~= expect then
+      return ("wrong byte count %s, expected %d"):format(tostring(n), expect)
+    end
+  end
+end
+
+-- One streamed case per client and repetition, interleaved.
+local function stream_case(figure, case, mode, flags, mib, argv, input, sink, check, limit)
+  local r_rate = row(figure, case, "MiB/s", "high", "%.0f")
+  local r_cpu = row(figure, case, "CPU s/GiB", "low", "%.2f")
+  local r_rss = row(figure, case, "peak RSS MiB", "low", "%.1f")
+  local target = mode == "run" and IMAGE or CONTAINER
+  for rep = 1, REPS do
+    for _, c in ipairs(clients) do
+      if not (r_rate.skip and r_rate.skip[c.key]) then
+        local res = timed(c.cmd(mode, flags, target, argv), input, sink, limit)
+        local why = res.failure or check(res)
+        log("fig %s %-22s %-18s rep %d: %s", figure, case, c.name, rep,
+          why or ("%.2f s, %.2f CPU s, %.1f MiB"):format(res.wall, res.cpu, res.rss))
+        if why then
+          for _, rr in ipairs({ r_rate, r_cpu, r_rss }) do fail(rr, c.key, why) end
+          -- a client that hangs hangs every time: do not wait for it again
+          if why:find("^hung") then
+            r_rate.skip = r_rate.skip or {}
+            r_rate.skip[c.key] = true
+          end
+        else
+          add(r_rate, c.key, mib / res.wall)
+          add(r_cpu, c.key, res.cpu / (mib / 1024))
+          add(r_rss, c.key, res.rss)
+        end
+      end
+    end
+  end
+end
+
+local function figure1()
+  local n = SIZES.out
+  local argv = { "sh", "-c", ("dd if=/dev/zero bs=1M count=%d 2>/dev/null"):format(n) }
+  for _, mode in ipairs({ "run", "exec" }) do
+    stream_case("1", "output non-tty " .. mode, mode, "", n, argv, nil, "wc -c", check_count(n * MiB), 600)
+  end
+end
+
+local function figure2()
+  local n = SIZES.tty
+  local argv = { "sh", "-c", ("dd if=/dev/zero bs=1M count=%d 2>/dev/null"):format(n) }
+  for _, mode in ipairs({ "run", "exec" }) do
+    stream_case("2", "output tty " .. mode, mode, "-t", n, argv, nil, "wc -c", check_count(n * MiB), 600)
+  end
+end
+
+local function figure3()
+  local n = SIZES.input
+  local input = ("head -c %d /dev/zero"):format(n * MiB)
+  for _, mode in ipairs({ "run", "exec" }) do
+    stream_case("3", "input " .. mode, mode, "-i", n, { "wc", "-c" }, input, nil, check_count(n * MiB),
+      QUICK and 20 or 30)
+  end
+end
+
+local function figure4()
+  for _, mode in ipairs({ "run", "exec" }) do
+    local r = row("4", "start-up " .. mode, "ms", "low", "%.0f")
+    local target = mode == "run" and IMAGE or CONTAINER
+    for rep = 1, STARTUP_RUNS do
+      for _, c in ipairs(clients) do
+        local cmd = c.cmd(mode, "", target, { "true" })
+        local t0 = core.now()
+        local ok = sh(("timeout -k 5 60 %s </dev/null >/dev/null 2>%s"):format(cmd, q(TMP .. "/err")))
+        local ms = core.now() - t0
+        if ok then add(r, c.key, ms) else fail(r, c.key, "exit status not 0") end
+        log("fig 4 %-22s %-18s run %d: %s", r.case, c.name, rep, ok and ("%d ms"):format(ms) or "failed")
+      end
+    end
+  end
+end
+
+local function figure5()
+  local r50 = row("5", "echo exec -it cat", "p50 us", "low", "%.0f")
+  local r99 = row("5", "echo exec -it cat", "p99 us", "low", "%.0f")
+  local probe_ok = sh(("test -x %s"):format(q(PROBE)))
+  if not probe_ok then
+    notes[#notes + 1] = ("figure 5 skipped: %s is not built (make bench builds it)"):format(PROBE)
+    return
+  end
+  for rep = 1, REPS do
+    for _, c in ipairs(clients) do
+      local cmd = c.cmd("exec", "-i -t", CONTAINER, { "cat" })
+      local out = capture(("timeout -k 5 120 %s -n %d -- %s"):format(q(PROBE), KEYSTROKES, cmd))
+      local p50, p99 = out:match("p50_us=(%d+).*p99_us=(%d+)")
+      local code = out:match("exit=(%-?%d+)")
+      if p50 and code == "0" then
+        add(r50, c.key, tonumber(p50))
+        add(r99, c.key, tonumber(p99))
+      else
+        local why = out:match("error=(.*)") or ("exit " .. tostring(code))
+        fail(r50, c.key, why)
+        fail(r99, c.key, why)
+      end
+      log("fig 5 echo %-18s rep %d: %s", c.name, rep, out)
+    end
+  end
+end
+
+local function figure6()
+  local rw = row("6", SESSIONS .. " concurrent exec echo", "wall ms", "low", "%.0f")
+  local rc = row("6", SESSIONS .. " concurrent exec echo", "CPU s", "low", "%.2f")
+  rw.placeholder = { lua = "not yet: needs the many-sessions API" }
+  rc.placeholder = rw.placeholder
+  local rwp = row("6", SESSIONS .. " exec echo, one process each", "wall ms", "low", "%.0f")
+  local rcp = row("6", SESSIONS .. " exec echo, one process each", "CPU s", "low", "%.2f")
+  local dir = TMP .. "/many"
+  for rep = 1, REPS do
+    for _, c in ipairs(clients) do
+      if c.key ~= "python" then
+        sh(("rm -rf %s && mkdir -p %s"):format(q(dir), q(dir)))
+        local one = c.cmd("exec", "", CONTAINER, { "echo", "hi" })
+        local script = ("i=0; while [ $i -lt %d ]; do %s </dev/null >%s/$i 2>&1 & i=$((i+1)); done; wait")
+          :format(SESSIONS, one, dir)
+        local t0 = core.now()
+        local res = timed("sh -c " .. q(script), nil, nil, 120)
+        local ms = core.now() - t0
+        local good = 0
+        for i = 0, SESSIONS - 1 do
+          if slurp(("%s/%d"):format(dir, i)) == "hi\n" then good = good + 1 end
+        end
+        local why = res.failure or (good ~= SESSIONS and ("%d of %d sessions said hi"):format(good, SESSIONS))
+        local rows_of = c.key == "docker" and { rw, rc, rwp, rcp } or { rwp, rcp }
+        if why then
+          for _, rr in ipairs(rows_of) do fail(rr, c.key, why) end
+        else
+          for k, rr in ipairs(rows_of) do add(rr, c.key, k % 2 == 1 and ms or res.cpu) end
+        end
+        log("fig 6 %-18s rep %d: %s", c.name, rep, why or ("%d ms, %.2f CPU s"):format(ms, res.cpu))
+      end
+    end
+  end
+end
+
+-- }======================================================
+
+-- {======================================================
+-- Report
+-- =======================================================
+
+-- The issue's targets: ratio of our median to the docker CLI's median.
+local TARGETS = {
+  ["1"] = { ["MiB/s"] = { ">=", 1.15 }, ["CPU s/GiB"] = { "<=", 0.6 }, ["peak RSS MiB"] = { "<=", 0.5 } },
+  ["2"] = { ["MiB/s"] = { ">=", 1.05 }, ["CPU s/GiB"] = { "<=", 0.5 }, ["peak RSS MiB"] = { "<=", 0.5 } },
+  ["3"] = { ["MiB/s"] = { ">=", 1.0 }, ["peak RSS MiB"] = { "<=", 0.5 } },
+  ["5"] = { ["p50 us"] = { "<=", 1.0 } },
+}
+local function target_of(r)
+  if r.figure == "4" then
+    return r.case:find("exec") and { "<=", 0.8 } or { "<=", 0.95 }
+  end
+  return TARGETS[r.figure] and TARGETS[r.figure][r.metric]
+end
+
+local function cell(r, key)
+  if r.placeholder and r.placeholder[key] then return r.placeholder[key] end
+  local v, f = r.values[key] or {}, r.fails[key] or {}
+  if #v == 0 and #f == 0 then return "n/a" end
+  if #v == 0 then return ("FAILED: %s"):format(f[1]) end
+  local s = (r.fmt .. " (" .. r.fmt .. ")"):format(median(v), best(v, r.better))
+  if #f > 0 then s = s .. (" [%d/%d failed: %s]"):format(#f, r.runs[key], f[1]) end
+  return s
+end
+
+local function ratio(r, key)
+  if key == "docker" then return nil end
+  local a, b = median(r.values[key] or {}), median(r.values.docker or {})
+  if not a or not b or b == 0 or (r.placeholder and r.placeholder[key]) then return nil end
+  if #(r.fails[key] or {}) > 0 then return nil end
+  return a / b
+end
+
+local function report(machine, elapsed)
+  local out = {}
+  local function w(s) out[#out + 1] = s end
+  w("# dockerpty benchmark results")
+  w("")
+  local names = {}
+  for _, c in ipairs(clients) do names[#names + 1] = c.name end
+  w(("Mode: %s, %d repetitions (start-up: %d runs), interleaved %s; figures as median (best)."):format(
+    QUICK and "BENCH_QUICK=1 (smoke run: small sizes)" or "full", REPS, STARTUP_RUNS,
+    table.concat(names, ", ")))
+  w(("Sizes: non-tty output %d MiB, tty output %d MiB, input %d MiB; %d keystrokes; %d sessions."):format(
+    SIZES.out, SIZES.tty, SIZES.input, KEYSTROKES, SESSIONS))
+  w("")
+  w("## Machine and versions")
+  w("")
+  for _, kv in ipairs(machine) do w(("- %s: %s"):format(kv[1], kv[2])) end
+  w(("- run took: %.1f min"):format(elapsed / 60000))
+  w("")
+  w("## Figures")
+  w("")
+  local head = { "fig", "case", "metric" }
+  local keys = {}
+  for _, c in ipairs(clients) do
+    head[#head + 1] = c.name
+    keys[#keys + 1] = c.key
+  end
+  local has = {}
+  for _, k in ipairs(keys) do has[k] = true end
+  if has.lua then head[#head + 1] = "Lua/docker" end
+  if has.python then head[#head + 1] = "Python/docker" end
+  head[#head + 1] = "target (Lua/docker)"
+  head[#head + 1] = "met"
+  w("| " .. table.concat(head, " | ") .. " |")
+  w("|" .. string.rep(" --- |", #head))
+  for _, r in ipairs(rows) do
+    local cells = { r.figure, r.case, r.metric }
+    for _, k in ipairs(keys) do cells[#cells + 1] = cell(r, k) end
+    local met = ""
+    local t = target_of(r)
+    for _, k in ipairs({ "lua", "python" }) do
+      if has[k] then
+        local x = ratio(r, k)
+        cells[#cells + 1] = x and ("%.2f"):format(x) or "-"
+        if k == "lua" and t then
+          if x then
+            met = ((t[1] == ">=" and x >= t[2]) or (t[1] == "<=" and x <= t[2])) and "yes" or "**no**"
+          else
+            met = "?"
+          end
+        end
+      end
+    end
+    cells[#cells + 1] = t and (t[1] .. " " .. t[2]) or ""
+    cells[#cells + 1] = met
+    w("| " .. table.concat(cells, " | ") .. " |")
+  end
+  if #notes > 0 then
+    w("")
+    for _, n in ipairs(notes) do w("- " .. n) end
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
+local function machine_info()
+  local m = {}
+  local function add_kv(k, v) if v and v ~= "" then m[#m + 1] = { k, v } end end
+  add_kv("date", os.date("!%Y-%m-%d %H:%M UTC"))
+  add_kv("kernel", capture("uname -srm"))
+  add_kv("CPU", capture("grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'") .. ", "
+    .. capture("nproc") .. " cores")
+  add_kv("memory", capture("awk '/MemTotal/ { printf \"%.1f GiB\", $2 / 1048576 }' /proc/meminfo"))
+  add_kv("OS", capture(". /etc/os-release && echo \"$PRETTY_NAME\""))
+  add_kv("docker CLI", capture(DOCKER .. " version --format "
+    .. "'{{.Client.Version}} (API {{.Client.APIVersion}}, {{.Client.GoVersion}})'"))
+  add_kv("dockerd", capture(DOCKER .. " version --format '{{.Server.Version}} (API {{.Server.APIVersion}}, "
+    .. "{{.Server.GoVersion}})'") .. "; log driver none for run (all clients)")
+  add_kv("daemon", os.getenv("DOCKER_HOST") or "default")
+  add_kv("dockerpty", core._VERSION .. ", git "
+    .. capture("git -C " .. q(HERE) .. " describe --always --dirty") .. ", " .. capture(LUA .. " -v"))
+  add_kv("libcurl", capture("pkg-config --modversion libcurl"))
+  add_kv("Python dockerpty", capture("dpkg-query -W -f '${Version}' python3-dockerpty")
+    .. " (python3-docker " .. capture("dpkg-query -W -f '${Version}' python3-docker") .. ", "
+    .. capture(PYTHON .. " --version") .. ")")
+  add_kv("load average at start", capture("cut -d' ' -f1-3 /proc/loadavg"))
+  return m
+end
+
+-- }======================================================
+
+local function main()
+  clients = selected_clients()
+  local figures = os.getenv("BENCH_FIGURES") or "1,2,3,4,5,6"
+  local machine = machine_info()
+  local t0 = core.now()
+  log("container %s, image %s, clients: %d", CONTAINER, IMAGE, #clients)
+  assert(sh(("%s run -d --name %s --network none --log-driver none %s sleep 1000000 >/dev/null"):format(
+    DOCKER, q(CONTAINER), q(IMAGE))), "bench: cannot start the exec container")
+  local ok, err = pcall(function()
+    local all = { figure1, figure2, figure3, figure4, figure5, figure6 }
+    for i, f in ipairs(all) do
+      if figures:find(tostring(i), 1, true) then f() end
+    end
+  end)
+  sh(("%s rm -f %s >/dev/null 2>&1"):format(DOCKER, q(CONTAINER)))
+  sh("rm -rf " .. q(TMP))
+  if not ok then error(err, 0) end
+  machine[#machine + 1] = { "load average at end", capture("cut -d' ' -f1-3 /proc/loadavg") }
+  local text = report(machine, core.now() - t0)
+  io.stdout:write(text)
+  local path = os.getenv("BENCH_OUT")
+  if path and path ~= "" then
+    local f = assert(io.open(path, "w"))
+    f:write(text)
+    f:close()
+  end
+  -- every byte count verified: a wrong count or a hang of ours fails the run
+  for _, r in ipairs(rows) do
+    if #(r.fails.lua or {}) > 0 then
+      io.stderr:write(("bench: our client failed in %s %s: %s\n"):format(r.case, r.metric, r.fails.lua[1]))
+      os.exit(1)
+    end
+  end
+end
+
+main()

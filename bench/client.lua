@@ -1,0 +1,59 @@
+--- bench/client.lua: the benchmark's client on our side, the library used
+-- as a program would use it, in the shape of the docker CLI commands it is
+-- compared with:
+--
+--   lua5.4 bench/client.lua run  [-i] [-t] IMAGE CMD...      like docker run --rm --network none
+--   lua5.4 bench/client.lua exec [-i] [-t] CONTAINER CMD...  like docker exec
+--
+-- `run` creates the container (network and log driver "none"), attaches, starts, waits
+-- and removes it; `exec` runs CMD in a running container. stdin is attached
+-- only with -i, the remote side gets a tty only with -t. The process exits
+-- with the container's (or the exec's) exit code, 125 when the library
+-- raised (the message goes to stderr).
+local dockerpty = require("dockerpty")
+
+local function usage()
+  io.stderr:write("usage: client.lua run|exec [-i] [-t] IMAGE|CONTAINER CMD...\n")
+  os.exit(2)
+end
+
+local mode = arg[1]
+if mode ~= "run" and mode ~= "exec" then usage() end
+local interactive, want_tty = false, false
+local i = 2
+while arg[i] and arg[i]:sub(1, 1) == "-" do
+  local flag = arg[i]
+  if flag == "-i" then interactive = true
+  elseif flag == "-t" then want_tty = true
+  elseif flag == "-it" or flag == "-ti" then interactive, want_tty = true, true
+  else usage() end
+  i = i + 1
+end
+local target = arg[i]
+local argv = table.move(arg, i + 1, #arg, 1, {})
+if not target or #argv == 0 then usage() end
+
+local client = dockerpty.client.from_env()
+local opts = { interactive = interactive, logs = false }
+
+local ok, a, b, c = pcall(function()
+  if mode == "exec" then
+    opts.tty = want_tty
+    return dockerpty.exec_command(client, target, argv, opts)
+  end
+  local created = client:create_container{
+    image = target, command = argv, tty = want_tty, stdin_open = interactive,
+    host_config = { NetworkMode = "none", LogConfig = { Type = "none", Config = {} } },
+  }
+  local rok, r1, r2, r3 = pcall(dockerpty.start, client, created.Id, opts)
+  pcall(client.remove_container, client, created.Id, { force = true })
+  if not rok then error(r1, 0) end
+  return r1, r2, r3
+end)
+client:close()
+if not ok then
+  io.stderr:write("client.lua: ", tostring(a), "\n")
+  os.exit(125)
+end
+if b == "detach" then os.exit(0) end
+os.exit(math.tointeger(c) or 1)
