@@ -1,0 +1,334 @@
+-- Faults a real daemon will not produce on demand (issue 7; RELIABILITY.md
+-- groups F and G), played by a scripted fake engine (spec/support/
+-- fakeengine.lua) against the high-level API: dockerpty.start, start_exec
+-- and exec_command, each with a pty pair as the terminal. For each fault:
+-- the documented outcome, the exact error where one is due, every byte that
+-- did arrive delivered, the terminal's termios and O_NONBLOCK identical
+-- afterwards, and the call back within 5 s of the fault.
+local fe = require("support.fakeengine")
+local core = require("dockerpty.core")
+
+local F = fe.frame
+local NOTTY = { Tty = false, OpenStdin = true }   -- multiplexed, stdin from the pty
+local TTY = { Tty = true, OpenStdin = true }      -- raw stream, the pty goes raw
+local ATTACH = "POST /v1.41/containers/c1/attach?detachKeys=ctrl-p%2Cctrl-q&logs=0&stderr=1" ..
+  "&stdin=1&stdout=1&stream=1"
+
+-- Every session: the terminal came back and the call returned in time.
+local function settled(r, limit_ms)
+  assert.is_true(r.same, "the terminal was not restored")
+  local limit = limit_ms or 5000
+  assert.is_true(r.elapsed < limit, ("the call took %d ms (limit %d)"):format(r.elapsed, limit))
+end
+
+local function failed(r, kind, message, status)
+  assert.is_false(r.ok, "the call did not fail")
+  assert.equal(message, tostring(r.err))
+  assert.equal(kind, r.err.kind)
+  assert.equal(status, r.err.status)
+end
+
+local function exited(r, code)
+  assert.is_true(r.ok, r.err and tostring(r.err))
+  assert.same({ code == 0 or nil, "exit", code }, { r.a, r.b, r.c })
+end
+
+local function has(list, value)
+  for _, v in ipairs(list) do
+    if v == value then return true end
+  end
+  return false
+end
+
+-- Peak RSS of this process since the last reset, in KiB.
+local function reset_peak()
+  local f = assert(io.open("/proc/self/clear_refs", "w"))
+  f:write("5")
+  f:close()
+end
+
+local function peak_kib()
+  local f = assert(io.open("/proc/self/status"))
+  local s = f:read("a")
+  f:close()
+  return tonumber(s:match("VmHWM:%s*(%d+)"))
+end
+
+after_each(function()
+  fe.cleanup()
+end)
+
+describe("a session against a daemon sending bad frames (F)", function()
+  it("stops at an unknown stream type with 'unrecognized stream type N' (case 63)", function()
+    for _, t in ipairs({ 4, 73, 255 }) do
+      local r = fe.session{ container = NOTTY,
+        attach = { { "write", F(1, "before") .. F(t, "Invalid input") .. F(1, "after") }, { "hang" } } }
+      failed(r, "protocol", "dockerpty: container c1: unrecognized stream type " .. t)
+      assert.equal("before", r.out)
+      assert.equal("", r.errout)
+      settled(r)
+      fe.cleanup()
+    end
+  end)
+
+  it("surfaces a type-3 message as a daemon error and writes none of it (case 64)", function()
+    local r = fe.session{ container = NOTTY,
+      attach = { { "write", F(1, "out") .. F(2, "err") .. F(3, "boom: log driver gone\r\n") .. F(1, "x") },
+        { "hang" } } }
+    failed(r, "api", "dockerpty: error from daemon in stream: boom: log driver gone")
+    assert.equal("out", r.out)
+    assert.equal("err", r.errout)
+    settled(r)
+  end)
+
+  it("ends with the wait's code when EOF cuts a header short, every byte delivered (case 66)", function()
+    for n = 1, 7 do
+      local r = fe.session{ container = NOTTY, exit_code = 2,
+        attach = { { "write", F(1, "abc") .. F(2, "de") .. F(1, "0123456789"):sub(1, n) },
+          { "emit", "exit" }, { "close" } } }
+      exited(r, 2)
+      assert.equal("abc", r.out)
+      assert.equal("de", r.errout)
+      settled(r)
+      fe.cleanup()
+    end
+  end)
+
+  it("delivers the bytes of a payload cut short at EOF and ends with the wait's code (case 67)", function()
+    local r = fe.session{ container = NOTTY, exit_code = 3,
+      attach = { { "write", F(1, "abc") .. F(2, "0123456789", { len = 100 }) }, { "emit", "exit" },
+        { "close" } } }
+    exited(r, 3)
+    assert.equal("abc", r.out)
+    assert.equal("0123456789", r.errout)
+    settled(r)
+  end)
+
+  it("streams a frame claiming 0xFFFFFFFF bytes without buffering it (case 68)", function()
+    local chunk = ("0123456789abcdef"):rep(4096)    -- 64 KiB
+    local got, bad = 0, false
+    local srv = fe.fake{ container = { Tty = false }, exit_code = 0,
+      attach = { { "write", F(1, "x", { len = 0xFFFFFFFF }):sub(1, 8) }, { "write", chunk, times = 512 },
+        { "emit", "exit" }, { "close" } } }
+    local client = fe.client(srv)
+    collectgarbage()
+    reset_peak()
+    local base = peak_kib()
+    local t0 = core.now()
+    local a, b, c = require("dockerpty").start(client, "c1", { stdin = false,
+      stdout = function(s)
+        local off = got % 16
+        if s ~= ("0123456789abcdef"):rep(#s // 16 + 2):sub(off + 1, off + #s) then bad = true end
+        got = got + #s
+      end })
+    local grew = peak_kib() - base
+    assert.same({ true, "exit", 0 }, { a, b, c })
+    assert.equal(32 * 1024 * 1024, got)
+    assert.is_false(bad)
+    assert.is_true(grew < 16 * 1024, ("peak RSS grew by %d KiB for a 32 MiB frame"):format(grew))
+    assert.is_true(core.now() - t0 < 5000)
+  end)
+
+  it("treats zero-length frames as no-ops (case 69)", function()
+    local r = fe.session{ container = NOTTY,
+      attach = { { "write", F(1, "") .. F(1, "a") .. F(2, "") .. F(1, "b") .. F(2, "c") .. F(1, "") },
+        { "emit", "exit" }, { "close" } } }
+    exited(r, 0)
+    assert.equal("ab", r.out)
+    assert.equal("c", r.errout)
+    settled(r)
+  end)
+
+  it("ignores non-zero padding bytes (case 70)", function()
+    local r = fe.session{ container = NOTTY,
+      attach = { { "write", F(1, "pad", { pad = { 1, 2, 3 } }) .. F(2, "ded", { pad = { 255, 255, 255 } }) ..
+        F(0, "!", { pad = { 0, 0, 9 } }) }, { "emit", "exit" }, { "close" } } }
+    exited(r, 0)
+    assert.equal("pad!", r.out)
+    assert.equal("ded", r.errout)
+    settled(r)
+  end)
+end)
+
+describe("a session against a daemon answering oddly (F, G)", function()
+  it("accepts 200 where 101 was expected (case 72, PROTOCOL.md 2.2)", function()
+    local r = fe.session{ container = TTY, attach_head = fe.HEAD_200,
+      attach = { { "write", "hello\r\n" }, { "emit", "exit" }, { "close" } } }
+    exited(r, 0)
+    assert.equal("hello\r\n", r.out)
+    assert.is_true(r.raw_seen)
+    settled(r)
+  end)
+
+  it("raises a raw 404 after the hijack as the daemon's text, never starting (case 72)", function()
+    local r = fe.session{ container = TTY, respond = { ["POST /containers/c1/attach"] = {
+      { "write", "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" ..
+        "No such container: c1\r\n" }, { "close" } } } }
+    failed(r, "api", "dockerpty: no such container: c1 (404)", 404)
+    assert.is_false(has(fe.paths(r.report), "POST /containers/c1/start"))
+    assert.equal("", r.out)
+    settled(r)
+  end)
+
+  it("raises a raw 409 after the hijack with its status (case 72, 78)", function()
+    local r = fe.session{ container = TTY, respond = { ["POST /containers/c1/attach"] = {
+      { "write", "HTTP/1.1 409 Conflict\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" ..
+        "container c1 is paused, unpause the container before attach\r\n" }, { "close" } } } }
+    failed(r, "api", "dockerpty: container c1 is paused, unpause the container before attach (409)", 409)
+    assert.is_false(has(fe.paths(r.report), "POST /containers/c1/start"))
+    settled(r)
+  end)
+
+  it("delivers in-band 'Error attaching' text and takes the code from wait (case 73)", function()
+    local text = "Error attaching: configured logging driver does not support reading\n"
+    local r = fe.session{ container = NOTTY, exit_code = 5,
+      attach = { { "write", F(1, text) }, { "emit", "exit" }, { "close" } } }
+    exited(r, 5)
+    assert.equal(text, r.out)
+    settled(r)
+  end)
+
+  it("delivers an exec start error written on stdout and takes the code from inspect (case 73)", function()
+    local text = 'OCI runtime exec failed: exec failed: unable to start container process: exec: "nope": ' ..
+      "executable file not found in $PATH: unknown\r\n"
+    local r = fe.session({ exec = { tty = false }, exit_code = 127,
+      exec_start = { { "write", F(1, text) }, { "emit", "exit" }, { "close" } } }, { entry = "exec" })
+    exited(r, 127)
+    assert.equal(text, r.out)
+    assert.equal("GET /exec/e1/json", fe.paths(r.report)[#r.report.requests])
+    settled(r)
+  end)
+
+  it("bounds a head that never ends: one endless line", function()
+    local r = fe.session{ container = TTY, attach_head = "",
+      attach = { { "write", "HTTP/1.1 101 UPGRADED\r\nX-Pad: " }, { "write", ("a"):rep(1000), times = 100 },
+        { "hang" } } }
+    local srv = r.srv
+    failed(r, "protocol", ("dockerpty: %s at %s: response head longer than 16384 bytes"):format(ATTACH,
+      srv.host))
+    settled(r)
+  end)
+
+  it("bounds a head that never ends: header lines without end", function()
+    local r = fe.session{ container = TTY, attach_head = "",
+      attach = { { "write", "HTTP/1.1 101 UPGRADED\r\n" },
+        { "write", "X-Pad: aaaaaaaaaaaaaaaa\r\n", times = 2000 },
+        { "hang" } } }
+    assert.is_false(r.ok)
+    assert.equal("protocol", r.err.kind)
+    assert.matches("^dockerpty: POST /v1%.41/containers/c1/attach%?.* at unix://.*: ", tostring(r.err))
+    settled(r)
+  end)
+
+  it("times out on a head that stops coming, after the client's timeout", function()
+    local r = fe.session({ container = TTY, attach_head = "",
+      attach = { { "write", "HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\n" },
+        { "hang" } } }, { timeout = 1 })
+    failed(r, "timeout", ("dockerpty: %s at %s: timeout"):format(ATTACH, r.srv.host))
+    assert.is_true(r.elapsed >= 1000)
+    settled(r, 3000)
+  end)
+
+  it("ends a tty session whose daemon dies mid-stream with an error, output kept (case 76)", function()
+    local r = fe.session{ container = TTY,
+      attach = { { "write", "hello " }, { "sleep", 100 }, { "write", "world" }, { "die" } } }
+    assert.is_false(r.ok)
+    assert.equal("hello world", r.out)
+    assert.is_true(r.raw_seen)
+    settled(r)
+  end)
+
+  it("ends a multiplexed session whose daemon dies mid-frame with an error, bytes kept (67, 76)", function()
+    local r = fe.session{ container = NOTTY,
+      attach = { { "write", F(1, "hello") .. F(2, "0123456789", { len = 20 }) }, { "sleep", 100 },
+        { "die" } } }
+    assert.is_false(r.ok)
+    assert.equal("hello", r.out)
+    assert.equal("0123456789", r.errout)
+    settled(r)
+  end)
+
+  it("ends a tty exec whose daemon dies mid-stream with a connection error (case 76)", function()
+    local r = fe.session({ exec = { tty = true, open_stdin = true },
+      exec_start = { { "write", "partial" }, { "sleep", 50 }, { "die" } } }, { entry = "exec" })
+    failed(r, "connection", ("dockerpty: cannot connect to the Docker daemon at %s: Connection refused")
+      :format(r.srv.host))
+    assert.equal("partial", r.out)
+    assert.is_true(r.raw_seen)
+    settled(r)
+  end)
+
+  it("fails clearly with no daemon, the terminal untouched (case 75)", function()
+    local m, s = fe.pty()
+    local dockerpty = require("dockerpty")
+    local path = os.tmpname() .. ".missing.sock"
+    local client = dockerpty.client.new{ host = "unix://" .. path, version = "1.41" }
+    local before = core.tcgetattr(s)
+    local t0 = core.now()
+    local ok, err = pcall(dockerpty.start, client, "c1", { stdin = s, stdout = function() end })
+    assert.is_false(ok)
+    assert.equal(("dockerpty: cannot connect to the Docker daemon at unix://%s: No such file or directory")
+      :format(path), tostring(err))
+    assert.equal("connection", err.kind)
+    assert.equal(before, core.tcgetattr(s))
+    assert.is_true(core.now() - t0 < 1000)
+    assert.is_number(m)
+  end)
+end)
+
+describe("a session against a daemon with odd timing", function()
+  it("keeps pumping when the wait answers before the last output (case 2)", function()
+    local tail = ("0123456789abcdef"):rep(65536)   -- 1 MiB after the exit
+    local r = fe.session{ container = NOTTY, exit_code = 4,
+      attach = { { "write", F(1, "first ") }, { "emit", "exit" }, { "sleep", 300 }, { "write", F(1, tail) },
+        { "write", F(2, "end") }, { "close" } } }
+    exited(r, 4)
+    assert.equal(#tail + 6, #r.out)
+    assert.is_true(r.out == "first " .. tail)
+    assert.equal("end", r.errout)
+    settled(r)
+  end)
+
+  it("reassembles a head and frames dribbled one byte at a time (cases 9, 10)", function()
+    local r = fe.session{ container = NOTTY, exit_code = 1, attach_head = "",
+      attach = { { "write", fe.HEAD_101 .. F(1, "abc") .. F(2, "de") .. F(1, "f"), dribble = 1 },
+        { "emit", "exit" }, { "close" } } }
+    exited(r, 1)
+    assert.equal("abcf", r.out)
+    assert.equal("de", r.errout)
+    settled(r)
+  end)
+
+  it("reassembles a tty exec's head and output dribbled one byte at a time", function()
+    local r = fe.session({ exec = { tty = true, open_stdin = true }, exec_head = "",
+      exec_start = { { "write", fe.HEAD_101 .. "prompt $ ", dribble = 1 }, { "emit", "exit" },
+        { "close" } } },
+      { entry = "exec" })
+    exited(r, 0)
+    assert.equal("prompt $ ", r.out)
+    assert.is_true(r.raw_seen)
+    settled(r)
+  end)
+
+  it("ends on output EOF while the daemon stops reading 8 MiB of stdin (cases 40, 42)", function()
+    local r = fe.session({ container = NOTTY, exit_code = 6,
+      attach = { { "stop_reading" }, { "sleep", 300 }, { "write", F(1, "bye") },
+        { "emit", "exit" }, { "shutdown" }, { "sleep", 2000 }, { "close" } } },
+      { stdin = ("s"):rep(8 << 20) })
+    exited(r, 6)
+    assert.equal("bye", r.out)
+    assert.is_true(#r.report.hijacks[1].stdin < 8 << 20)
+    settled(r, 2000)
+  end)
+
+  it("forwards typed input while the output is dribbled (tty)", function()
+    local r = fe.session({ container = TTY,
+      attach = { { "await_stdin", "ls\n" }, { "write", "ls\r\nbin etc\r\n", dribble = 1 }, { "emit", "exit" },
+        { "close" } } }, { input = "ls\n" })
+    exited(r, 0)
+    assert.equal("ls\r\nbin etc\r\n", r.out)
+    assert.equal("ls\n", r.report.hijacks[1].stdin)
+    assert.is_true(r.raw_seen)
+    settled(r)
+  end)
+end)
