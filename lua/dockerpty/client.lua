@@ -34,7 +34,11 @@ end
 M._vnum = vnum
 
 --- Parse a DOCKER_HOST value into core endpoint options.
--- @treturn table `{socket=}` or `{url=}`, plus `where`
+-- @tparam string host `unix:///path`, `tcp://host[:port]`, `http(s)://host:port` or a path
+-- @tparam[opt] boolean tls use https (and port 2376 by default)
+-- @treturn table `{socket=, where=}` or `{url=, where=}`
+-- @usage client.parse_host("tcp://127.0.0.1:2375")
+-- --> {url = "http://127.0.0.1:2375", where = "tcp://127.0.0.1:2375"}
 function M.parse_host(host, tls)
   local path = host:match("^unix://(.+)$")
   if path then
@@ -63,12 +67,15 @@ local function check_fields(fname, opts, allowed)
 end
 
 --- Make a client.
--- @tparam[opt] table opts `host` (default `unix:///var/run/docker.sock`),
--- `version` ("1.41", or "auto" to negotiate, the default), `tls`
--- (`{ca=, cert=, key=, verify=true}` or true), `timeout` (seconds for
--- ordinary requests, default 60), `connect_timeout` (seconds, default 10).
+-- @tparam[opt] table opts
+-- `host` (default `unix:///var/run/docker.sock`),
+-- `version` ("1.41"; "auto" or nil negotiates),
+-- `tls` (`{ca=, cert=, key=, verify=true}`, or true for https with the system CAs),
+-- `timeout` (seconds for ordinary requests, default 60),
+-- `connect_timeout` (seconds, default 10)
 -- @treturn Client
--- @usage local c = client.new{ host = "unix:///run/docker.sock" }
+-- @usage local c = client.new{ host = "tcp://127.0.0.1:2376",
+--   tls = { ca = "ca.pem", cert = "cert.pem", key = "key.pem" } }
 function M.new(opts)
   opts = util.check(1, "new", opts, "table", true) or {}
   check_fields("new", opts, { host = true, version = true, tls = true, timeout = true,
@@ -100,8 +107,11 @@ function M.new(opts)
 end
 
 --- Make a client from the environment, as the docker CLI does:
--- `DOCKER_HOST`, `DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`, `DOCKER_API_VERSION`.
+-- `DOCKER_HOST`, `DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH` (default
+-- `~/.docker`), `DOCKER_API_VERSION`.
 -- @tparam[opt] function getenv (default `os.getenv`), for tests
+-- @treturn Client
+-- @usage local c = require("dockerpty.client").from_env()
 function M.from_env(getenv)
   getenv = getenv or os.getenv
   local opts = { host = getenv("DOCKER_HOST") }
@@ -127,7 +137,9 @@ function Client:_handle()
   return self._http
 end
 
---- Where the client connects, as in messages ("unix:///var/run/docker.sock").
+--- Where the client connects, as error messages name it.
+-- @treturn string e.g. "unix:///var/run/docker.sock"
+-- @usage print(c:where())
 function Client:where()
   return self._ep.where
 end
@@ -194,6 +206,8 @@ end
 
 --- The API version in use, negotiated once with `HEAD /_ping` (then
 -- `GET /_ping`): the lower of the daemon's and ours.
+-- @treturn string e.g. "1.41"
+-- @usage if c:api_version() >= "1.42" then ... end
 function Client:api_version()
   if self._version then return self._version end
   local ok, status, hdrs = pcall(self._raw, self, "HEAD", "/_ping")
@@ -215,6 +229,8 @@ function Client:api_version()
 end
 
 --- True when the API version in use is at least `v`.
+-- @tparam string v e.g. "1.42"
+-- @usage if c:api_at_least("1.42") then ... end
 function Client:api_at_least(v)
   return vnum(self:api_version()) >= vnum(v)
 end
@@ -245,7 +261,9 @@ function Client:_json(method, path, query, body, expect, timeout)
   return rbody ~= "" and rbody or true, status
 end
 
---- `GET /_ping`: "OK".
+--- `GET /_ping`.
+-- @treturn string "OK"
+-- @usage assert(c:ping() == "OK")
 function Client:ping()
   local status, _, body = self:_raw("GET", "/_ping")
   if status ~= 200 then api_error(status, body, "ping") end
@@ -253,6 +271,8 @@ function Client:ping()
 end
 
 --- `GET /version`.
+-- @treturn table the daemon's answer (`Version`, `ApiVersion`, `Components`...)
+-- @usage print(c:version().Version)
 function Client:version()
   return (self:_json("GET", "/version"))
 end
@@ -281,12 +301,14 @@ local function size_pair(fname, cs)
 end
 
 --- `POST /containers/create`.
--- @tparam table opts `image`, `command` (string, shell-split, or argv),
--- `entrypoint`, `stdin_open`, `tty`, `environment` (list of "K=V" or map),
--- `working_dir`, `user`, `name`, `labels`, `host_config` (table sent as
--- HostConfig), `console_size` ({rows, cols}, API 1.42+), `detach`.
--- `stdin_open` sets OpenStdin, StdinOnce and AttachStdin as `docker run -i`.
+-- @tparam table opts `image` (required), `command` (string, shell-split, or
+-- argv table), `entrypoint`, `stdin_open`, `tty`, `environment` (list of
+-- "K=V" or a map), `working_dir`, `user`, `name`, `labels`, `host_config`
+-- (table sent as HostConfig, e.g. `{NetworkMode = "none", AutoRemove = true}`),
+-- `console_size` ({rows, cols}, API 1.42+), `detach`. `stdin_open` sets
+-- OpenStdin, StdinOnce and AttachStdin as `docker run -i` does.
 -- @treturn table `{Id=, Warnings=}`
+-- @usage local r = c:create_container{ image = "busybox", command = "sh", tty = true, stdin_open = true }
 function Client:create_container(opts)
   util.check(1, "create_container", opts, "table")
   check_fields("create_container", opts, { image = true, command = true, entrypoint = true,
@@ -319,7 +341,10 @@ function Client:create_container(opts)
   return (self:_json("POST", "/containers/create", query, body))
 end
 
---- `POST /containers/{id}/start`. Returns true (also when already started).
+--- `POST /containers/{id}/start`.
+-- @tparam string|table container id, name, or table with `Id`
+-- @treturn boolean true (also when it was already started)
+-- @usage c:start(r.Id)
 function Client:start(container)
   local id = util.id_of(1, "start", container)
   self:_json("POST", "/containers/" .. util.urlencode(id) .. "/start", nil, nil,
@@ -328,12 +353,19 @@ function Client:start(container)
 end
 
 --- `GET /containers/{id}/json`.
+-- @tparam string|table container
+-- @treturn table the inspect data (`Config`, `State`...)
+-- @usage print(c:inspect_container("web").State.Running)
 function Client:inspect_container(container)
   local id = util.id_of(1, "inspect_container", container)
   return (self:_json("GET", "/containers/" .. util.urlencode(id) .. "/json"))
 end
 
 --- `POST /containers/{id}/resize`.
+-- @tparam string|table container
+-- @tparam integer height rows
+-- @tparam integer width columns
+-- @usage c:resize("web", 40, 120)
 function Client:resize(container, height, width)
   local id = util.id_of(1, "resize", container)
   util.check(2, "resize", height, "integer")
@@ -343,6 +375,9 @@ function Client:resize(container, height, width)
 end
 
 --- `POST /containers/{id}/kill`.
+-- @tparam string|table container
+-- @tparam[opt] string signal e.g. "SIGINT" (default: the daemon's, SIGKILL)
+-- @usage c:kill("web", "SIGTERM")
 function Client:kill(container, signal)
   local id = util.id_of(1, "kill", container)
   local q = signal and { signal = tostring(signal) } or nil
@@ -350,7 +385,10 @@ function Client:kill(container, signal)
   return true
 end
 
---- `DELETE /containers/{id}`; opts `v`, `force`, `link`.
+--- `DELETE /containers/{id}`.
+-- @tparam string|table container
+-- @tparam[opt] table opts `v` (volumes), `force`, `link`
+-- @usage c:remove_container("web", { force = true })
 function Client:remove_container(container, opts)
   local id = util.id_of(1, "remove_container", container)
   opts = util.check(2, "remove_container", opts, "table", true) or {}
@@ -362,10 +400,12 @@ end
 
 --- `POST /containers/{id}/exec`.
 -- @tparam string|table container
--- @tparam string|table cmd shell-split string or argv
--- @tparam[opt] table opts `stdin`, `tty`, `environment`, `workdir`, `user`,
--- `privileged`, `detach_keys`, `console_size` ({rows, cols}, with tty)
+-- @tparam string|table cmd shell-split string or argv table
+-- @tparam[opt] table opts `stdin`, `tty`, `stdout` and `stderr` (default
+-- true), `environment`, `workdir`, `user`, `privileged`, `detach_keys`,
+-- `console_size` ({rows, cols}, with tty, API 1.42+)
 -- @treturn table `{Id=}`
+-- @usage local e = c:exec_create("web", "sh -c 'echo hi'", { tty = false })
 function Client:exec_create(container, cmd, opts)
   local id = util.id_of(1, "exec_create", container)
   local argv = util.argv(2, "exec_create", cmd)
@@ -393,12 +433,19 @@ function Client:exec_create(container, cmd, opts)
 end
 
 --- `GET /exec/{id}/json`.
+-- @tparam string|table exec_id
+-- @treturn table (`Running`, `ExitCode`, `ProcessConfig`...)
+-- @usage print(c:exec_inspect(e).ExitCode)
 function Client:exec_inspect(exec_id)
   local id = util.id_of(1, "exec_inspect", exec_id)
   return (self:_json("GET", "/exec/" .. util.urlencode(id) .. "/json"))
 end
 
 --- `POST /exec/{id}/resize`.
+-- @tparam string|table exec_id
+-- @tparam integer height
+-- @tparam integer width
+-- @usage c:exec_resize(e, 40, 120)
 function Client:exec_resize(exec_id, height, width)
   local id = util.id_of(1, "exec_resize", exec_id)
   util.check(2, "exec_resize", height, "integer")
@@ -469,10 +516,14 @@ function Client:_hijack(path, body, what)
   api_error(status, rest, what, path)
 end
 
---- `POST /containers/{id}/attach`, hijacked: returns a `dockerpty.Conn`
--- carrying stdin, stdout and stderr, and the response headers.
--- @tparam table params `stdin`, `stdout`, `stderr`, `logs`, `stream`
--- (default true), `detach_keys`
+--- `POST /containers/{id}/attach`, hijacked: one connection carries
+-- stdin, stdout and stderr.
+-- @tparam string|table container
+-- @tparam[opt] table params `stdin`, `stdout`, `stderr` (default true),
+-- `logs`, `stream` (default true), `detach_keys`
+-- @treturn dockerpty.Conn the connection (multiplexed unless the container has a tty)
+-- @treturn table the response headers
+-- @usage local conn = c:attach_socket("web", { stdin = true })
 function Client:attach_socket(container, params)
   local id = util.id_of(1, "attach_socket", container)
   params = util.check(2, "attach_socket", params, "table", true) or {}
@@ -488,10 +539,13 @@ function Client:attach_socket(container, params)
     "attach to " .. id)
 end
 
---- `POST /exec/{id}/start`. With `socket = true` (and not detach) returns
--- the hijacked `dockerpty.Conn` and headers; with `detach = true` returns
--- true; otherwise reads the whole raw stream and returns it.
--- @tparam table opts `socket`, `tty`, `detach`, `console_size`
+--- `POST /exec/{id}/start`.
+-- @tparam string|table exec_id
+-- @tparam[opt] table opts `socket` (return the hijacked connection), `tty`,
+-- `detach`, `console_size`
+-- @return with `socket`: the `dockerpty.Conn` and the headers; with
+-- `detach`: true; otherwise the whole raw stream as a string
+-- @usage local conn = c:exec_start(e, { socket = true })
 function Client:exec_start(exec_id, opts)
   local id = util.id_of(1, "exec_start", exec_id)
   opts = util.check(2, "exec_start", opts, "table", true) or {}
@@ -513,7 +567,10 @@ function Client:exec_start(exec_id, opts)
   return data
 end
 
---- Decode a chunked HTTP body; nil when incomplete.
+--- Decode a chunked HTTP body.
+-- @tparam string s
+-- @treturn string|nil the body, nil when incomplete
+-- @usage client.dechunk("5\r\nhello\r\n0\r\n\r\n") --> "hello"
 function M.dechunk(s)
   local out, i = {}, 1
   while true do
@@ -533,10 +590,13 @@ end
 local Wait = {}
 Wait.__index = Wait
 
---- Register a wait before the container starts: `POST /containers/{id}/wait`
--- on its own connection. Returns a Wait with `:result([timeout_ms])` ->
--- `{StatusCode=, Error=}`, `:getfd()` and `:close()`.
--- @tparam string condition "next-exit", "not-running" or "removed"
+--- Register a wait, on its own connection, before the container starts
+-- (`POST /containers/{id}/wait`), so its exit cannot be missed.
+-- @tparam string|table container
+-- @tparam[opt] string condition "next-exit", "not-running" or "removed"
+-- @treturn Wait with `:result([timeout_ms])` -> `{StatusCode=, Error=}`,
+-- `:getfd()` and `:close()`
+-- @usage local w = c:wait_async(id, "next-exit"); c:start(id); print(w:result().StatusCode)
 function Client:wait_async(container, condition)
   local id = util.id_of(1, "wait_async", container)
   local q = condition and self:api_at_least("1.30") and { condition = condition } or nil
@@ -553,17 +613,25 @@ function Client:wait_async(container, condition)
   return setmetatable({ _conn = conn, _hdrs = hdrs, _id = id, _where = self:where() }, Wait)
 end
 
+--- The wait connection's fd, for a poll loop.
+-- @usage local fd = w:getfd()
 function Wait:getfd()
   return self._conn:getfd()
 end
 
+--- Drop the wait (idempotent).
+-- @usage w:close()
 function Wait:close()
   self._conn:close()
 end
 Wait.__close = Wait.close
 Wait.__gc = Wait.close
 
---- The wait's answer; blocks up to timeout_ms (default: forever).
+--- The wait's answer.
+-- @tparam[opt] integer timeout_ms (default: no limit); a timeout raises an
+-- error of kind "timeout" and the wait can be asked again
+-- @treturn table `{StatusCode=, Error=}`
+-- @usage local code = w:result(10000).StatusCode
 function Wait:result(timeout_ms)
   if self._result then return self._result end
   local data, msg, name = self._conn:read_all(timeout_ms or -1, 1 << 20)
@@ -591,13 +659,18 @@ function Wait:result(timeout_ms)
   return t
 end
 
---- `POST /containers/{id}/wait` (blocking): `{StatusCode=, Error=}`.
+--- `POST /containers/{id}/wait`, blocking.
+-- @tparam string|table container
+-- @tparam[opt] string condition
+-- @treturn table `{StatusCode=, Error=}`
+-- @usage print(c:wait("job").StatusCode)
 function Client:wait(container, condition)
   local w = self:wait_async(container, condition)
   return w:result()
 end
 
 --- Close the REST connection. The client can be used again afterwards.
+-- @usage c:close()
 function Client:close()
   if self._http then self._http:close(); self._http = nil end
 end

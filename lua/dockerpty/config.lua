@@ -8,6 +8,7 @@ local M = {}
 M.DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
 
 --- Path of the CLI config file.
+-- @usage print(config.path()) --> /root/.docker/config.json
 function M.path(getenv)
   getenv = getenv or os.getenv
   local dir = getenv("DOCKER_CONFIG")
@@ -20,6 +21,7 @@ function M.path(getenv)
 end
 
 --- The decoded config, or an empty table when absent or unreadable.
+-- @usage local cfg = config.load()
 function M.load(getenv)
   local path = M.path(getenv)
   local f = path and io.open(path, "rb")
@@ -32,6 +34,7 @@ function M.load(getenv)
 end
 
 --- The detach keys in force: the option, else the config's, else the default.
+-- @usage config.detach_keys(nil) --> "ctrl-p,ctrl-q"
 function M.detach_keys(option, getenv)
   if option ~= nil then return option end
   local keys = M.load(getenv).detachKeys

@@ -20,6 +20,7 @@ M.Error = Error
 -- @tparam string message without the "dockerpty: " prefix
 -- @tparam[opt] integer status
 -- @tparam[opt] table extra fields merged in (e.g. `name`, `detail`)
+-- @usage local e = errors.new("api", "no such container: x (404)", 404)
 function M.new(kind, message, status, extra)
   local e = setmetatable({ kind = kind, message = "dockerpty: " .. message, status = status }, Error)
   if extra then
@@ -29,11 +30,13 @@ function M.new(kind, message, status, extra)
 end
 
 --- Raise an error object (level is irrelevant for tables).
+-- @usage errors.raise("usage", "the input device is not a TTY")
 function M.raise(kind, message, status, extra)
   error(M.new(kind, message, status, extra), 0)
 end
 
 --- True when v is one of our error objects.
+-- @usage local ok, e = pcall(f); if errors.is(e) then print(e.kind, e.status) end
 function M.is(v)
   return getmetatable(v) == Error
 end

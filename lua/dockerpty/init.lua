@@ -4,6 +4,25 @@
 -- library: Python dockerpty's API, with exit codes, detach that returns,
 -- stdin EOF that reaches the container, stderr kept apart in exec and a
 -- terminal that is always restored.
+--
+-- Session options (the `opts` table of `start`, `exec_command`, `start_exec`):
+--
+-- * `interactive` (default true): attach stdin.
+-- * `stdin` (default `io.stdin`): a file, an fd, a string (sent, then EOF), or false.
+-- * `stdout`, `stderr` (default `io.stdout`, `io.stderr`): a file, an fd, a
+--   function called with each chunk, or false (discarded).
+-- * `logs` (default false): replay the container's earlier output first.
+-- * `detach_keys`: docker's format ("ctrl-p,ctrl-q"); default `detachKeys`
+--   from `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`, else ctrl-p,ctrl-q.
+-- * `sig_proxy` (default true): without a tty, forward SIGINT, SIGTERM,
+--   SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the container (run and attach).
+-- * `tty` (exec_command only; default: interactive and stdin is a terminal),
+--   `environment`, `workdir`, `user`, `privileged` (exec_command only).
+--
+-- Results follow `os.execute`: `true|nil, "exit", code` when the process
+-- ended (`true` only for 0), `true, "detach"` when the user detached. Daemon,
+-- transport and protocol failures raise a `dockerpty.errors` object
+-- (`message`, `kind`, `status`).
 -- @module dockerpty
 -- @usage
 -- local dockerpty = require("dockerpty")
@@ -11,7 +30,7 @@
 -- local c = client:create_container{ image = "busybox", command = "sh", tty = true, stdin_open = true }
 -- print(dockerpty.start(client, c))  --> true  exit  0
 local core = require("dockerpty.core")
-local client = require("dockerpty.client")
+local clientlib = require("dockerpty.client")
 local errors = require("dockerpty.errors")
 local operation = require("dockerpty.operation")
 local pty = require("dockerpty.pty")
@@ -20,59 +39,82 @@ local util = require("dockerpty.util")
 
 local M = {}
 
+--- The version of dockerpty.
 M._VERSION = core._VERSION
+--- The C core (`dockerpty.core`): pumps, loop, terminal, transport.
 M.core = core
-M.client = client
+--- The Engine API client module (`dockerpty.client`).
+M.client = clientlib
+--- Error objects (`dockerpty.errors`).
 M.errors = errors
+--- Terminal helpers (`dockerpty.tty`): `size`, `Terminal`.
 M.tty = tty
+--- Python dockerpty's io module (`dockerpty.io`): Stream, Demuxer, Pump, select.
 M.io = require("dockerpty.io")
+--- Base of the operations (`dockerpty.operation`).
 M.Operation = operation.Operation
+--- Attach to a container, starting it if needed.
 M.RunOperation = operation.RunOperation
+--- Start an exec and attach to it.
 M.ExecOperation = operation.ExecOperation
+--- Runs an operation in the current terminal (`dockerpty.pty`).
 M.PseudoTerminal = pty.PseudoTerminal
+--- Keeps the remote tty's size in step with the local one.
 M.WINCHHandler = pty.WINCHHandler
+--- Many sessions in one process (`dockerpty.session`).
 M.session = require("dockerpty.session")
 
 --- Attach to a container, starting it if it is not running, until it
 -- ends or the user detaches.
--- @tparam Client client
+-- @tparam Client client from `dockerpty.client`
 -- @tparam string|table container id, name or table with `Id`
--- @tparam[opt] table opts `interactive` (true), `stdin`, `stdout`, `stderr`
--- (files, fds, a string for stdin, functions for output, false to leave
--- out), `logs` (false), `detach_keys` (docker format), `sig_proxy` (true)
--- @treturn[1] true|nil, "exit", code
--- @treturn[2] true, "detach"
+-- @tparam[opt] table opts session options (see the module's description)
+-- @return `true|nil, "exit", code`, or `true, "detach"`
 -- @usage local ok, how, code = dockerpty.start(client, "my-container")
-function M.start(cl, container, opts)
-  util.check(1, "start", cl, "table")
-  local op = operation.RunOperation.new(cl, container, opts)
-  return pty.PseudoTerminal.new(cl, op):start()
+function M.start(client, container, opts)
+  util.check(1, "start", client, "table")
+  local op = operation.RunOperation.new(client, container, opts)
+  return pty.PseudoTerminal.new(client, op):start()
 end
 
 --- Create an exec as Python dockerpty does: `interactive` gives both a tty
 -- and stdin.
+-- @tparam Client client
+-- @tparam string|table container
+-- @tparam string|table command shell-split string or argv table
+-- @tparam[opt] boolean interactive
 -- @treturn table `{Id=}`
-function M.exec_create(cl, container, command, interactive)
-  util.check(1, "exec_create", cl, "table")
-  return cl:exec_create(container, command, { stdin = interactive and true or false,
+-- @usage local e = dockerpty.exec_create(client, "web", "sh", true)
+function M.exec_create(client, container, command, interactive)
+  util.check(1, "exec_create", client, "table")
+  return client:exec_create(container, command, { stdin = interactive and true or false,
     tty = interactive and true or false })
 end
 
 --- Start an exec made by exec_create and attach to it.
--- @treturn[1] true|nil, "exit", code
--- @treturn[2] true, "detach"
-function M.start_exec(cl, exec_id, opts)
-  util.check(1, "start_exec", cl, "table")
-  local op = operation.ExecOperation.new(cl, exec_id, opts)
-  return pty.PseudoTerminal.new(cl, op):start()
+-- @tparam Client client
+-- @tparam string|table exec_id id or table with `Id`
+-- @tparam[opt] table opts session options
+-- @return `true|nil, "exit", code`, or `true, "detach"`
+-- @usage print(dockerpty.start_exec(client, dockerpty.exec_create(client, "web", "sh", true)))
+function M.start_exec(client, exec_id, opts)
+  util.check(1, "start_exec", client, "table")
+  local op = operation.ExecOperation.new(client, exec_id, opts)
+  return pty.PseudoTerminal.new(client, op):start()
 end
 
 --- Run a command in a running container and attach to it. The exec gets
 -- a tty when `opts.tty` says so (default: interactive and stdin is a
 -- terminal); without one, its stderr stays apart.
--- @usage local ok, how, code = dockerpty.exec_command(client, "web", "sh -c 'exit 7'")
-function M.exec_command(cl, container, command, opts)
-  util.check(1, "exec_command", cl, "table")
+-- @tparam Client client
+-- @tparam string|table container
+-- @tparam string|table command shell-split string or argv table
+-- @tparam[opt] table opts session options, plus `tty`, `environment`,
+-- `workdir`, `user`, `privileged`
+-- @return `true|nil, "exit", code`, or `true, "detach"`
+-- @usage local ok, how, code = dockerpty.exec_command(client, "web", "sh -c 'exit 7'") --> nil exit 7
+function M.exec_command(client, container, command, opts)
+  util.check(1, "exec_command", client, "table")
   local o = operation.options("exec_command", opts)
   util.id_of(2, "exec_command", container)
   util.argv(3, "exec_command", command)
@@ -84,9 +126,9 @@ function M.exec_command(cl, container, command, opts)
     errors.raise("usage", "the input device is not a TTY")
   end
   -- inspect first, so "no such container" wins and no exec is left behind
-  cl:inspect_container(container)
+  client:inspect_container(container)
   local size = want_tty and (tty.size(o.stdout) or tty.size(o.stdin)) or nil
-  local exec = cl:exec_create(container, command, {
+  local exec = client:exec_create(container, command, {
     stdin = attach_stdin, tty = want_tty and true or false, environment = o.environment,
     workdir = o.workdir, user = o.user, privileged = o.privileged,
     detach_keys = opts and opts.detach_keys, console_size = size,
@@ -94,7 +136,7 @@ function M.exec_command(cl, container, command, opts)
   local eopts = {}
   for k, v in pairs(opts or {}) do eopts[k] = v end
   eopts.tty, eopts.environment, eopts.workdir, eopts.user, eopts.privileged = nil, nil, nil, nil, nil
-  return M.start_exec(cl, exec, eopts)
+  return M.start_exec(client, exec, eopts)
 end
 
 return M

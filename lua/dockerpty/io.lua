@@ -8,6 +8,7 @@ local M = {}
 
 --- Set an fd or file blocking (true) or non-blocking (false); returns the
 -- previous blocking state.
+-- @usage local was = dpio.set_blocking(io.stdin, false)
 function M.set_blocking(file, blocking)
   local was_nonblock, msg = core.nonblock(file, not blocking)
   if was_nonblock == nil then error("dockerpty: " .. msg, 2) end
@@ -19,6 +20,7 @@ Stream.__index = Stream
 M.Stream = Stream
 
 --- Wrap a file, fd or connection.
+-- @usage local s = dpio.Stream.new(conn)
 function Stream.new(fd)
   return setmetatable({ fd = fd }, Stream)
 end
@@ -29,6 +31,7 @@ function Stream:fileno()
 end
 
 --- Read up to n bytes: data, or nil, "closed" at EOF, or nil, "timeout".
+-- @usage local data, err = s:read(4096)
 function Stream:read(n)
   if type(self.fd) == "userdata" and self.fd.recv then
     return self.fd:recv(n or 65536, 0)
@@ -37,6 +40,7 @@ function Stream:read(n)
 end
 
 --- Write data (all of it, retrying while the fd is full).
+-- @usage s:write("hello\n")
 function Stream:write(data)
   if type(self.fd) == "userdata" and self.fd.send then
     return self.fd:send(data)
@@ -55,6 +59,7 @@ function Stream:write(data)
 end
 
 --- Close a connection (files and fds stay open: they are the caller's).
+-- @usage s:close()
 function Stream:close()
   if type(self.fd) == "userdata" and self.fd.close then self.fd:close() end
 end
@@ -65,6 +70,7 @@ M.Demuxer = Demuxer
 
 --- A demultiplexing reader over a Stream: `read()` returns the next
 -- payload piece and its stream (1 or 2).
+-- @usage local data, stream = dpio.Demuxer.new(dpio.Stream.new(conn)):read()
 function Demuxer.new(stream)
   return setmetatable({ stream = stream, _d = core.demux(), _q = {} }, Demuxer)
 end
@@ -104,6 +110,7 @@ end
 --- A pump from a Stream (or Demuxer) to a Stream, as in Python dockerpty:
 -- `wait_for_output` (default true) and `propagate_close` (default true:
 -- the destination is half-closed at EOF).
+-- @usage local p = dpio.Pump.new(dpio.Stream.new(io.stdin), dpio.Stream.new(conn), false)
 function Pump.new(from, to, wait_for_output, propagate_close)
   local src, demux = endpoint(from)
   local p = core.pump{
@@ -115,11 +122,13 @@ function Pump.new(from, to, wait_for_output, propagate_close)
 end
 
 --- The core pump, to add to a core loop.
+-- @usage core.loop():add(p:handle()):run()
 function Pump:handle()
   return self._pump
 end
 
 --- Move what is ready now; returns true while the pump is not finished.
+-- @usage while p:flush() do end
 function Pump:flush()
   core.loop():add(self._pump):run(0)
   local st = self._pump:status()
@@ -133,6 +142,7 @@ end
 
 --- Run several pumps in one loop until those that wait for output are
 -- done, or timeout_ms passes. Returns the loop's result.
+-- @usage dpio.select({ p_in, p_out }, 1000)
 function M.select(pumps, timeout_ms)
   local lp = core.loop()
   for _, p in ipairs(pumps) do lp:add(p._pump or p) end

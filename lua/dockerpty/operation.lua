@@ -66,17 +66,20 @@ M.Operation = Operation
 
 --- True when the local terminal should go raw: the remote side has a tty,
 -- stdin is attached and it is a terminal.
+-- @usage if op:israw() then ... end
 function Operation:israw()
   return self:is_tty() and self:stdin_attached() and tty.isatty(self.opts.stdin)
 end
 
 --- The size to give the remote tty: local stdout's, else stdin's.
+-- @usage local size = op:local_size() --> {24, 80} or nil
 function Operation:local_size()
   return tty.size(self.opts.stdout) or tty.size(self.opts.stdin)
 end
 
 --- Refuse a tty with a stdin that is a file but not a terminal, as the
 -- docker CLI does, before anything is created or attached.
+-- @usage op:check_tty() -- raises "the input device is not a TTY"
 function Operation:check_tty()
   local s = self.opts.stdin
   if self:is_tty() and self:stdin_attached() and (math.type(s) == "integer" or io.type(s) == "file")
@@ -88,6 +91,7 @@ end
 --- The pumps for a hijacked connection: stdin to the connection (half-closed
 -- at EOF without a tty) and the connection to stdout and stderr
 -- (demultiplexed without a tty). Detach keys are watched on a raw tty.
+-- @usage local pumps = op:pumps(op:sockets())
 function Operation:pumps(conn)
   local o = self.opts
   local is_tty = self:is_tty()
@@ -119,6 +123,7 @@ function Operation:pumps(conn)
 end
 
 --- Resize the remote tty, best effort; returns true or false, err.
+-- @usage op:try_resize(40, 120)
 function Operation:try_resize(rows, cols)
   if not rows or rows <= 0 or cols <= 0 then return false end
   local ok, err = pcall(self.resize, self, rows, cols)
@@ -126,6 +131,7 @@ function Operation:try_resize(rows, cols)
 end
 
 --- Close the connection and any pending wait (idempotent).
+-- @usage op:close()
 function Operation:close()
   if self._conn then self._conn:close() end
   if self._wait then self._wait:close() end
@@ -168,6 +174,7 @@ M.RunOperation = RunOperation
 -- @tparam Client client
 -- @tparam string|table container id, name, or table with `Id`
 -- @tparam[opt] table opts session options (see dockerpty.start)
+-- @usage local op = dockerpty.RunOperation.new(client, "web", { logs = true })
 function RunOperation.new(client, container, opts)
   local id = util.id_of(2, "RunOperation.new", container)
   return setmetatable({
@@ -176,6 +183,7 @@ function RunOperation.new(client, container, opts)
 end
 
 --- The container's inspect data (cached; `refresh` asks again).
+-- @usage print(op:info().Config.Tty)
 function RunOperation:info(refresh)
   if refresh or not self._info then
     self._info = self.client:inspect_container(self.container)
@@ -196,6 +204,7 @@ function RunOperation:stdin_attached()
 end
 
 --- Whether the container was running when the operation began.
+-- @usage if op:was_running() then ... end
 function RunOperation:was_running()
   return self._was_running
 end
@@ -203,6 +212,7 @@ end
 --- Open the hijacked connection (one for all three streams). Registers
 -- the wait first, so the exit cannot be missed.
 -- @treturn dockerpty.Conn
+-- @usage local conn = op:sockets()
 function RunOperation:sockets()
   if self._conn then return self._conn end
   local info = self:info()
@@ -233,6 +243,7 @@ end
 
 --- Build the pumps and start the container if it was not running.
 -- @treturn table the pumps (stdin's first when attached)
+-- @usage local pumps = op:start(op:sockets())
 function RunOperation:start(sockets)
   local conn = sockets or self:sockets()
   self._conn = conn
@@ -248,6 +259,7 @@ function RunOperation:resize(rows, cols)
 end
 
 --- Signals forwarded to the container (without a tty, when sig_proxy).
+-- @usage local names = op:proxy_signals() --> {"INT", "TERM", ...} or nil
 function RunOperation:proxy_signals()
   if self.opts.sig_proxy and not self:is_tty() then
     return { "INT", "TERM", "HUP", "QUIT", "USR1", "USR2" }
@@ -260,6 +272,7 @@ function RunOperation:send_signal(name)
 end
 
 --- After the stream ended: true|nil, "exit", code or true, "detach".
+-- @usage local ok, how, code = op:finish()
 function RunOperation:finish()
   local how = self:_stream_outcome()
   if how == "detach" then
@@ -292,6 +305,7 @@ ExecOperation.__index = ExecOperation
 M.ExecOperation = ExecOperation
 
 --- Start an exec made by exec_create and attach to it.
+-- @usage local op = dockerpty.ExecOperation.new(client, exec, { stdin = "input" })
 function ExecOperation.new(client, exec_id, opts)
   local id = util.id_of(2, "ExecOperation.new", exec_id)
   return setmetatable({ client = client, exec_id = id, opts = M.options("start_exec", opts) },
@@ -310,6 +324,7 @@ function ExecOperation:describe()
 end
 
 --- Whether the exec's process has a tty.
+-- @usage if op:is_process_tty() then ... end
 function ExecOperation:is_process_tty()
   local pc = self:info().ProcessConfig or {}
   return pc.tty == true
@@ -325,6 +340,7 @@ function ExecOperation.was_running()
 end
 
 --- Start the exec with a hijacked connection.
+-- @usage local conn = op:sockets()
 function ExecOperation:sockets()
   if self._conn then return self._conn end
   local size = self:is_tty() and self:local_size() or nil
@@ -349,6 +365,7 @@ end
 
 --- After the stream ended: the exit code from exec inspect, polled briefly
 -- until Running is false.
+-- @usage local ok, how, code = op:finish()
 function ExecOperation:finish()
   local how = self:_stream_outcome()
   if how == "detach" then return true, "detach" end

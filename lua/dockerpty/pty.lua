@@ -15,9 +15,11 @@ local PseudoTerminal = {}
 PseudoTerminal.__index = PseudoTerminal
 M.PseudoTerminal = PseudoTerminal
 
---- @tparam Client client
+--- Make a pseudo-terminal for an operation.
+-- @tparam Client client
 -- @tparam Operation operation a RunOperation or ExecOperation
 -- @tparam[opt] table deps injectable `sleep(ms)` and `warn(msg)`, for tests
+-- @usage local pty = dockerpty.PseudoTerminal.new(client, op)
 function PseudoTerminal.new(client, operation, deps)
   deps = deps or {}
   return setmetatable({
@@ -31,6 +33,7 @@ end
 
 --- Resize the remote tty to `size` ({rows, cols}; default: the local size).
 -- Best effort: returns true, or false and the error.
+-- @usage pty:resize({40, 120})
 function PseudoTerminal:resize(size)
   local op = self.operation
   if not op:is_tty() then return false end
@@ -63,16 +66,19 @@ M.WINCHHandler = WINCHHandler
 
 --- Resizes the pty's remote tty whenever the local one changes (SIGWINCH,
 -- delivered through the poll loop and coalesced).
+-- @usage local h = dockerpty.WINCHHandler.new(pty):start()
 function WINCHHandler.new(pty)
   return setmetatable({ pty = pty }, WINCHHandler)
 end
 
+-- @usage h:start()
 function WINCHHandler:start()
   local pty = self.pty
   pty.loop:on_winch(function() pty:resize() end)
   return self
 end
 
+-- @usage h:stop()
 function WINCHHandler:stop()
   self.pty.loop:on_winch(nil)
   return self
@@ -82,6 +88,7 @@ end
 -- @tparam[opt] dockerpty.Conn sockets an already opened connection
 -- @treturn[1] true|nil, "exit", code when the process ended
 -- @treturn[2] true, "detach" when the user detached
+-- @usage local ok, how, code = pty:start()
 function PseudoTerminal:start(sockets)
   local op = self.operation
   op:check_tty()

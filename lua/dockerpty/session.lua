@@ -36,6 +36,7 @@ end
 -- @tparam string|table command
 -- @tparam[opt] table opts `stdin`, `stdout`, `stderr`, `tty`, `environment`,
 -- `workdir`, `user`, `privileged`
+-- @usage local s = session.exec(client, "web", "wc -c", { stdin = "abc", stdout = print })
 function M.exec(client, container, command, opts)
   util.check(1, "exec", client, "table")
   local o = session_options(opts)
@@ -48,6 +49,7 @@ function M.exec(client, container, command, opts)
 end
 
 --- A session attached to a container, which is started if it is not running.
+-- @usage local s = session.run(client, id, { stdout = function(chunk) ... end })
 function M.run(client, container, opts)
   util.check(1, "run", client, "table")
   local o = session_options(opts)
@@ -55,6 +57,7 @@ function M.run(client, container, opts)
 end
 
 --- Open the connection and start; returns the pumps for a loop.
+-- @usage local pumps = s:open()
 function Session:open()
   if not self.pumps then
     self.pumps = self.op:start()
@@ -63,6 +66,7 @@ function Session:open()
 end
 
 --- Whether every pump that waits for output has finished.
+-- @usage if s:finished() then print(s:result()) end
 function Session:finished()
   for _, p in ipairs(self.pumps or {}) do
     local st = p:status()
@@ -76,6 +80,7 @@ end
 
 --- After the loop: `true|nil, "exit", code` or `true, "detach"`; raises the
 -- session's error. Closes the session.
+-- @usage local ok, how, code = s:result()
 function Session:result()
   local ok, a, b, c = pcall(self.op.finish, self.op)
   self:close()
@@ -84,6 +89,7 @@ function Session:result()
 end
 
 --- Release the connections (idempotent).
+-- @usage s:close()
 function Session:close()
   self.op:close()
 end
@@ -95,6 +101,7 @@ Session.__close = Session.close
 -- finished by then get `{ok = nil, how = "timeout"}` and are closed)
 -- @treturn table one entry per session: `{ok=, how=, code=}`, or
 -- `{ok = nil, how = "error", error = e}` when it failed (opening or after)
+-- @usage for i, r in ipairs(session.run_all(list, { timeout = 60000 })) do print(i, r.how, r.code) end
 function M.run_all(sessions, opts)
   util.check(1, "run_all", sessions, "table")
   opts = util.check(2, "run_all", opts, "table", true) or {}

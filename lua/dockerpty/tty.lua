@@ -8,6 +8,7 @@ local M = {}
 --- Size of the terminal behind a file or fd.
 -- @treturn table|nil `{rows, cols}`, or nil when it is not a terminal
 -- @usage local sz = tty.size(io.stdout) -- {24, 80}
+-- @usage local size = tty.size(io.stdout) --> {24, 80}
 function M.size(file)
   if file == nil or file == false or type(file) == "string" or type(file) == "function" then
     return nil
@@ -18,6 +19,7 @@ function M.size(file)
 end
 
 --- Whether a file or fd is a terminal (false for strings, functions, false).
+-- @usage if tty.isatty(io.stdin) then ... end
 function M.isatty(file)
   if type(file) ~= "number" and io.type(file) ~= "file" then return false end
   return core.isatty(file)
@@ -33,12 +35,14 @@ M.Terminal = Terminal
 -- @tparam file|integer file usually io.stdin
 -- @tparam[opt=true] boolean raw
 -- @usage local t <close> = tty.Terminal.new(io.stdin, true):start()
+-- @usage local t <close> = tty.Terminal.new(io.stdin, true):start()
 function Terminal.new(file, raw)
   return setmetatable({ file = file, raw = raw ~= false, _state = nil }, Terminal)
 end
 
 --- Enter raw mode if asked and possible. Returns self; raises on an OS
 -- failure (the terminal is left as it was).
+-- @usage t:start()
 function Terminal:start()
   if self.raw and not self._state and M.isatty(self.file) then
     local st, msg = core.raw(self.file)
@@ -49,6 +53,7 @@ function Terminal:start()
 end
 
 --- Restore the terminal (idempotent). Returns self.
+-- @usage t:stop()
 function Terminal:stop()
   local st = self._state
   if st then
@@ -59,6 +64,7 @@ function Terminal:stop()
 end
 
 --- True while raw mode is on.
+-- @usage print(t:israw())
 function Terminal:israw()
   return self._state ~= nil
 end
