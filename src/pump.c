@@ -39,7 +39,8 @@
 #define PU_SINK1 2      /* first sink object (conn or function) */
 #define PU_SINK2 3      /* second sink object */
 #define PU_LINKS 4      /* table of pumps cancelled on detach */
-#define PU_NUV   4
+#define PU_DRAIN 5      /* table {pump, ms, ...}: drained when this one ends */
+#define PU_NUV   5
 
 /* Uservalue slots of a loop. */
 #define LO_PUMPS  1     /* sequence of pumps */
@@ -103,6 +104,9 @@ typedef struct pump {
     char errmsg[512];
     char errname[32];
     unsigned long long bytes_in, bytes_out;
+    int notified;        /* its drain targets were told it finished */
+    long long idle_grace;   /* >= 0: cancel once idle this long (ms) */
+    long long last_active;  /* dp_now_ms() of the last bytes read */
 } pump;
 
 typedef struct loop {
@@ -500,6 +504,7 @@ static void pump_read(runctx *rc, pump *p, int pidx) {
                 return;
             }
         }
+        p->last_active = dp_now_ms();
         process(rc, p, pidx, p->rbuf, n);
     }
     /* Stopped with room left unknown (backpressure): the source may hold
@@ -616,11 +621,14 @@ static int pump_f_new(lua_State *L) {
     p->src_fd = -1;
     p->sinks[0].fd = p->sinks[1].fd = -1;
     p->state = ST_RUNNING;
+    p->idle_grace = -1;
     luaL_setmetatable(L, DP_PUMP);
     pidx = lua_gettop(L);
     p->open = 1;     /* from here __gc frees what gets allocated */
     lua_newtable(L);
     lua_setiuservalue(L, pidx, PU_LINKS);
+    lua_newtable(L);
+    lua_setiuservalue(L, pidx, PU_DRAIN);
 
     lua_getfield(L, 1, "from");
     p->src_kind = parse_endpoint(L, pidx, lua_gettop(L), PU_SRC, 0,
@@ -734,6 +742,29 @@ static int pump_m_link(lua_State *L) {
     checkpump(L, 2);
     lua_getiuservalue(L, 1, PU_LINKS);
     lua_pushvalue(L, 2);
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/***
+** When this pump finishes, `other` is drained: it goes on while bytes come,
+** and is cancelled once it has been idle for `ms`. For an attach whose
+** daemon keeps the stream open after the container exited (PROTOCOL.md
+** 5.2): the wait's pump drains the output's. Returns self.
+** @function Pump:drain
+** @usage wait_pump:drain(out_pump, 1000)
+*/
+static int pump_m_drain(lua_State *L) {
+    lua_Integer ms;
+    checkopenpump(L, 1);
+    checkpump(L, 2);
+    ms = luaL_checkinteger(L, 3);
+    luaL_argcheck(L, ms >= 0, 3, "must not be negative");
+    lua_getiuservalue(L, 1, PU_DRAIN);
+    lua_pushvalue(L, 2);
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    lua_pushinteger(L, ms);
     lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
     lua_settop(L, 1);
     return 1;
@@ -1010,6 +1041,26 @@ typedef struct runres {
     int signo;
 } runres;
 
+/* A pump finished: start the idle countdown of the pumps it drains. */
+static void start_drains(lua_State *L, int pidx, long long now) {
+    lua_Integer i, n;
+    lua_getiuservalue(L, pidx, PU_DRAIN);
+    n = (lua_Integer)lua_rawlen(L, -1);
+    for (i = 1; i + 1 <= n; i += 2) {
+        pump *o;
+        lua_rawgeti(L, -1, i);
+        o = (pump *)lua_touserdata(L, -1);
+        lua_rawgeti(L, -2, i + 1);
+        if (o && pump_active(o) && o->idle_grace < 0) {
+            o->idle_grace = lua_tointeger(L, -1);
+            if (o->last_active < now)
+                o->last_active = now;
+        }
+        lua_pop(L, 2);
+    }
+    lua_pop(L, 1);
+}
+
 static void cancel_links(lua_State *L, int pidx) {
     lua_Integer i, n;
     lua_getiuservalue(L, pidx, PU_LINKS);
@@ -1107,6 +1158,25 @@ static int loop_m_run(lua_State *L) {
 
     for (;;) {
         int n = 0, waiting = 0, ready_now = 0, r, ptimeout;
+        long long now = dp_now_ms(), idle_due = -1;
+        /* Drains: started by pumps that finished, ended by idleness. */
+        for (i = 0; i < npumps; i++) {
+            pump *p = pumps[i];
+            if (p->open && !pump_active(p) && !p->notified) {
+                p->notified = 1;
+                start_drains(L, base + i, now);
+            }
+        }
+        for (i = 0; i < npumps; i++) {
+            pump *p = pumps[i];
+            if (pump_active(p) && p->idle_grace >= 0) {
+                long long due = p->last_active + p->idle_grace;
+                if (due <= now)
+                    p->state = ST_CANCELLED;
+                else if (idle_due < 0 || due < idle_due)
+                    idle_due = due;
+            }
+        }
         /* Finished? */
         for (i = 0; i < npumps; i++) {
             pump *p = pumps[i];
@@ -1164,6 +1234,8 @@ static int loop_m_run(lua_State *L) {
             long long until = deadline;
             if (winch_due >= 0 && (until < 0 || winch_due < until))
                 until = winch_due;
+            if (idle_due >= 0 && (until < 0 || idle_due < until))
+                until = idle_due;
             if (until >= 0) {
                 long long left = until - dp_now_ms();
                 ptimeout = left > 0 ? (int)(left > 0x7fffffff ? 0x7fffffff : left) : 0;
@@ -1365,6 +1437,7 @@ int pump_open(lua_State *L) {
         {"status", pump_m_status},
         {"stats", pump_m_stats},
         {"link", pump_m_link},
+        {"drain", pump_m_drain},
         {"cancel", pump_m_cancel},
         {"close", pump_m_close},
         {NULL, NULL}

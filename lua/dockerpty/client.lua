@@ -190,9 +190,20 @@ end
 M._api_error = api_error
 
 -- Plain request: returns status, headers, body (raises on transport errors).
+-- Failures of a kept-alive connection that the daemon closed meanwhile.
+local STALE = { ECONNRESET = true, EPIPE = true, CURLE_RECV_ERROR = true, CURLE_SEND_ERROR = true,
+  CURLE_GOT_NOTHING = true }
+
 function Client:_raw(method, path, body, headers, timeout)
   local h = self:_handle()
   local status, hdrs, rbody = h:request(method, path, headers, body, timeout or self._timeout)
+  if not status and STALE[rbody] and (method == "GET" or method == "HEAD") then
+    -- the kept-alive connection went stale: ask again once, on a new one
+    -- (only requests that are safe to repeat)
+    self:close()
+    h = self:_handle()
+    status, hdrs, rbody = h:request(method, path, headers, body, timeout or self._timeout)
+  end
   if not status then
     local msg, name = hdrs, rbody
     if name == "timeout" then
@@ -610,13 +621,31 @@ function Client:wait_async(container, condition)
     end
     api_error(status, rest, "wait for " .. id, path)
   end
-  return setmetatable({ _conn = conn, _hdrs = hdrs, _id = id, _where = self:where() }, Wait)
+  return setmetatable({ _conn = conn, _hdrs = hdrs, _id = id, _where = self:where(), _parts = {} }, Wait)
 end
 
 --- The wait connection's fd, for a poll loop.
 -- @usage local fd = w:getfd()
 function Wait:getfd()
   return self._conn:getfd()
+end
+
+--- The wait's connection (a `dockerpty.Conn`), for a pump that reads the
+-- answer while the session runs; hand what it reads to `feed` and tell
+-- `eof` when it ends.
+-- @usage local p = core.pump{ from = w:conn(), to = function(s) w:feed(s) end }
+function Wait:conn()
+  return self._conn
+end
+
+--- Take bytes of the answer read elsewhere (by a pump).
+function Wait:feed(data)
+  self._parts[#self._parts + 1] = data
+end
+
+--- Note that the answer's connection reached its end.
+function Wait:eof()
+  self._eof = true
 end
 
 --- Drop the wait (idempotent).
@@ -627,6 +656,19 @@ end
 Wait.__close = Wait.close
 Wait.__gc = Wait.close
 
+-- The body of the answer, or nil while it is incomplete.
+function Wait:_body()
+  local data = table.concat(self._parts)
+  if (self._hdrs["transfer-encoding"] or ""):lower():find("chunked", 1, true) then
+    return M.dechunk(data)
+  end
+  local len = tonumber(self._hdrs["content-length"] or "")
+  if len then
+    return #data >= len and data:sub(1, len) or nil
+  end
+  return self._eof and data or nil
+end
+
 --- The wait's answer.
 -- @tparam[opt] integer timeout_ms (default: no limit); a timeout raises an
 -- error of kind "timeout" and the wait can be asked again
@@ -634,18 +676,22 @@ Wait.__gc = Wait.close
 -- @usage local code = w:result(10000).StatusCode
 function Wait:result(timeout_ms)
   if self._result then return self._result end
-  local data, msg, name = self._conn:read_all(timeout_ms or -1, 1 << 20)
-  if not data then
-    errors.raise(errors.kind_of(name), ("waiting for container %s at %s: %s"):format(
-      self._id, self._where, msg), nil, { name = name })
+  local body = self._body(self)
+  if not body and not self._eof then
+    local data, msg, name, partial = self._conn:read_all(timeout_ms or -1, 1 << 20)
+    if partial and partial ~= "" then self:feed(partial) end
+    if not data then
+      errors.raise(errors.kind_of(name), ("waiting for container %s at %s: %s"):format(
+        self._id, self._where, msg), nil, { name = name })
+    end
+    self:feed(data)
+    self._eof = true
+    body = self:_body()
   end
   self._conn:close()
-  local body = data
-  if (self._hdrs["transfer-encoding"] or ""):lower():find("chunked", 1, true) then
-    body = M.dechunk(data)
-    if not body then
-      errors.raise("protocol", ("waiting for container %s: the answer was cut short"):format(self._id))
-    end
+  if not body or body == "" then
+    errors.raise("connection", ("waiting for container %s at %s: the connection closed before the answer")
+      :format(self._id, self._where))
   end
   local ok, t = pcall(cjson.decode, body)
   if not ok or type(t) ~= "table" then

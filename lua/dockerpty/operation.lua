@@ -12,6 +12,10 @@ local util = require("dockerpty.util")
 
 local M = {}
 
+--- After the exit is known, the output goes on until it has been idle this
+-- long (ms), for daemons that keep the stream open after the exit.
+M.DRAIN_MS = 1000
+
 local OPTIONS = {
   interactive = true, stdin = true, stdout = true, stderr = true, logs = true,
   detach_keys = true, sig_proxy = true, tty = true, environment = true, workdir = true,
@@ -119,6 +123,17 @@ function Operation:pumps(conn)
   end
   pumps[#pumps + 1] = out
   self._out_pump = out
+  local w = self._wait
+  if w then
+    -- read the exit while the stream runs: a daemon that keeps the attach
+    -- open after the exit (PROTOCOL.md 5.2) cannot hang the session, the
+    -- output is drained until idle for DRAIN_MS, then the session ends
+    local wp = core.pump{ from = w:conn(), to = function(data) w:feed(data) end,
+      wait_for_output = false }
+    wp:drain(out, M.DRAIN_MS)
+    pumps[#pumps + 1] = wp
+    self._wait_pump = wp
+  end
   return pumps
 end
 
@@ -135,7 +150,7 @@ end
 function Operation:close()
   if self._conn then self._conn:close() end
   if self._wait then self._wait:close() end
-  for _, p in ipairs({ self._stdin_pump, self._out_pump }) do p:close() end
+  for _, p in ipairs({ self._stdin_pump, self._out_pump, self._wait_pump }) do p:close() end
 end
 
 -- After the loop: how it ended, from the pumps. Raises the stream's error.
@@ -145,6 +160,11 @@ function Operation:_stream_outcome()
     return "detach"
   end
   local st, msg, name = out:status()
+  -- a reset or broken pipe after the output is the daemon closing with our
+  -- stdin unread (case 42): the end of the stream, not a failure
+  if st == "error" and (name == "ECONNRESET" or name == "EPIPE") then
+    st = "done"
+  end
   if st == "error" then
     local kind = (name == "protocol" or name == "daemon") and "protocol" or "connection"
     if name == "daemon" then
@@ -280,6 +300,11 @@ function RunOperation:finish()
     return true, "detach"
   end
   local w = self._wait
+  local wp = self._wait_pump
+  if wp then
+    local wst = wp:status()
+    if wst == "done" then w:eof() end
+  end
   local ok, res = pcall(w.result, w, 3000)
   if not ok then
     if not (errors.is(res) and res.kind == "timeout") then error(res, 0) end
