@@ -10,17 +10,21 @@
 --
 -- Environment: BENCH_QUICK=1 (small sizes, 2 repetitions), BENCH_REPS,
 -- BENCH_FIGURES ("1,2,3,4,5,6"), BENCH_CLIENTS ("lua,docker,python"),
--- BENCH_OUT (also write the report there), BENCH_PROBE (echo_probe binary),
--- DOCKERPTY_TEST_IMAGE, LUA, DOCKER, PYTHON.
+-- BENCH_VARIANTS (other source trees, below), BENCH_OUT_MIB, BENCH_TTY_MIB,
+-- BENCH_INPUT_MIB (sizes), BENCH_OUT (also write the report there),
+-- BENCH_PROBE (echo_probe binary), DOCKERPTY_TEST_IMAGE, LUA, DOCKER, PYTHON.
 local core = require("dockerpty.core")
 
 local QUICK = os.getenv("BENCH_QUICK") == "1"
 local REPS = tonumber(os.getenv("BENCH_REPS") or "") or (QUICK and 2 or 5)
 local MiB = 1024 * 1024
+local function mib(name, quick, full)
+  return tonumber(os.getenv(name) or "") or (QUICK and quick or full)
+end
 local SIZES = {                           -- MiB
-  out = QUICK and 64 or 1024,
-  tty = QUICK and 16 or 256,
-  input = QUICK and 16 or 256,
+  out = mib("BENCH_OUT_MIB", 64, 1024),
+  tty = mib("BENCH_TTY_MIB", 16, 256),
+  input = mib("BENCH_INPUT_MIB", 16, 256),
 }
 local STARTUP_RUNS = QUICK and 3 or 10
 local KEYSTROKES = QUICK and 20 or 200
@@ -109,14 +113,33 @@ local CLIENTS = {
   },
 }
 
+-- BENCH_VARIANTS="name=ROOT[:BUILD] ...": more Lua clients, each with the
+-- library of another source tree (ROOT/lua, ROOT/BUILD/dockerpty/core.so,
+-- BUILD defaulting to "build"), to measure a patch against the tree in use
+-- in the same interleaved run.
+local function variants()
+  local list = {}
+  for name, root, build in (os.getenv("BENCH_VARIANTS") or ""):gmatch("([%w_.-]+)=([^%s:]+):?(%S*)") do
+    if build == "" then build = "build" end
+    local env = ("env LUA_PATH=%s LUA_CPATH=%s "):format(
+      q(root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;;"), q(root .. "/" .. build .. "/?.so;;"))
+    list[#list + 1] = {
+      key = "lua:" .. name, name = "Lua " .. name,
+      cmd = function(...) return env .. CLIENTS[1].cmd(...) end,
+    }
+  end
+  return list
+end
+
 local function selected_clients()
-  local want = os.getenv("BENCH_CLIENTS") or "lua,docker,python"
+  local want = "," .. (os.getenv("BENCH_CLIENTS") or "lua,docker,python") .. ","
   local list = {}
   for _, c in ipairs(CLIENTS) do
-    if want:find(c.key, 1, true) and (not c.available or c.available()) then
+    if want:find("," .. c.key .. ",", 1, true) and (not c.available or c.available()) then
       list[#list + 1] = c
     end
   end
+  for _, c in ipairs(variants()) do list[#list + 1] = c end
   return list
 end
 
@@ -418,10 +441,13 @@ local function report(machine, elapsed)
     head[#head + 1] = c.name
     keys[#keys + 1] = c.key
   end
-  local has = {}
-  for _, k in ipairs(keys) do has[k] = true end
-  if has.lua then head[#head + 1] = "Lua/docker" end
-  if has.python then head[#head + 1] = "Python/docker" end
+  local others = {}
+  for _, c in ipairs(clients) do
+    if c.key ~= "docker" then
+      others[#others + 1] = c.key
+      head[#head + 1] = (c.key == "lua" and "Lua" or c.key == "python" and "Python" or c.name) .. "/docker"
+    end
+  end
   head[#head + 1] = "target (Lua/docker)"
   head[#head + 1] = "met"
   w("| " .. table.concat(head, " | ") .. " |")
@@ -431,16 +457,14 @@ local function report(machine, elapsed)
     for _, k in ipairs(keys) do cells[#cells + 1] = cell(r, k) end
     local met = ""
     local t = target_of(r)
-    for _, k in ipairs({ "lua", "python" }) do
-      if has[k] then
-        local x = ratio(r, k)
-        cells[#cells + 1] = x and ("%.2f"):format(x) or "-"
-        if k == "lua" and t then
-          if x then
-            met = ((t[1] == ">=" and x >= t[2]) or (t[1] == "<=" and x <= t[2])) and "yes" or "**no**"
-          else
-            met = "?"
-          end
+    for _, k in ipairs(others) do
+      local x = ratio(r, k)
+      cells[#cells + 1] = x and ("%.2f"):format(x) or "-"
+      if k == "lua" and t then
+        if x then
+          met = ((t[1] == ">=" and x >= t[2]) or (t[1] == "<=" and x <= t[2])) and "yes" or "**no**"
+        else
+          met = "?"
         end
       end
     end

@@ -14,7 +14,7 @@ local PROMPT = "/ #"
 local shq = tmux.shquote
 
 -- The command line that runs bin/dockerpty with the module under test.
-local DP = ("LUA_PATH=%s LUA_CPATH=%s lua5.4 bin/dockerpty"):format(shq(package.path), shq(package.cpath))
+local DP = ("env LUA_PATH=%s LUA_CPATH=%s lua5.4 bin/dockerpty"):format(shq(package.path), shq(package.cpath))
 
 local function words(list)
   local q = {}
@@ -381,6 +381,38 @@ describe("dockerpty and docker side by side #docker", function()
     local ours, theirs = both({ "start", "-a", "no-such-container-x" })
     assert.same({ 1, 1 }, { ours.code, theirs.code })
     assert.equal(norm(theirs.err), norm(ours.err))
+  end)
+
+  -- Start a command line (stdout and stderr to a pipe, signals at their
+  -- defaults: popen, not an asynchronous list, which would ignore SIGINT);
+  -- read lines until `ready`, send SIGINT; returns the exit status (nil for a
+  -- signal) and the whole output.
+  local function interrupt(line, ready)
+    local p = assert(io.popen("echo $$; exec " .. line .. " </dev/null 2>&1"))
+    local pid = math.tointeger(tonumber(p:read("l")))
+    local lines = {}
+    repeat
+      local l = p:read("l")
+      lines[#lines + 1] = l
+    until l == nil or l == ready
+    os.execute("kill -INT " .. pid)
+    lines[#lines + 1] = p:read("a")
+    local _, how, code = p:close()
+    return how == "exit" and code or nil, table.concat(lines, "\n")
+  end
+
+  it("forward SIGINT to a container without a tty, and not with --sig-proxy=false", function()
+    local script = 'trap "echo got INT; exit 33" INT; echo ready; while :; do sleep 0.1; done'
+    for _, line in ipairs({ DP, "docker" }) do
+      local status, out = interrupt(("%s run --rm --network none %s sh -c %s"):format(line, IMAGE,
+        shq(script)), "ready")
+      assert.same({ 33, "ready\ngot INT\n" }, { status, out })
+      local n = name()
+      status = interrupt(("%s run --sig-proxy=false --network none --name %s %s sh -c %s"):format(
+        line, n, IMAGE, shq(script)), "ready")
+      assert.is_not.equal(0, status)
+      assert.is_true(running(n))
+    end
   end)
 
   it("-H names the daemon; an unreachable one is a 125 for run", function()

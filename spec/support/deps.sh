@@ -6,8 +6,13 @@
 # print the exact apt-get line to run and exit 1. Never reads stdin (CI).
 set -eu
 
+# Build and specs; lint; docs (make docs); the second engine (ENGINE=podman);
+# fuzzing, valgrind and figures (make fuzz, make valgrind, make bench).
 PACKAGES="lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted luarocks lua-check
-docker.io busybox-static tmux openssl curl cppcheck pkg-config gcc make"
+docker.io busybox-static tmux openssl curl cppcheck pkg-config gcc make
+lua-ldoc lua-discount
+podman
+clang libclang-rt-14-dev valgrind time"
 
 # Without dpkg there is nothing to install with: check the commands instead.
 if ! command -v dpkg-query >/dev/null 2>&1; then

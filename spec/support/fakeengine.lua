@@ -49,7 +49,8 @@
 --
 -- The report: `requests` ({method =, path =, query =, body =}, in order),
 -- `lines` ("METHOD /path?query"), `hijacks` ({path =, stdin =, eof =}),
--- `events` (set), `accepted` (connections), `errors` (list).
+-- `events` (set), `accepted` (connections), `open` (connections still
+-- open), `errors` (list).
 local M = {}
 
 local LUA = os.getenv("LUA") or "lua5.4"
@@ -289,6 +290,11 @@ local function child(socket, scriptfile)
   io.stdout:write("ready ", core.getpid(), "\n")
   io.stdout:flush()
 
+  local conns = {}
+  local function open_conns()
+    return #conns
+  end
+
   local function emit(name)
     events[name] = true
     if name == "exit" then running = false end
@@ -395,6 +401,7 @@ local function child(socket, scriptfile)
     end
     local fake = path:match("^/_fake/(.*)$")
     if fake == "report" then
+      report.open = open_conns() - 1    -- not counting this request's own
       local body = "return " .. serialize(report)
       return { { "write", response(200, body, "text/plain") }, { "close" } }, "hijack"
     elseif fake and fake:match("^emit/") then
@@ -550,7 +557,6 @@ local function child(socket, scriptfile)
     end
   end
 
-  local conns = {}
   while core.now() < deadline do
     progress = false
     local fd = core._accept(lfd, 0)
