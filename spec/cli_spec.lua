@@ -407,12 +407,15 @@ describe("dockerpty and docker side by side #docker", function()
       local status, out = interrupt(("%s run --rm --network none %s sh -c %s"):format(line, IMAGE,
         shq(script)), "ready")
       assert.same({ 33, "ready\ngot INT\n" }, { status, out })
-      local n = name()
-      status = interrupt(("%s run --sig-proxy=false --network none --name %s %s sh -c %s"):format(
-        line, n, IMAGE, shq(script)), "ready")
-      assert.is_not.equal(0, status)
-      assert.is_true(running(n))
     end
+    -- Without the proxy, SIGINT ends dockerpty (by the signal) and the
+    -- container runs on. docker 28 differs: it holds on until the third
+    -- SIGINT (cli PR #6058), so it is not compared here.
+    local n = name()
+    local status, out = interrupt(("%s run --sig-proxy=false --network none --name %s %s sh -c %s"):format(
+      DP, n, IMAGE, shq(script)), "ready")
+    assert.same({ nil, "ready\n" }, { status, out })
+    assert.is_true(running(n))
   end)
 
   it("-H names the daemon; an unreachable one is a 125 for run", function()
