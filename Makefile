@@ -71,7 +71,7 @@ deps:
 # Every spec: unit, #docker (a real daemon from spec/support/engine) and
 # #tty (terminals from tmux).
 test: deps all
-	@sh spec/support/engine run -- $(BUSTED_RUN) --run=integration $(BUSTED_ARGS)
+	@ENGINE=$(ENGINE) sh spec/support/engine run -- $(BUSTED_RUN) --run=integration $(BUSTED_ARGS)
 
 # Specs that need neither a daemon nor a terminal.
 test-unit: all
