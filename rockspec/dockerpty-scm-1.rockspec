@@ -62,6 +62,6 @@ build = {
     ["dockerpty.util"] = "lua/dockerpty/util.lua",
   },
   install = {
-    bin = {},
+    bin = { dockerpty = "bin/dockerpty" },
   },
 }

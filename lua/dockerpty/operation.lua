@@ -244,7 +244,11 @@ function RunOperation:sockets()
     errors.raise("api", ("cannot attach to a restarting container: %s"):format(self.container), 409)
   end
   self._was_running = state.Running == true
-  self._wait = self.client:wait_async(self.container, self._was_running and "not-running" or "next-exit")
+  -- with auto-remove, wait for the removal, so the container is gone when
+  -- the call returns (PROTOCOL.md 2.5)
+  local auto_remove = (info.HostConfig or {}).AutoRemove == true
+  local condition = self._was_running and "not-running" or (auto_remove and "removed" or "next-exit")
+  self._wait = self.client:wait_async(self.container, condition)
   local ok, conn = pcall(self.client.attach_socket, self.client, self.container, {
     stdin = self:stdin_attached(),
     stdout = self.opts.stdout ~= false,
