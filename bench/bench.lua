@@ -18,13 +18,13 @@ local core = require("dockerpty.core")
 local QUICK = os.getenv("BENCH_QUICK") == "1"
 local REPS = tonumber(os.getenv("BENCH_REPS") or "") or (QUICK and 2 or 5)
 local MiB = 1024 * 1024
-local function mib(name, quick, full)
+local function size_mib(name, quick, full)
   return tonumber(os.getenv(name) or "") or (QUICK and quick or full)
 end
 local SIZES = {                           -- MiB
-  out = mib("BENCH_OUT_MIB", 64, 1024),
-  tty = mib("BENCH_TTY_MIB", 16, 256),
-  input = mib("BENCH_INPUT_MIB", 16, 256),
+  out = size_mib("BENCH_OUT_MIB", 64, 1024),
+  tty = size_mib("BENCH_TTY_MIB", 16, 256),
+  input = size_mib("BENCH_INPUT_MIB", 16, 256),
 }
 local STARTUP_RUNS = QUICK and 3 or 10
 local KEYSTROKES = QUICK and 20 or 200
