@@ -244,11 +244,8 @@ function RunOperation:sockets()
     errors.raise("api", ("cannot attach to a restarting container: %s"):format(self.container), 409)
   end
   self._was_running = state.Running == true
-  -- with auto-remove, wait for the removal, so the container is gone when
-  -- the call returns (PROTOCOL.md 2.5)
-  local auto_remove = (info.HostConfig or {}).AutoRemove == true
-  local condition = self._was_running and "not-running" or (auto_remove and "removed" or "next-exit")
-  self._wait = self.client:wait_async(self.container, condition)
+  self._auto_remove = (info.HostConfig or {}).AutoRemove == true
+  self._wait = self.client:wait_async(self.container, self._was_running and "not-running" or "next-exit")
   local ok, conn = pcall(self.client.attach_socket, self.client, self.container, {
     stdin = self:stdin_attached(),
     stdout = self.opts.stdout ~= false,
@@ -319,6 +316,13 @@ function RunOperation:finish()
       return true, "detach"
     end
     res = w:result(30000)
+  end
+  if self._auto_remove then
+    -- the container is gone when the call returns (PROTOCOL.md 2.5). A wait
+    -- for "removed" of its own: Podman answers that condition with code 0
+    pcall(function()
+      self.client:wait_async(self.container, "removed"):result(10000)
+    end)
   end
   return result(res.StatusCode)
 end
