@@ -321,7 +321,7 @@ describe("dockerpty.Http #docker", function()
     id = nil
     status, _, body = h:request("GET", "/containers/dockerpty-no-such-container/json")
     assert.equal(404, status)
-    assert.matches("No such container", cjson.decode(body).message)
+    assert.matches("[Nn]o such container", cjson.decode(body).message)
   end)
 
   it("POST without a body is accepted by the daemon (no form Content-Type)", function()
@@ -329,7 +329,7 @@ describe("dockerpty.Http #docker", function()
     finally(function() h:close() end)
     local status, _, body = h:request("POST", "/containers/dockerpty-no-such-container/start")
     assert.equal(404, status, body)
-    assert.matches("No such container", cjson.decode(body).message)
+    assert.matches("[Nn]o such container", cjson.decode(body).message)
   end)
 end)
 
