@@ -123,3 +123,10 @@ pump("c66-truncated-header", 2, frame(1, "a") .. "\1\2\3", "", "", "")
 pump("c67-truncated-payload", 1, frame(2, "abc") .. string.char(1, 0, 0, 0, 0, 0, 0, 10) .. "12345",
   "", "", "\4")
 pump("signals", 2 + 16, frame(2, cyclic(5000)) .. frame(1, "x"), "", "", "\1\1\1\240\240")
+
+-- Failing inputs found by fuzzing, minimised (spec/fuzz/README.md "Findings").
+-- F5-1: stdout held by a slow sink is dropped when an unknown stream type stops the pump.
+pump("finding-f5-1-protocol-slow-stdout", 8, frame(1, cyclic(20000)) .. "Invalid input", "", "", "", 0, 2)
+-- F5-1: typed bytes held by a full connection are dropped at the detach keys.
+pump("finding-f5-1-detach-full-connection", 4 + 8, frame(1, "x"), "echo typed before detach\16\17",
+  "\0\200", "\223", 0, 1)
