@@ -218,4 +218,38 @@ describe("fuzz corpus F5 (pump)", function()
     assert.equal(payload:sub(1, #out), out)
     assert.is_true(#payload - #out <= 65536 + 65536, ("%d bytes lost"):format(#payload - #out))
   end)
+
+  -- Finding F5-1 on the stdin side: bytes typed before the detach keys
+  -- that the full connection did not take yet are dropped at the detach.
+  it("detaches with at most bound + one read of typed bytes still unwritten (F5-1)", function()
+    local a, b = core._socketpair()
+    local kr, kw = core._socketpair()
+    finally(function() for _, fd in ipairs({ a, b, kr, kw }) do core._close(fd) end end)
+    core.nonblock(a, true)
+    core.nonblock(b, true)
+    local filler = 0
+    while true do
+      local w = core._write(a, string.rep("f", 65536))
+      if not w then break end
+      filler = filler + w
+    end
+    local typed = "echo typed before detach\n"
+    assert(core._write(kw, typed .. "\16\17ignored"))
+    local p = core.pump{ from = kr, to = a, detach_keys = "\16\17", bufsize = 4096, bound = 4096 }
+    local lp = core.loop():add(p)
+    local got = {}
+    for _ = 1, 200 do
+      lp:run(0)
+      local s = core._read(b, 65536)
+      while s do
+        got[#got + 1] = s
+        s = core._read(b, 65536)
+      end
+      if #table.concat(got) >= filler and p:status() ~= "running" and lp:run(0) == "done" then break end
+    end
+    assert.equal("detached", p:status())
+    local sent = table.concat(got):sub(filler + 1)
+    assert.equal(typed:sub(1, #sent), sent)
+    assert.is_true(#typed - #sent <= 4096 + 4096, ("%d bytes lost"):format(#typed - #sent))
+  end)
 end)
