@@ -349,7 +349,15 @@ function Client:create_container(opts)
   end
   if next(hc) then body.HostConfig = hc end
   local query = opts.name and { name = opts.name } or nil
-  return (self:_json("POST", "/containers/create", query, body))
+  local ok, r = pcall(self._json, self, "POST", "/containers/create", query, body)
+  if not ok then
+    if errors.is(r) and r.status == 404 then
+      -- docker's words on every engine (Podman adds its registry's name)
+      errors.raise("api", ("no such image: %s (404)"):format(opts.image), 404, { detail = r.detail })
+    end
+    error(r, 0)
+  end
+  return r
 end
 
 --- `POST /containers/{id}/start`.
