@@ -258,7 +258,8 @@ function Client:_json(method, path, query, body, expect, timeout)
     headers = { ["Content-Type"] = "application/json" }
   end
   local status, hdrs, rbody = self:_raw(method, self:_path(path, query), payload, headers, timeout)
-  if status >= 400 or (expect and not expect[status]) then
+  -- no redirect is followed: a 3xx is as much a failure as a 4xx
+  if (expect and not expect[status]) or (not expect and status >= 300) then
     api_error(status, rbody, method .. " " .. path, path)
   end
   local ctype = hdrs["content-type"] or ""
