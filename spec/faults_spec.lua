@@ -277,6 +277,20 @@ describe("a session against a daemon answering oddly (F, G)", function()
     assert.is_true(core.now() - t0 < 1000)
     assert.is_number(m)
   end)
+
+  -- Redirects are not followed (case 88): a 3xx is an API error like any
+  -- answer the client did not ask for.
+  it("raises an API error for a redirect answering inspect (case 88)", function()
+    local answer = "HTTP/1.1 301 Moved Permanently\r\n" ..
+      "Location: http://127.0.0.1:9/v1.41/containers/c2/json\r\nContent-Length: 0\r\n\r\n"
+    local r = fe.session{ respond = { ["GET /containers/c1/json"] = { { "write", answer } } } }
+    assert.is_false(r.ok)
+    assert.equal("dockerpty: GET /containers/c1/json failed (301)", tostring(r.err))
+    assert.equal("api", r.err.kind)
+    assert.equal(301, r.err.status)
+    assert.same({ "GET /containers/c1/json" }, r.report.lines)
+    assert.is_true(r.same)
+  end)
 end)
 
 describe("a session against a daemon with odd timing", function()
