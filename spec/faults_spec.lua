@@ -83,24 +83,31 @@ describe("a session against a daemon sending bad frames (F)", function()
 
   it("ends with the wait's code when EOF cuts a header short, every byte delivered (case 66)", function()
     for n = 1, 7 do
-      local r = fe.session{ container = NOTTY, exit_code = 2,
+      local warnings = {}
+      local r = fe.session({ container = NOTTY, exit_code = 2,
         attach = { { "write", F(1, "abc") .. F(2, "de") .. F(1, "0123456789"):sub(1, n) },
-          { "emit", "exit" }, { "close" } } }
+          { "emit", "exit" }, { "close" } } },
+        { opts = { warn = function(msg) warnings[#warnings + 1] = msg end } })
       exited(r, 2)
       assert.equal("abc", r.out)
       assert.equal("de", r.errout)
+      assert.same({ "dockerpty: the output of container c1 ended inside a frame (truncated header)" },
+        warnings)
       settled(r)
       fe.cleanup()
     end
   end)
 
   it("delivers the bytes of a payload cut short at EOF and ends with the wait's code (case 67)", function()
-    local r = fe.session{ container = NOTTY, exit_code = 3,
+    local warnings = {}
+    local r = fe.session({ container = NOTTY, exit_code = 3,
       attach = { { "write", F(1, "abc") .. F(2, "0123456789", { len = 100 }) }, { "emit", "exit" },
-        { "close" } } }
+        { "close" } } }, { opts = { warn = function(msg) warnings[#warnings + 1] = msg end } })
     exited(r, 3)
     assert.equal("abc", r.out)
     assert.equal("0123456789", r.errout)
+    assert.same({ "dockerpty: the output of container c1 ended inside a frame (truncated payload)" },
+      warnings)
     settled(r)
   end)
 

@@ -19,7 +19,7 @@ M.DRAIN_MS = 1000
 local OPTIONS = {
   interactive = true, stdin = true, stdout = true, stderr = true, logs = true,
   detach_keys = true, sig_proxy = true, tty = true, environment = true, workdir = true,
-  user = true, privileged = true, end_on_exit = true,
+  user = true, privileged = true, warn = true,
 }
 
 local function check_endpoint(fname, name, v, is_input)
@@ -57,6 +57,12 @@ function M.options(fname, opts)
   check_endpoint(fname, "stdout", o.stdout, false)
   check_endpoint(fname, "stderr", o.stderr, false)
   if o.sig_proxy == nil then o.sig_proxy = true end
+  if o.warn == nil then
+    o.warn = function(msg) io.stderr:write(msg, "\n") end
+  elseif o.warn ~= false and type(o.warn) ~= "function" then
+    error(("bad argument #3 to '%s' (option 'warn': function or false expected, got %s)"):format(
+      fname, type(o.warn)), 3)
+  end
   local spec = config.detach_keys(o.detach_keys)
   local keys, msg = core.parse_keys(spec)
   if not keys then errors.raise("usage", msg) end
@@ -137,6 +143,12 @@ function Operation:pumps(conn)
   return pumps
 end
 
+--- Report a warning through the `warn` option (stderr by default).
+-- @usage op:warn("dockerpty: failed to resize tty, using default size")
+function Operation:warn(msg)
+  if self.opts.warn then self.opts.warn(msg) end
+end
+
 --- Resize the remote tty, best effort; returns true or false, err.
 -- @usage op:try_resize(40, 120)
 function Operation:try_resize(rows, cols)
@@ -164,6 +176,12 @@ function Operation:_stream_outcome()
   -- stdin unread (case 42): the end of the stream, not a failure
   if st == "error" and (name == "ECONNRESET" or name == "EPIPE") then
     st = "done"
+  end
+  local cut = st == "done" and out:stats().truncated
+  if cut then
+    -- cases 66, 67: the bytes that came were delivered; say what was lost
+    self:warn(("dockerpty: the output of %s ended inside a frame (truncated %s)"):format(
+      self:describe(), cut))
   end
   if st == "error" then
     local kind = (name == "protocol" or name == "daemon") and "protocol" or "connection"

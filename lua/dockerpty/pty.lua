@@ -27,7 +27,7 @@ function PseudoTerminal.new(client, operation, deps)
     operation = operation,
     loop = core.loop(),
     _sleep = deps.sleep or core.sleep,
-    _warn = deps.warn or function(msg) io.stderr:write(msg, "\n") end,
+    _warn = deps.warn or function(msg) operation:warn(msg) end,
   }, PseudoTerminal)
 end
 
