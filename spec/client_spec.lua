@@ -138,10 +138,17 @@ describe("dockerpty.client against the daemon #docker", function()
     local conn = c:attach_socket(r, { stdin = false, stdout = true, stderr = true, stream = true })
     local w = c:wait_async(r.Id, "next-exit")
     assert.is_true(c:start(r.Id))
-    local out, err = demux_all(read_to_eof(conn))
+    -- through the core's demuxer, as a script using only the client would
+    local d = core.demux()
+    local pieces = d:feed(read_to_eof(conn))
     conn:close()
-    assert.equal("out\n", out)
-    assert.equal("err\n", err)
+    assert.is_true(d:eof())
+    local out, err = {}, {}
+    for _, p in ipairs(pieces) do
+      table.insert(p[1] == 2 and err or out, p[2])
+    end
+    assert.equal("out\n", table.concat(out))
+    assert.equal("err\n", table.concat(err))
     assert.equal(3, w:result(10000).StatusCode)
     local info = c:inspect_container(r.Id)
     assert.equal(3, info.State.ExitCode)
