@@ -409,7 +409,21 @@ static void finish_eof(pump *p) {
     p->state = ST_DONE;
 }
 
+/* Stopped (stream error, detach) with output still queued: those bytes
+** were read before the stop and are written before the pump counts as
+** finished, as after EOF: nothing is dropped (fuzz finding F5-1). */
+static int pump_draining(const pump *p) {
+    return p->open && (p->state == ST_ERROR || p->state == ST_DETACHED) &&
+           !sinks_empty(p);
+}
+
 static int pump_active(const pump *p) {
+    return p->open && (p->state == ST_RUNNING || p->state == ST_FLUSHING ||
+                       pump_draining(p));
+}
+
+/* Still moving bytes from its source (what cancel and idleness stop). */
+static int pump_running(const pump *p) {
     return p->open && (p->state == ST_RUNNING || p->state == ST_FLUSHING);
 }
 
@@ -776,7 +790,7 @@ static int pump_m_drain(lua_State *L) {
 */
 static int pump_m_cancel(lua_State *L) {
     pump *p = checkpump(L, 1);
-    if (pump_active(p))
+    if (pump_running(p))
         p->state = ST_CANCELLED;
     lua_settop(L, 1);
     return 1;
@@ -789,7 +803,7 @@ static int pump_m_cancel(lua_State *L) {
 static int pump_m_close(lua_State *L) {
     pump *p = checkpump(L, 1);
     if (p->open) {
-        if (pump_active(p))
+        if (p->state == ST_RUNNING || p->state == ST_FLUSHING)
             p->state = ST_CANCELLED;
         pump_release(p);
     }
@@ -1069,7 +1083,7 @@ static void cancel_links(lua_State *L, int pidx) {
         pump *o;
         lua_rawgeti(L, -1, i);
         o = (pump *)lua_touserdata(L, -1);
-        if (o && pump_active(o))
+        if (o && pump_running(o))
             o->state = ST_CANCELLED;
         lua_pop(L, 1);
     }
@@ -1169,7 +1183,7 @@ static int loop_m_run(lua_State *L) {
         }
         for (i = 0; i < npumps; i++) {
             pump *p = pumps[i];
-            if (pump_active(p) && p->idle_grace >= 0) {
+            if (pump_running(p) && p->idle_grace >= 0) {
                 long long due = p->last_active + p->idle_grace;
                 if (due <= now)
                     p->state = ST_CANCELLED;
@@ -1180,7 +1194,7 @@ static int loop_m_run(lua_State *L) {
         /* Finished? */
         for (i = 0; i < npumps; i++) {
             pump *p = pumps[i];
-            if (pump_active(p) && p->wait_for_output)
+            if (pump_active(p) && (p->wait_for_output || pump_draining(p)))
                 waiting = 1;
         }
         if (!waiting) {
