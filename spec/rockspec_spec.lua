@@ -18,7 +18,7 @@ describe("rockspec/dockerpty-scm-1.rockspec", function()
     os.remove(work)
     finally(function() os.execute("rm -rf " .. work) end)
     -- build from a copy of the sources, so the tree under test stays clean
-    assert.is_true(os.execute("mkdir -p " .. work .. "/src && cp -r lua rockspec " .. work
+    assert.is_true(os.execute("mkdir -p " .. work .. "/src && cp -r lua rockspec bin " .. work
       .. " && cp src/*.c src/*.h " .. work .. "/src"))
     local ok, out = sh(("cd %s && luarocks --lua-version 5.4 make --deps-mode=none --tree %s/tree "
       .. "rockspec/dockerpty-scm-1.rockspec LIBCURL_INCDIR=%s LIBCURL_LIBDIR=%s"):format(
@@ -31,5 +31,10 @@ describe("rockspec/dockerpty-scm-1.rockspec", function()
     assert.is_true(ok, out)
     assert.matches("^%d+%.%d+%.%d+\t" .. work:gsub("%p", "%%%0") .. "/tree/lib/lua/5%.4/dockerpty/core%.so\t"
       .. work:gsub("%p", "%%%0") .. "/tree/share/lua/5%.4/dockerpty/client%.lua\n$", out)
+    -- the command, installed in the tree's bin
+    ok, out = sh(("cd / && eval \"$(luarocks --lua-version 5.4 --tree %s/tree path)\" && "
+      .. "%s/tree/bin/dockerpty --version"):format(work, work))
+    assert.is_true(ok, out)
+    assert.matches("^dockerpty version %d+%.%d+%.%d+\n$", out)
   end)
 end)
