@@ -225,7 +225,7 @@ describe("load and resources", function()
       sample(), elapsed, tostring(core.tcgetattr(s) == before)))
   ]]
 
-  it("keeps fds, Lua memory and RSS flat over 1,000 attach-and-detach cycles (case 84)", function()
+  it("keeps fds, Lua memory and RSS flat over 1,000 attach-and-detach cycles (case 84) #novalgrind #nosanitize", function()
     local srv = fe.fake{ container = { Tty = true, OpenStdin = true, Running = true }, timeout = 600000,
       attach = { { "write", "$ " }, { "hang" } } }
     local prog = script(CYCLES)
@@ -263,7 +263,7 @@ describe("load and resources", function()
     assert.equal(2001, rep.accepted - 1)   -- REST once, then wait + attach per cycle (+ this report)
   end)
 
-  it("moves 64 MiB to a slow reader byte for byte, peak RSS under 32 MiB (cases 3, 83) #docker", function()
+  it("moves 64 MiB to a slow reader byte for byte, peak RSS under 32 MiB (cases 3, 83) #docker #nosanitize", function()
     local client = docker_client()
     -- 64 MiB of random bytes, their md5 on stderr first, then the bytes on stdout
     local gen = "head -c 67108864 /dev/urandom >/tmp/blob && md5sum /tmp/blob >&2 && cat /tmp/blob"
