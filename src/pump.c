@@ -8,10 +8,14 @@
 ** runs any number of pumps with poll(2) until every pump that waits for
 ** output is finished, a stop signal arrives or a timeout passes.
 **
-** Memory is bounded: a pump reads its source only while each of its sinks
-** has less than `bound` bytes pending, so a slow reader stops the reading
-** (backpressure) and nothing is dropped. Payload is written straight from
-** the read buffer; only what a sink does not take at once is copied.
+** Memory is bounded: a pump reads its source only while its sinks have
+** less than `bound` bytes pending (by default: nothing, so at most one read
+** waits), so a slow reader stops the reading (backpressure) and nothing is
+** dropped. Payload is written straight from the read buffer; only what a
+** sink does not take at once is copied. A short read from a pipe, pty or
+** plain socket means it is empty for now: back to poll() without the extra
+** read that would only say EAGAIN (TLS is read to EAGAIN: it may hold
+** decrypted bytes poll() cannot see).
 **
 ** Signals reach the loop through a self-pipe: the handler only writes the
 ** signal number. Lua callbacks (function sinks, on_winch, on_signal) run
@@ -57,7 +61,7 @@ static const char *const state_names[] = {
 };
 
 #define DEFAULT_BUFSIZE  (128 * 1024)
-#define DEFAULT_BOUND    (1024 * 1024)
+#define DEFAULT_BOUND    1       /* read only when every sink took everything */
 #define WINCH_QUIET_MS   30     /* SIGWINCH burst: call once, 30 ms after the last */
 
 typedef struct sink {
@@ -106,7 +110,7 @@ typedef struct pump {
     unsigned long long bytes_in, bytes_out;
     int notified;        /* its drain targets were told it finished */
     long long idle_grace;   /* >= 0: cancel once idle this long (ms) */
-    long long last_active;  /* dp_now_ms() of the last bytes read */
+    long long last_active;  /* dp_now_ms() of the last bytes read or written */
 } pump;
 
 typedef struct loop {
@@ -261,6 +265,8 @@ static void queue_flush(pump *p) {
             sink_broken(s);
             continue;
         }
+        if (w > 0)
+            p->last_active = dp_now_ms();   /* moving bytes is not idle */
         p->qoff += (size_t)w;
         g->len -= (size_t)w;
         if (g->len > 0)
@@ -451,6 +457,7 @@ static void pump_read(runctx *rc, pump *p, int pidx) {
     while (p->state == ST_RUNNING && !p->src_eof && sinks_have_room(p)
            && !rc->failed) {
         size_t n = 0;
+        int drained = 0;     /* a short read emptied the source */
         /* Yield to other pumps now and then so one busy stream cannot
         ** starve the rest; src_ready makes the loop come back at once. */
         if (++rounds > 16) {
@@ -495,6 +502,9 @@ static void pump_read(runctx *rc, pump *p, int pidx) {
                 return;
             }
             n = (size_t)r;
+            /* A pipe, socket or pty that gives less than asked is empty
+            ** now: poll() tells when more comes, no EAGAIN read needed. */
+            drained = n < p->rcap;
         } else { /* EP_CONN */
             int e;
             if (!conn_alive(p->src_conn)) {
@@ -517,9 +527,17 @@ static void pump_read(runctx *rc, pump *p, int pidx) {
                 source_eof(rc, p, pidx);
                 return;
             }
+            /* Likewise on a plain socket; TLS may hold decrypted bytes
+            ** that poll() does not see, so there we read to EAGAIN. */
+            drained = n < p->rcap && !p->src_conn->tls &&
+                      dp_conn_pending(p->src_conn) == 0;
         }
         p->last_active = dp_now_ms();
         process(rc, p, pidx, p->rbuf, n);
+        if (drained && p->state == ST_RUNNING && !p->src_eof) {
+            p->src_ready = 0;
+            return;
+        }
     }
     /* Stopped with room left unknown (backpressure): the source may hold
     ** data that poll() will not announce again (TLS, pre-buffer). */
