@@ -4,6 +4,9 @@
 --
 --   lua5.4 bench/client.lua run  [-i] [-t] IMAGE CMD...      like docker run --rm --network none
 --   lua5.4 bench/client.lua exec [-i] [-t] CONTAINER CMD...  like docker exec
+--   lua5.4 bench/client.lua many N CONTAINER CMD...        N execs at once in one process
+--                                                          (dockerpty.session); prints
+--                                                          "ok K" for K outputs equal to the first
 --
 -- `run` creates the container (network and log driver "none"), attaches, starts, waits
 -- and removes it; `exec` runs CMD in a running container. stdin is attached
@@ -18,6 +21,29 @@ local function usage()
 end
 
 local mode = arg[1]
+if mode == "many" then
+  -- figure 6: N exec sessions in one Lua state and one poll loop
+  local n, container = tonumber(arg[2]), arg[3]
+  local cmd = table.move(arg, 4, #arg, 1, {})
+  if not n or not container or #cmd == 0 then usage() end
+  local client = dockerpty.client.from_env()
+  local outs, sessions = {}, {}
+  for k = 1, n do
+    outs[k] = {}
+    sessions[k] = dockerpty.session.exec(client, container, cmd,
+      { stdout = function(s) table.insert(outs[k], s) end, stderr = false })
+  end
+  local results = dockerpty.session.run_all(sessions, { timeout = 120000 })
+  local good, first = 0, table.concat(outs[1])
+  for k = 1, n do
+    if results[k].how == "exit" and results[k].code == 0 and table.concat(outs[k]) == first then
+      good = good + 1
+    end
+  end
+  io.stdout:write(("ok %d %s"):format(good, first))
+  client:close()
+  os.exit(good == n and 0 or 1)
+end
 if mode ~= "run" and mode ~= "exec" then usage() end
 local interactive, want_tty = false, false
 local i = 2
