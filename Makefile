@@ -22,11 +22,21 @@ DP_CFLAGS     = -std=gnu11 -fPIC -fvisibility=hidden -Wall -Wextra -Werror \
                 -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 LDLIBS        = $(CURL_LIBS) -ldl
 
+# SANITIZE=1: ASan and UBSan. lua5.4 is not instrumented, so the runtimes are
+# preloaded; the core then removes LD_PRELOAD from its environment
+# (DP_SANITIZE_ENV), so that the tools specs start (curl, pgrep, tmux) run
+# without it (some hang under libasan), while every lua5.4 they start finds
+# it again through the shim $(BUILD)/sanbin/lua5.4, first in PATH.
 SANITIZE     ?=
 ifeq ($(SANITIZE),1)
-SAN_FLAGS     = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_FLAGS     = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+                -DDP_SANITIZE_ENV
 SAN_PRELOAD   = $(shell $(CC) -print-file-name=libasan.so) $(shell $(CC) -print-file-name=libubsan.so)
-SAN_ENV       = LD_PRELOAD="$(SAN_PRELOAD)" ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+SAN_BIN       = $(abspath $(BUILD))/sanbin
+SAN_ENV       = LD_PRELOAD="$(SAN_PRELOAD)" DP_SAN_PRELOAD="$(SAN_PRELOAD)" PATH="$(SAN_BIN):$$PATH" \
+                ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1 \
+                UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+SAN_SHIM      = $(SAN_BIN)/lua5.4
 endif
 
 BUILD        ?= build
@@ -49,7 +59,13 @@ ENGINE       ?= docker
 
 .PHONY: all test test-unit lint clean install env deps check-sources rock-check
 
-all: $(SO)
+all: $(SO) $(SAN_SHIM)
+
+$(SAN_BIN)/lua5.4:
+	@mkdir -p $(SAN_BIN)
+	@printf '#!/bin/sh\n# lua5.4 with the sanitizer runtimes preloaded (make SANITIZE=1)\nLD_PRELOAD="$$DP_SAN_PRELOAD" exec %s "$$@"\n' \
+	  "$$(command -v $(LUA))" > $@
+	@chmod +x $@
 
 # Rebuild when the flags change (SANITIZE=1 and back).
 $(BUILD)/.flags: FORCE

@@ -2,11 +2,17 @@
 ** core.c: luaopen_dockerpty_core, the only exported symbol. Opens each
 ** concern of the C core into one module table, in dependency order.
 */
+#include <stdlib.h>
 #include <curl/curl.h>
 
 #include "dockerpty.h"
 
 int luaopen_dockerpty_core(lua_State *L) {
+#ifdef DP_SANITIZE_ENV
+    /* Test builds only (make SANITIZE=1): the sanitizer runtimes are in; the
+    ** programs the specs start should not get them (see the Makefile). */
+    unsetenv("LD_PRELOAD");
+#endif
     /* libcurl's global state first: conn and http handles rely on it.
     ** curl_global_init is reference counted and thread safe in 7.84+. */
     curl_global_init(CURL_GLOBAL_DEFAULT);
