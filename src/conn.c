@@ -554,32 +554,6 @@ static int conn_pushtimeout(lua_State *L) {
     return dp_push_error(L, "timeout", "timeout");
 }
 
-/* Push the header fields of h: lower-cased names to values, repeated
-** names joined with ", ". Can raise (memory only). */
-static void conn_pushheaders(lua_State *L, const dp_head *h) {
-    size_t i, j;
-    lua_createtable(L, 0, (int)h->nheaders);
-    for (i = 0; i < h->nheaders; i++) {
-        const dp_header *f = &h->headers[i];
-        luaL_Buffer b;
-        char *p = luaL_buffinitsize(L, &b, f->name_len);
-        for (j = 0; j < f->name_len; j++) {
-            unsigned char ch = (unsigned char)f->name[j];
-            p[j] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
-        }
-        luaL_pushresultsize(&b, f->name_len);
-        lua_pushvalue(L, -1);
-        if (lua_rawget(L, -3) == LUA_TSTRING) {
-            lua_pushliteral(L, ", ");
-            lua_pushlstring(L, f->value, f->value_len);
-            lua_concat(L, 3);
-        } else {
-            lua_pop(L, 1);
-            lua_pushlstring(L, f->value, f->value_len);
-        }
-        lua_rawset(L, -3);
-    }
-}
 
 /***
 Open a connection to the daemon (libcurl connect-only; TLS handshake done).
@@ -731,7 +705,7 @@ static int conn_m_read_head(lua_State *L) {
             if (r > 0) {
                 lua_pushinteger(L, h.status);
                 lua_pushlstring(L, h.reason, h.reason_len);
-                conn_pushheaders(L, &h);
+                dp_head_push(L, &h);
                 conn_preconsume(c, (size_t)r);
                 return 3;
             }

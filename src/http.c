@@ -379,27 +379,7 @@ static int http_m_request(lua_State *L) {
         return 3;
     }
     lua_pushinteger(L, status);
-    lua_createtable(L, 0, (int)hd.nheaders);
-    for (size_t i = 0; i < hd.nheaders; i++) {
-        const dp_header *f = &hd.headers[i];
-        luaL_Buffer b;
-        char *p = luaL_buffinitsize(L, &b, f->name_len);
-        for (size_t j = 0; j < f->name_len; j++) {
-            unsigned char ch = (unsigned char)f->name[j];
-            p[j] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
-        }
-        luaL_pushresultsize(&b, f->name_len);
-        lua_pushvalue(L, -1);
-        if (lua_rawget(L, -3) == LUA_TSTRING) {
-            lua_pushliteral(L, ", ");
-            lua_pushlstring(L, f->value, f->value_len);
-            lua_concat(L, 3);
-        } else {
-            lua_pop(L, 1);
-            lua_pushlstring(L, f->value, f->value_len);
-        }
-        lua_rawset(L, -3);
-    }
+    dp_head_push(L, &hd);
     lua_pushlstring(L, h->body.p ? h->body.p : "", h->body.len);
     return 3;
 }

@@ -132,9 +132,7 @@ const dp_header *dp_head_find(const dp_head *h, const char *name) {
     return NULL;
 }
 
-/* Push a table of lower-cased names to values; repeated fields are joined
-** with ", ". Can raise (memory errors only). */
-static void head_pushheaders(lua_State *L, const dp_head *h) {
+void dp_head_push(lua_State *L, const dp_head *h) {
     size_t i, j;
     lua_createtable(L, 0, (int)h->nheaders);
     for (i = 0; i < h->nheaders; i++) {
@@ -184,7 +182,7 @@ static int head_f_parse_head(lua_State *L) {
     }
     lua_pushinteger(L, h.status);
     lua_pushlstring(L, h.reason, h.reason_len);
-    head_pushheaders(L, &h);
+    dp_head_push(L, &h);
     lua_pushinteger(L, n);
     return 4;
 }

@@ -7,6 +7,7 @@
 #define DP_HTTPHEAD_H
 
 #include <stddef.h>
+#include "dockerpty.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -33,6 +34,10 @@ typedef struct dp_head {
 ** into buf.
 */
 long dp_head_parse(const char *buf, size_t len, dp_head *h);
+
+/* Push a table of the fields: lower-cased names to values, repeated names
+** joined with ", ". Can raise (memory errors only). */
+void dp_head_push(lua_State *L, const dp_head *h);
 
 /* Case-insensitive lookup; NULL when absent. */
 const dp_header *dp_head_find(const dp_head *h, const char *name);
