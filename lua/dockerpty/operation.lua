@@ -162,7 +162,8 @@ end
 function Operation:close()
   if self._conn then self._conn:close() end
   if self._wait then self._wait:close() end
-  for _, p in ipairs({ self._stdin_pump, self._out_pump, self._wait_pump }) do p:close() end
+  -- pairs, not ipairs: any of them may be missing (no stdin, no wait)
+  for _, p in pairs({ self._stdin_pump, self._out_pump, self._wait_pump }) do p:close() end
 end
 
 -- After the loop: how it ended, from the pumps. Raises the stream's error.

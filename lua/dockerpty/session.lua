@@ -65,17 +65,14 @@ function Session:open()
   return self.pumps
 end
 
---- Whether every pump that waits for output has finished.
+--- Whether the session's output has ended.
 -- @usage if s:finished() then print(s:result()) end
 function Session:finished()
-  for _, p in ipairs(self.pumps or {}) do
-    local st = p:status()
-    if st == "running" or st == "flushing" then
-      -- the stdin pump does not hold a session open
-      if p ~= self.op._stdin_pump then return false end
-    end
-  end
-  return self.pumps ~= nil
+  -- the output decides: stdin and the wait's answer do not hold it open
+  local out = self.op._out_pump
+  if not out then return false end
+  local st = out:status()
+  return st ~= "running" and st ~= "flushing"
 end
 
 --- After the loop: `true|nil, "exit", code` or `true, "detach"`; raises the
