@@ -105,7 +105,8 @@ typedef struct pump {
     int on_eof;
     size_t bound;
     int truncated;       /* DP_DEMUX_TRUNC_* at EOF */
-    char errmsg[512];
+    char errmsg[DP_DEMUX_MSGMAX + 64];   /* may hold NULs: errlen bytes */
+    size_t errlen;
     char errname[32];
     unsigned long long bytes_in, bytes_out;
     int notified;        /* its drain targets were told it finished */
@@ -130,12 +131,20 @@ static int g_sigpipe[2] = {-1, -1};
 ** =======================================================
 */
 
-static void pump_fail(pump *p, const char *name, const char *msg) {
+/* Record the failure; msg is len bytes (a daemon's text may hold NULs). */
+static void pump_fail_len(pump *p, const char *name, const char *msg, size_t len) {
     if (p->state == ST_ERROR)
         return;
     p->state = ST_ERROR;
     snprintf(p->errname, sizeof p->errname, "%s", name);
-    snprintf(p->errmsg, sizeof p->errmsg, "%s", msg);
+    if (len > sizeof p->errmsg)
+        len = sizeof p->errmsg;
+    memcpy(p->errmsg, msg, len);
+    p->errlen = len;
+}
+
+static void pump_fail(pump *p, const char *name, const char *msg) {
+    pump_fail_len(p, name, msg, strlen(msg));
 }
 
 static int conn_alive(const dp_conn *c) {
@@ -360,8 +369,8 @@ static void process(runctx *rc, pump *p, int pidx, const char *data, size_t n) {
                 deliver(rc, p, pidx, (stream == 2 && p->nsinks > 1) ? 1 : 0,
                         piece, plen);
             } else if (r < 0) {
-                pump_fail(p, r == DP_DEMUX_EDAEMON ? "daemon" : "protocol",
-                          dp_demux_error(&p->dm));
+                pump_fail_len(p, r == DP_DEMUX_EDAEMON ? "daemon" : "protocol",
+                              dp_demux_error(&p->dm), p->dm.msglen);
                 p->src_eof = 1;
             }
             if (rc->failed)
@@ -731,7 +740,7 @@ static int pump_m_status(lua_State *L) {
     pump *p = checkpump(L, 1);
     lua_pushstring(L, state_names[p->state]);
     if (p->state == ST_ERROR) {
-        lua_pushstring(L, p->errmsg);
+        lua_pushlstring(L, p->errmsg, p->errlen);
         lua_pushstring(L, p->errname);
         return 3;
     }
