@@ -312,18 +312,21 @@ static int conn_fail(dp_conn *c, CURLcode rc) {
     return err;
 }
 
-/* curl_easy_recv without the pre-buffer. */
-static int conn_rawrecv(dp_conn *c, char *buf, size_t len, size_t *n) {
-    CURLcode rc;
-    *n = 0;
-    c->errmsg[0] = '\0';
-    rc = curl_easy_recv(c->curl, buf, len, n);
+/* The errno-style answer of curl_easy_recv/send: 0, EAGAIN or a failure. */
+static int conn_result(dp_conn *c, CURLcode rc, size_t *n) {
     if (rc == CURLE_OK)
         return 0;
     *n = 0;
     if (rc == CURLE_AGAIN)
         return EAGAIN;
     return conn_fail(c, rc);
+}
+
+/* curl_easy_recv without the pre-buffer. */
+static int conn_rawrecv(dp_conn *c, char *buf, size_t len, size_t *n) {
+    *n = 0;
+    c->errmsg[0] = '\0';
+    return conn_result(c, curl_easy_recv(c->curl, buf, len, n), n);
 }
 
 /* Append bytes to the pre-buffer. 0 or ENOMEM. */
@@ -373,20 +376,13 @@ int dp_conn_recv(dp_conn *c, char *buf, size_t len, size_t *n) {
 }
 
 int dp_conn_send(dp_conn *c, const char *buf, size_t len, size_t *n) {
-    CURLcode rc;
     *n = 0;
     if (c->wclosed) {
         conn_setmsg(c, "send after shutdown", "");
         return EPIPE;
     }
     c->errmsg[0] = '\0';
-    rc = curl_easy_send(c->curl, buf, len, n);
-    if (rc == CURLE_OK)
-        return 0;
-    *n = 0;
-    if (rc == CURLE_AGAIN)
-        return EAGAIN;
-    return conn_fail(c, rc);
+    return conn_result(c, curl_easy_send(c->curl, buf, len, n), n);
 }
 
 size_t dp_conn_pending(const dp_conn *c) {

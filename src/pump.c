@@ -562,6 +562,15 @@ static void pump_read(runctx *rc, pump *p, int pidx) {
 ** =======================================================
 */
 
+/* Append the value at idx to the list in uservalue `slot` of the object
+** at index 1 (a pump's links or drains, a loop's pumps). */
+static void append_uservalue(lua_State *L, int slot, int idx) {
+    lua_getiuservalue(L, 1, slot);
+    lua_pushvalue(L, idx);
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    lua_pop(L, 1);
+}
+
 static pump *checkpump(lua_State *L, int idx) {
     return (pump *)luaL_checkudata(L, idx, DP_PUMP);
 }
@@ -781,9 +790,7 @@ static int pump_m_stats(lua_State *L) {
 static int pump_m_link(lua_State *L) {
     checkopenpump(L, 1);
     checkpump(L, 2);
-    lua_getiuservalue(L, 1, PU_LINKS);
-    lua_pushvalue(L, 2);
-    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    append_uservalue(L, PU_LINKS, 2);
     lua_settop(L, 1);
     return 1;
 }
@@ -802,11 +809,9 @@ static int pump_m_drain(lua_State *L) {
     checkpump(L, 2);
     ms = luaL_checkinteger(L, 3);
     luaL_argcheck(L, ms >= 0, 3, "must not be negative");
-    lua_getiuservalue(L, 1, PU_DRAIN);
-    lua_pushvalue(L, 2);
-    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
     lua_pushinteger(L, ms);
-    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    append_uservalue(L, PU_DRAIN, 2);
+    append_uservalue(L, PU_DRAIN, lua_gettop(L));
     lua_settop(L, 1);
     return 1;
 }
@@ -921,9 +926,7 @@ static int loop_f_new(lua_State *L) {
 static int loop_m_add(lua_State *L) {
     checkloop(L, 1);
     checkopenpump(L, 2);
-    lua_getiuservalue(L, 1, LO_PUMPS);
-    lua_pushvalue(L, 2);
-    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    append_uservalue(L, LO_PUMPS, 2);
     lua_settop(L, 1);
     return 1;
 }
