@@ -20,7 +20,7 @@ CFLAGS       ?= -O2 -g
 LIBFLAG      ?= -shared
 DP_CFLAGS     = -std=gnu11 -fPIC -fvisibility=hidden -Wall -Wextra -Werror \
                 -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
-LDLIBS        = $(CURL_LIBS) -ldl
+LDLIBS        = -ldl
 
 # SANITIZE=1: ASan and UBSan. lua5.4 is not instrumented, so the runtimes are
 # preloaded; the core then removes LD_PRELOAD from its environment
@@ -43,7 +43,7 @@ BUILD        ?= build
 SO            = $(BUILD)/dockerpty/core.so
 # Keep in sync with rockspec/dockerpty-scm-1.rockspec (make check-sources).
 SRCS          = src/core.c src/util.c src/term.c src/demux.c src/escape.c \
-                src/httphead.c src/conn.c src/http.c src/pump.c
+                src/httphead.c src/curlapi.c src/conn.c src/http.c src/pump.c
 HDRS          = $(wildcard src/*.h)
 
 PREFIX       ?= /usr/local
@@ -51,7 +51,11 @@ ROCKTREE     ?= $(PREFIX)
 
 LUA_PATH_DEV  = lua/?.lua;lua/?/init.lua;;
 LUA_CPATH_DEV = $(BUILD)/?.so;;
-TEST_ENV      = LUA_PATH='$(LUA_PATH_DEV)' LUA_CPATH='$(LUA_CPATH_DEV)' DP_BUILD='$(BUILD)'
+# TRANSPORT=libcurl: clients and specs reach a unix socket through libcurl
+# too (DOCKERPTY_TRANSPORT), instead of the plain socket transport.
+TRANSPORT    ?=
+TEST_ENV      = LUA_PATH='$(LUA_PATH_DEV)' LUA_CPATH='$(LUA_CPATH_DEV)' DP_BUILD='$(BUILD)' \
+                $(if $(TRANSPORT),DOCKERPTY_TRANSPORT='$(TRANSPORT)')
 BUSTED_RUN    = $(TEST_ENV) $(SAN_ENV) $(LUA) $(BUSTED)
 # Extra busted options, e.g. make test BUSTED_ARGS='--tags=docker'
 BUSTED_ARGS  ?=
@@ -109,10 +113,10 @@ lint: check-sources
 check-sources:
 	@$(LUA) spec/support/check_sources.lua $(SRCS)
 
-# Debian keeps curl.h under the multiarch include dir: tell LuaRocks.
+# Debian keeps curl.h under the multiarch include dir: tell LuaRocks (the
+# core needs the header only; libcurl is loaded at run time).
 LIBCURL_INCDIR ?= $(shell $(PKG_CONFIG) --variable=includedir libcurl 2>/dev/null)
-LIBCURL_LIBDIR ?= $(shell $(PKG_CONFIG) --variable=libdir libcurl 2>/dev/null)
-ROCK_VARS     = LIBCURL_INCDIR=$(LIBCURL_INCDIR) LIBCURL_LIBDIR=$(LIBCURL_LIBDIR)
+ROCK_VARS     = LIBCURL_INCDIR=$(LIBCURL_INCDIR)
 
 install:
 	$(LUAROCKS) --lua-version 5.4 make --deps-mode=none --tree $(ROCKTREE) \

@@ -14,7 +14,8 @@ description = {
   summary = "Attach your terminal to a Docker container's pseudo-tty, from Lua",
   detailed = [[
     dockerpty does what `docker run -it`, `docker exec -it` and `docker attach`
-    do, as a library: a C core (libcurl transport, termios, stream demuxer,
+    do, as a library: a C core (transport to the daemon: unix socket, and
+    libcurl, loaded at run time, for TCP and TLS; termios, stream demuxer,
     pumps and a poll loop) under a Lua API modelled on Python's dockerpty.
   ]],
   license = "MIT",
@@ -26,7 +27,9 @@ dependencies = {
 }
 
 external_dependencies = {
-  LIBCURL = { header = "curl/curl.h", library = "curl" },
+  -- the header only: the core loads libcurl.so.4 with dlopen when a TCP or
+  -- TLS endpoint needs it
+  LIBCURL = { header = "curl/curl.h" },
 }
 
 test_dependencies = {
@@ -43,12 +46,11 @@ build = {
     ["dockerpty.core"] = {
       sources = {
         "src/core.c", "src/util.c", "src/term.c", "src/demux.c", "src/escape.c",
-        "src/httphead.c", "src/conn.c", "src/http.c", "src/pump.c",
+        "src/httphead.c", "src/curlapi.c", "src/conn.c", "src/http.c", "src/pump.c",
       },
       defines = { "_GNU_SOURCE" },
       incdirs = { "$(LIBCURL_INCDIR)" },
-      libdirs = { "$(LIBCURL_LIBDIR)" },
-      libraries = { "curl", "dl" },
+      libraries = { "dl" },
     },
     ["dockerpty"] = "lua/dockerpty/init.lua",
     ["dockerpty.client"] = "lua/dockerpty/client.lua",

@@ -7,6 +7,10 @@ local fake = require("support.fakedaemon")
 local env = require("support.tls")
 local cjson = require("cjson")
 
+-- The transport of the fake-daemon specs, which run once for each:
+-- "plain" (the default for a unix socket) and "libcurl".
+local TRANSPORT = "plain"
+
 local UPGRADE = "HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\n" ..
   "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
 local REQUEST = "POST /containers/x/attach?stream=1 HTTP/1.1\r\nHost: api.moby.localhost\r\n" ..
@@ -18,7 +22,7 @@ local function fake_conn(steps, script_opts)
   local script = script_opts or {}
   script[1] = steps
   local srv = fake.start(script)
-  local conn, msg = core.connect({ socket = srv.socket })
+  local conn, msg = core.connect({ socket = srv.socket, transport = TRANSPORT })
   assert(conn, msg)
   assert.equal(#REQUEST, conn:send(REQUEST, 2000))
   return srv, conn
@@ -95,257 +99,261 @@ describe("core.connect", function()
   end)
 end)
 
-describe("dockerpty.Conn", function()
-  it("has a type name, tostring forms, and raises after close", function()
-    local srv, conn = fake_conn({ { "read_head" } })
-    finally(function() conn:close(); srv:stop() end)
-    assert.matches("^dockerpty%.Conn %(0x%x+%)$", tostring(conn))
-    assert.is_false(conn:istls())
-    assert.equal(0, conn:pending())
-    assert.is_true(math.type(conn:getfd()) == "integer" and conn:getfd() > 2)
-    assert.is_true(conn:close())
-    assert.is_true(conn:close())
-    assert.equal("dockerpty.Conn (closed)", tostring(conn))
-    local methods = { "send", "read_head", "recv", "read_all", "shutdown", "getfd", "pending", "istls" }
-    for _, m in ipairs(methods) do
-      assert.has_error(function() conn[m](conn, "x") end, "attempt to use a closed connection")
-    end
-    assert.has_error(function() conn.recv(io.stdout) end,
-      "bad argument #1 to 'recv' (dockerpty.Conn expected, got FILE*)")
-  end)
+for _, transport in ipairs({ "plain", "libcurl" }) do
+  describe("dockerpty.Conn (" .. transport .. ")", function()
+    lazy_setup(function() TRANSPORT = transport end)
 
-  it("is closed by a to-be-closed variable", function()
-    local srv = fake.start({ { { "read_head" } } })
-    finally(function() srv:stop() end)
-    local outer
-    do
-      local conn <close> = assert(core.connect({ socket = srv.socket }))
-      outer = conn
-    end
-    assert.equal("dockerpty.Conn (closed)", tostring(outer))
-  end)
-
-  it("keeps bytes that arrive with the head for recv (case 8) #novalgrind", function()
-    local srv, conn = fake_conn({ { "read_head" }, { "write", UPGRADE .. "hello, stream" },
-      { "sleep", 200 } })
-    finally(function() conn:close(); srv:stop() end)
-    local status, reason, headers = conn:read_head(2000)
-    assert.equal(101, status)
-    assert.equal("UPGRADED", reason)
-    assert.equal("tcp", headers.upgrade)
-    assert.equal(#"hello, stream", conn:pending())
-    assert.equal("hello", conn:recv(5, 0))
-    assert.equal(8, conn:pending())
-    assert.equal(", stream", conn:recv(100, 0))
-    assert.equal(0, conn:pending())
-    assert.same({ nil, "timeout", "timeout" }, { conn:recv(100, 0) })
-    local report = srv:wait()
-    assert.equal(REQUEST, report[1].requests[1])
-  end)
-
-  it("reads a head split across writes: status, headers, final CRLF (case 9)", function()
-    local srv, conn = fake_conn({ { "read_head" },
-      { "write", "HTTP/1.1 101 UPGRADED\r\n" }, { "sleep", 30 },
-      { "write", "Content-Type: application/vnd.docker.multiplexed-stream\r\nUpgrade: tcp\r\n" },
-      { "sleep", 30 }, { "write", "\r\n" }, { "sleep", 30 }, { "write", "\1\0\0\0\0\0\0\2hi" } })
-    finally(function() conn:close(); srv:stop() end)
-    local status, _, headers = conn:read_head(2000)
-    assert.equal(101, status)
-    assert.equal("application/vnd.docker.multiplexed-stream", headers["content-type"])
-    local got = ""
-    while #got < 10 do got = got .. assert(conn:recv(100, 2000)) end
-    assert.equal("\1\0\0\0\0\0\0\2hi", got)
-  end)
-
-  it("reads a head dribbled one byte at a time, with bare LF", function()
-    local srv, conn = fake_conn({ { "read_head" },
-      { "write", "HTTP/1.1 200 OK\nContent-Type: application/vnd.docker.raw-stream\n\nX", dribble = 1 } })
-    finally(function() conn:close(); srv:stop() end)
-    local status, reason, headers = conn:read_head(5000)
-    assert.equal(200, status)
-    assert.equal("OK", reason)
-    assert.equal("application/vnd.docker.raw-stream", headers["content-type"])
-    assert.equal("X", conn:recv(10, 2000))
-  end)
-
-  it("returns a 200 answer instead of 101 as it is", function()
-    local srv, conn = fake_conn({ { "read_head" },
-      { "write", "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\nraw" } })
-    finally(function() conn:close(); srv:stop() end)
-    assert.equal(200, (conn:read_head(2000)))
-    assert.equal("raw", conn:read_all(2000))
-  end)
-
-  it("reads a raw 404 after the hijack with read_head and read_all (case 72)", function()
-    local srv, conn = fake_conn({ { "read_head" },
-      { "write", "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" },
-      { "write", "No such container: x\r\n" }, { "close" } })
-    finally(function() conn:close(); srv:stop() end)
-    local status, reason, headers = conn:read_head(2000)
-    assert.equal(404, status)
-    assert.equal("Not Found", reason)
-    assert.equal("text/plain; charset=utf-8", headers["content-type"])
-    assert.equal("No such container: x\r\n", conn:read_all(2000))
-  end)
-
-  it("says 'closed' when the connection ends inside the head", function()
-    local srv, conn = fake_conn({ { "read_head" }, { "write", "HTTP/1.1 101 UPGRADED\r\nContent-Ty" },
-      { "close" } })
-    finally(function() conn:close(); srv:stop() end)
-    assert.same({ nil, "connection closed before the response head was complete", "closed" },
-      { conn:read_head(2000) })
-  end)
-
-  it("bounds a head that never ends (protocol error once maxlen passes)", function()
-    local srv, conn = fake_conn({ { "read_head" }, { "write", "HTTP/1.1 200 OK\r\n" },
-      { "write", "X-Pad: aaaaaaaaaaaaaaaaaaaaaaaa\r\n", times = 2000 }, { "sleep", 500 } })
-    finally(function() conn:close(); srv:stop() end)
-    local t0 = core.now()
-    assert.same({ nil, "response head longer than 1024 bytes", "protocol" }, { conn:read_head(5000, 1024) })
-    assert.is_true(conn:pending() < 1024 + 4096 + 1)
-    assert.is_true(elapsed(t0) < 2000)
-  end)
-
-  it("bounds a head at 16384 bytes by default", function()
-    -- long fields: 64 short ones would be "malformed" (too many fields) first
-    local srv, conn = fake_conn({ { "read_head" }, { "write", "HTTP/1.1 200 OK\r\n" },
-      { "write", "X-Pad: " .. ("a"):rep(500) .. "\r\n", times = 100 }, { "sleep", 500 } })
-    finally(function() conn:close(); srv:stop() end)
-    assert.same({ nil, "response head longer than 16384 bytes", "protocol" }, { conn:read_head(5000) })
-  end)
-
-  it("rejects garbage without waiting for more bytes", function()
-    local srv, conn = fake_conn({ { "read_head" }, { "write", "\1\0\0\0\0\0\0\5hello" }, { "sleep", 1000 } })
-    finally(function() conn:close(); srv:stop() end)
-    local t0 = core.now()
-    assert.same({ nil, "malformed response head", "protocol" }, { conn:read_head(5000) })
-    assert.is_true(elapsed(t0) < 500)
-  end)
-
-  it("times out reading a head that does not come", function()
-    local srv, conn = fake_conn({ { "read_head" }, { "sleep", 1000 } })
-    finally(function() conn:close(); srv:stop() end)
-    local t0 = core.now()
-    assert.same({ nil, "timeout", "timeout" }, { conn:read_head(150) })
-    local t = elapsed(t0)
-    assert.is_true(t >= 140 and t < 600, "took " .. t .. " ms")
-  end)
-
-  it("checks read_head's arguments (method numbering: self is not counted)", function()
-    local srv, conn = fake_conn({ { "read_head" } })
-    finally(function() conn:close(); srv:stop() end)
-    assert.has_error(function() conn:read_head(10, 0) end,
-      "bad argument #2 to 'read_head' (out of range)")
-    assert.has_error(function() conn:read_head(10, 16385) end,
-      "bad argument #2 to 'read_head' (out of range)")
-    assert.has_error(function() conn:read_head("x") end,
-      "bad argument #1 to 'read_head' (number expected, got string)")
-  end)
-
-  it("recv: timeout 0 does not wait, a timeout waits, EOF is 'closed' (case 76)", function()
-    local srv, conn = fake_conn({ { "read_head" }, { "write", UPGRADE }, { "sleep", 300 },
-      { "write", "late" }, { "close" } })
-    finally(function() conn:close(); srv:stop() end)
-    assert.equal(101, (conn:read_head(2000)))
-    local t0 = core.now()
-    assert.same({ nil, "timeout", "timeout" }, { conn:recv(10, 0) })
-    assert.is_true(elapsed(t0) < 50)
-    assert.same({ nil, "timeout", "timeout" }, { conn:recv(10, 100) })
-    assert.is_true(elapsed(t0) >= 90)
-    assert.equal("late", conn:recv(10, 2000))
-    assert.same({ nil, "closed", "closed" }, { conn:recv(10, 2000) })
-    assert.same({ nil, "closed", "closed" }, { conn:recv(10, 2000) })
-  end)
-
-  it("recv returns at most max bytes and checks max", function()
-    local srv, conn = fake_conn({ { "read_head" }, { "write", UPGRADE .. ("z"):rep(100000) },
-      { "sleep", 300 } })
-    finally(function() conn:close(); srv:stop() end)
-    assert.equal(101, (conn:read_head(2000)))
-    assert.equal(3, #conn:recv(3, 2000))
-    local total = 3
-    while total < 100000 do
-      local s = assert(conn:recv(nil, 2000))
-      assert.is_true(#s <= 65536)
-      total = total + #s
-    end
-    assert.equal(100000, total)
-    assert.has_error(function() conn:recv(0) end, "bad argument #1 to 'recv' (size must be positive)")
-  end)
-
-  it("read_all stops at max with the partial data", function()
-    local srv, conn = fake_conn({ { "read_head" }, { "write", UPGRADE .. ("y"):rep(5000) }, { "close" } })
-    finally(function() conn:close(); srv:stop() end)
-    assert.equal(101, (conn:read_head(2000)))
-    local data, msg, name, partial = conn:read_all(2000, 1000)
-    assert.is_nil(data)
-    assert.equal("unix://" .. srv.socket .. ": response longer than 1000 bytes", msg)
-    assert.equal("protocol", name)
-    assert.equal(("y"):rep(1001), partial)
-  end)
-
-  it("read_all times out with the partial data", function()
-    local srv, conn = fake_conn({ { "read_head" }, { "write", UPGRADE .. "part" }, { "sleep", 1000 } })
-    finally(function() conn:close(); srv:stop() end)
-    assert.equal(101, (conn:read_head(2000)))
-    assert.same({ nil, "timeout", "timeout", "part" }, { conn:read_all(200) })
-  end)
-
-  it("gives 'closed' after the daemon drops the connection mid-stream (case 76)", function()
-    local srv, conn = fake_conn({ { "read_head" }, { "write", UPGRADE .. "some output" }, { "close" } })
-    finally(function() conn:close(); srv:stop() end)
-    assert.equal(101, (conn:read_head(2000)))
-    local got = ""
-    while true do
-      local s, err = conn:recv(100, 2000)
-      if not s then
-        assert.equal("closed", err)
-        break
+    it("has a type name, tostring forms, and raises after close", function()
+      local srv, conn = fake_conn({ { "read_head" } })
+      finally(function() conn:close(); srv:stop() end)
+      assert.matches("^dockerpty%.Conn %(0x%x+%)$", tostring(conn))
+      assert.is_false(conn:istls())
+      assert.equal(0, conn:pending())
+      assert.is_true(math.type(conn:getfd()) == "integer" and conn:getfd() > 2)
+      assert.is_true(conn:close())
+      assert.is_true(conn:close())
+      assert.equal("dockerpty.Conn (closed)", tostring(conn))
+      local methods = { "send", "read_head", "recv", "read_all", "shutdown", "getfd", "pending", "istls" }
+      for _, m in ipairs(methods) do
+        assert.has_error(function() conn[m](conn, "x") end, "attempt to use a closed connection")
       end
-      got = got .. s
-    end
-    assert.equal("some output", got)
-  end)
+      assert.has_error(function() conn.recv(io.stdout) end,
+        "bad argument #1 to 'recv' (dockerpty.Conn expected, got FILE*)")
+    end)
 
-  it("half-close: the daemon sees EOF and the reply still arrives (cases 40, 41)", function()
-    local srv, conn = fake_conn({ { "read_head" }, { "write", UPGRADE }, { "read_all" }, { "sleep", 50 },
-      { "write", "reply after EOF" }, { "close" } })
-    finally(function() conn:close(); srv:stop() end)
-    assert.equal(101, (conn:read_head(2000)))
-    assert.equal(11, conn:send("stdin bytes", 2000))
-    assert.is_true(conn:shutdown())
-    assert.is_true(conn:shutdown())   -- idempotent
-    assert.equal("reply after EOF", conn:read_all(2000))
-    local report = srv:wait()
-    assert.is_true(report[1].eof)
-    assert.equal("stdin bytes", report[1].data)
-    local ok, msg, name = conn:send("more")
-    assert.is_nil(ok)
-    assert.equal("unix://" .. srv.socket .. ": send after shutdown", msg)
-    assert.equal("EPIPE", name)
-  end)
+    it("is closed by a to-be-closed variable", function()
+      local srv = fake.start({ { { "read_head" } } })
+      finally(function() srv:stop() end)
+      local outer
+      do
+        local conn <close> = assert(core.connect({ socket = srv.socket, transport = TRANSPORT }))
+        outer = conn
+      end
+      assert.equal("dockerpty.Conn (closed)", tostring(outer))
+    end)
 
-  it("send waits while the socket is full and times out #novalgrind", function()
-    -- the fake daemon reads nothing after the head: the socket buffers fill up
-    local srv, conn = fake_conn({ { "read_head" }, { "sleep", 1500 } })
-    finally(function() conn:close(); srv:stop() end)
-    local t0 = core.now()
-    assert.same({ nil, "timeout", "timeout" }, { conn:send(("x"):rep(8 * 1024 * 1024), 200) })
-    local t = elapsed(t0)
-    assert.is_true(t >= 190 and t < 1000, "took " .. t .. " ms")
-  end)
+    it("keeps bytes that arrive with the head for recv (case 8) #novalgrind", function()
+      local srv, conn = fake_conn({ { "read_head" }, { "write", UPGRADE .. "hello, stream" },
+        { "sleep", 200 } })
+      finally(function() conn:close(); srv:stop() end)
+      local status, reason, headers = conn:read_head(2000)
+      assert.equal(101, status)
+      assert.equal("UPGRADED", reason)
+      assert.equal("tcp", headers.upgrade)
+      assert.equal(#"hello, stream", conn:pending())
+      assert.equal("hello", conn:recv(5, 0))
+      assert.equal(8, conn:pending())
+      assert.equal(", stream", conn:recv(100, 0))
+      assert.equal(0, conn:pending())
+      assert.same({ nil, "timeout", "timeout" }, { conn:recv(100, 0) })
+      local report = srv:wait()
+      assert.equal(REQUEST, report[1].requests[1])
+    end)
 
-  it("sends a large buffer completely to a reading daemon", function()
-    local payload = {}
-    for i = 1, 4 * 65536 do payload[i] = string.char(i % 256) end
-    payload = table.concat(payload)
-    local srv, conn = fake_conn({ { "read_head" }, { "read", #payload }, { "write", "done" } })
-    finally(function() conn:close(); srv:stop() end)
-    assert.equal(#payload, conn:send(payload, 5000))
-    assert.equal("done", conn:recv(10, 5000))
-    assert.equal(payload, srv:wait()[1].requests[2])
+    it("reads a head split across writes: status, headers, final CRLF (case 9)", function()
+      local srv, conn = fake_conn({ { "read_head" },
+        { "write", "HTTP/1.1 101 UPGRADED\r\n" }, { "sleep", 30 },
+        { "write", "Content-Type: application/vnd.docker.multiplexed-stream\r\nUpgrade: tcp\r\n" },
+        { "sleep", 30 }, { "write", "\r\n" }, { "sleep", 30 }, { "write", "\1\0\0\0\0\0\0\2hi" } })
+      finally(function() conn:close(); srv:stop() end)
+      local status, _, headers = conn:read_head(2000)
+      assert.equal(101, status)
+      assert.equal("application/vnd.docker.multiplexed-stream", headers["content-type"])
+      local got = ""
+      while #got < 10 do got = got .. assert(conn:recv(100, 2000)) end
+      assert.equal("\1\0\0\0\0\0\0\2hi", got)
+    end)
+
+    it("reads a head dribbled one byte at a time, with bare LF", function()
+      local srv, conn = fake_conn({ { "read_head" },
+        { "write", "HTTP/1.1 200 OK\nContent-Type: application/vnd.docker.raw-stream\n\nX", dribble = 1 } })
+      finally(function() conn:close(); srv:stop() end)
+      local status, reason, headers = conn:read_head(5000)
+      assert.equal(200, status)
+      assert.equal("OK", reason)
+      assert.equal("application/vnd.docker.raw-stream", headers["content-type"])
+      assert.equal("X", conn:recv(10, 2000))
+    end)
+
+    it("returns a 200 answer instead of 101 as it is", function()
+      local srv, conn = fake_conn({ { "read_head" },
+        { "write", "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\nraw" } })
+      finally(function() conn:close(); srv:stop() end)
+      assert.equal(200, (conn:read_head(2000)))
+      assert.equal("raw", conn:read_all(2000))
+    end)
+
+    it("reads a raw 404 after the hijack with read_head and read_all (case 72)", function()
+      local srv, conn = fake_conn({ { "read_head" },
+        { "write", "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" },
+        { "write", "No such container: x\r\n" }, { "close" } })
+      finally(function() conn:close(); srv:stop() end)
+      local status, reason, headers = conn:read_head(2000)
+      assert.equal(404, status)
+      assert.equal("Not Found", reason)
+      assert.equal("text/plain; charset=utf-8", headers["content-type"])
+      assert.equal("No such container: x\r\n", conn:read_all(2000))
+    end)
+
+    it("says 'closed' when the connection ends inside the head", function()
+      local srv, conn = fake_conn({ { "read_head" }, { "write", "HTTP/1.1 101 UPGRADED\r\nContent-Ty" },
+        { "close" } })
+      finally(function() conn:close(); srv:stop() end)
+      assert.same({ nil, "connection closed before the response head was complete", "closed" },
+        { conn:read_head(2000) })
+    end)
+
+    it("bounds a head that never ends (protocol error once maxlen passes)", function()
+      local srv, conn = fake_conn({ { "read_head" }, { "write", "HTTP/1.1 200 OK\r\n" },
+        { "write", "X-Pad: aaaaaaaaaaaaaaaaaaaaaaaa\r\n", times = 2000 }, { "sleep", 500 } })
+      finally(function() conn:close(); srv:stop() end)
+      local t0 = core.now()
+      assert.same({ nil, "response head longer than 1024 bytes", "protocol" }, { conn:read_head(5000, 1024) })
+      assert.is_true(conn:pending() < 1024 + 4096 + 1)
+      assert.is_true(elapsed(t0) < 2000)
+    end)
+
+    it("bounds a head at 16384 bytes by default", function()
+      -- long fields: 64 short ones would be "malformed" (too many fields) first
+      local srv, conn = fake_conn({ { "read_head" }, { "write", "HTTP/1.1 200 OK\r\n" },
+        { "write", "X-Pad: " .. ("a"):rep(500) .. "\r\n", times = 100 }, { "sleep", 500 } })
+      finally(function() conn:close(); srv:stop() end)
+      assert.same({ nil, "response head longer than 16384 bytes", "protocol" }, { conn:read_head(5000) })
+    end)
+
+    it("rejects garbage without waiting for more bytes", function()
+      local srv, conn = fake_conn({ { "read_head" }, { "write", "\1\0\0\0\0\0\0\5hello" }, { "sleep", 1000 } })
+      finally(function() conn:close(); srv:stop() end)
+      local t0 = core.now()
+      assert.same({ nil, "malformed response head", "protocol" }, { conn:read_head(5000) })
+      assert.is_true(elapsed(t0) < 500)
+    end)
+
+    it("times out reading a head that does not come", function()
+      local srv, conn = fake_conn({ { "read_head" }, { "sleep", 1000 } })
+      finally(function() conn:close(); srv:stop() end)
+      local t0 = core.now()
+      assert.same({ nil, "timeout", "timeout" }, { conn:read_head(150) })
+      local t = elapsed(t0)
+      assert.is_true(t >= 140 and t < 600, "took " .. t .. " ms")
+    end)
+
+    it("checks read_head's arguments (method numbering: self is not counted)", function()
+      local srv, conn = fake_conn({ { "read_head" } })
+      finally(function() conn:close(); srv:stop() end)
+      assert.has_error(function() conn:read_head(10, 0) end,
+        "bad argument #2 to 'read_head' (out of range)")
+      assert.has_error(function() conn:read_head(10, 16385) end,
+        "bad argument #2 to 'read_head' (out of range)")
+      assert.has_error(function() conn:read_head("x") end,
+        "bad argument #1 to 'read_head' (number expected, got string)")
+    end)
+
+    it("recv: timeout 0 does not wait, a timeout waits, EOF is 'closed' (case 76)", function()
+      local srv, conn = fake_conn({ { "read_head" }, { "write", UPGRADE }, { "sleep", 300 },
+        { "write", "late" }, { "close" } })
+      finally(function() conn:close(); srv:stop() end)
+      assert.equal(101, (conn:read_head(2000)))
+      local t0 = core.now()
+      assert.same({ nil, "timeout", "timeout" }, { conn:recv(10, 0) })
+      assert.is_true(elapsed(t0) < 50)
+      assert.same({ nil, "timeout", "timeout" }, { conn:recv(10, 100) })
+      assert.is_true(elapsed(t0) >= 90)
+      assert.equal("late", conn:recv(10, 2000))
+      assert.same({ nil, "closed", "closed" }, { conn:recv(10, 2000) })
+      assert.same({ nil, "closed", "closed" }, { conn:recv(10, 2000) })
+    end)
+
+    it("recv returns at most max bytes and checks max", function()
+      local srv, conn = fake_conn({ { "read_head" }, { "write", UPGRADE .. ("z"):rep(100000) },
+        { "sleep", 300 } })
+      finally(function() conn:close(); srv:stop() end)
+      assert.equal(101, (conn:read_head(2000)))
+      assert.equal(3, #conn:recv(3, 2000))
+      local total = 3
+      while total < 100000 do
+        local s = assert(conn:recv(nil, 2000))
+        assert.is_true(#s <= 65536)
+        total = total + #s
+      end
+      assert.equal(100000, total)
+      assert.has_error(function() conn:recv(0) end, "bad argument #1 to 'recv' (size must be positive)")
+    end)
+
+    it("read_all stops at max with the partial data", function()
+      local srv, conn = fake_conn({ { "read_head" }, { "write", UPGRADE .. ("y"):rep(5000) }, { "close" } })
+      finally(function() conn:close(); srv:stop() end)
+      assert.equal(101, (conn:read_head(2000)))
+      local data, msg, name, partial = conn:read_all(2000, 1000)
+      assert.is_nil(data)
+      assert.equal("unix://" .. srv.socket .. ": response longer than 1000 bytes", msg)
+      assert.equal("protocol", name)
+      assert.equal(("y"):rep(1001), partial)
+    end)
+
+    it("read_all times out with the partial data", function()
+      local srv, conn = fake_conn({ { "read_head" }, { "write", UPGRADE .. "part" }, { "sleep", 1000 } })
+      finally(function() conn:close(); srv:stop() end)
+      assert.equal(101, (conn:read_head(2000)))
+      assert.same({ nil, "timeout", "timeout", "part" }, { conn:read_all(200) })
+    end)
+
+    it("gives 'closed' after the daemon drops the connection mid-stream (case 76)", function()
+      local srv, conn = fake_conn({ { "read_head" }, { "write", UPGRADE .. "some output" }, { "close" } })
+      finally(function() conn:close(); srv:stop() end)
+      assert.equal(101, (conn:read_head(2000)))
+      local got = ""
+      while true do
+        local s, err = conn:recv(100, 2000)
+        if not s then
+          assert.equal("closed", err)
+          break
+        end
+        got = got .. s
+      end
+      assert.equal("some output", got)
+    end)
+
+    it("half-close: the daemon sees EOF and the reply still arrives (cases 40, 41)", function()
+      local srv, conn = fake_conn({ { "read_head" }, { "write", UPGRADE }, { "read_all" }, { "sleep", 50 },
+        { "write", "reply after EOF" }, { "close" } })
+      finally(function() conn:close(); srv:stop() end)
+      assert.equal(101, (conn:read_head(2000)))
+      assert.equal(11, conn:send("stdin bytes", 2000))
+      assert.is_true(conn:shutdown())
+      assert.is_true(conn:shutdown())   -- idempotent
+      assert.equal("reply after EOF", conn:read_all(2000))
+      local report = srv:wait()
+      assert.is_true(report[1].eof)
+      assert.equal("stdin bytes", report[1].data)
+      local ok, msg, name = conn:send("more")
+      assert.is_nil(ok)
+      assert.equal("unix://" .. srv.socket .. ": send after shutdown", msg)
+      assert.equal("EPIPE", name)
+    end)
+
+    it("send waits while the socket is full and times out #novalgrind", function()
+      -- the fake daemon reads nothing after the head: the socket buffers fill up
+      local srv, conn = fake_conn({ { "read_head" }, { "sleep", 1500 } })
+      finally(function() conn:close(); srv:stop() end)
+      local t0 = core.now()
+      assert.same({ nil, "timeout", "timeout" }, { conn:send(("x"):rep(8 * 1024 * 1024), 200) })
+      local t = elapsed(t0)
+      assert.is_true(t >= 190 and t < 1000, "took " .. t .. " ms")
+    end)
+
+    it("sends a large buffer completely to a reading daemon", function()
+      local payload = {}
+      for i = 1, 4 * 65536 do payload[i] = string.char(i % 256) end
+      payload = table.concat(payload)
+      local srv, conn = fake_conn({ { "read_head" }, { "read", #payload }, { "write", "done" } })
+      finally(function() conn:close(); srv:stop() end)
+      assert.equal(#payload, conn:send(payload, 5000))
+      assert.equal("done", conn:recv(10, 5000))
+      assert.equal(payload, srv:wait()[1].requests[2])
+    end)
   end)
-end)
+end
 
 -- {================ real daemon ================
 

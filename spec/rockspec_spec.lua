@@ -23,9 +23,14 @@ describe("rockspec/dockerpty-scm-1.rockspec", function()
     assert.is_true(os.execute("mkdir -p " .. work .. "/src && cp -r lua rockspec bin " .. work
       .. " && cp src/*.c src/*.h " .. work .. "/src"))
     local ok, out = sh(("cd %s && luarocks --lua-version 5.4 make --deps-mode=none --tree %s/tree "
-      .. "rockspec/dockerpty-scm-1.rockspec LIBCURL_INCDIR=%s LIBCURL_LIBDIR=%s"):format(
-      work, work, pkgvar("includedir"), pkgvar("libdir")))
+      .. "rockspec/dockerpty-scm-1.rockspec LIBCURL_INCDIR=%s"):format(
+      work, work, pkgvar("includedir")))
     assert.is_true(ok, out)
+    -- libcurl is loaded at run time, for TCP and TLS only: not linked
+    ok, out = sh(("ldd %s/tree/lib/lua/5.4/dockerpty/core.so"):format(work))
+    assert.is_true(ok, out)
+    assert.matches("libc%.so", out)
+    assert.is_nil(out:find("libcurl", 1, true), out)
     ok, out = sh(("cd / && eval \"$(luarocks --lua-version 5.4 --tree %s/tree path)\" && "
       .. "env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 lua5.4 -e 'local d = require \"dockerpty\"; "
       .. "print(d._VERSION, package.searchpath(\"dockerpty.core\", package.cpath), "

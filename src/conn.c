@@ -1,9 +1,10 @@
 /*
-** conn.c: dockerpty.Conn, a connection to the daemon made by libcurl in
-** connect-only mode (unix socket, TCP or TLS) over which the Lua layer
-** writes raw HTTP and reads the response head; after an upgrade it carries
-** the hijacked attach/exec stream. Also the endpoint options shared with
-** http.c, and the test primitives _listen_unix and _accept.
+** conn.c: dockerpty.Conn, a connection to the daemon over which the Lua
+** layer writes raw HTTP and reads the response head; after an upgrade it
+** carries the hijacked attach/exec stream. A unix socket is a plain socket
+** (no libcurl); TCP and TLS, or transport "libcurl", go through libcurl in
+** connect-only mode. Also the endpoint options shared with http.c, and the
+** test primitives _listen_unix and _accept.
 */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -16,9 +17,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <fcntl.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
+#include "curlapi.h"
 
 #include "dockerpty.h"
 #include "util.h"
@@ -122,7 +124,7 @@ static void ep_checkfields(lua_State *L, int arg, int idx, const char *prefix,
 /* Validate the endpoint table at arg into *ep. Can raise (misuse). */
 void dp_endpoint_check(lua_State *L, int arg, dp_endpoint *ep) {
     static const char *const fields[] = {
-        "socket", "url", "tls", "connect_timeout", "where", NULL
+        "socket", "url", "tls", "connect_timeout", "where", "transport", NULL
     };
     static const char *const tlsfields[] = {"ca", "cert", "key", "verify", NULL};
     int t;
@@ -196,6 +198,105 @@ void dp_endpoint_check(lua_State *L, int arg, dp_endpoint *ep) {
 
     lua_getfield(L, arg, "where");
     ep_copystr(L, arg, "where", ep->where, sizeof ep->where);
+
+    ep->plain = ep->socket[0] != '\0';
+    t = lua_getfield(L, arg, "transport");
+    if (t != LUA_TNIL) {
+        const char *tr = lua_tostring(L, -1);
+        if (t != LUA_TSTRING || (strcmp(tr, "plain") != 0 && strcmp(tr, "libcurl") != 0))
+            luaL_argerror(L, arg, "field 'transport' must be \"plain\" or \"libcurl\"");
+        if (tr[0] == 'p' && !ep->socket[0])
+            luaL_argerror(L, arg, "field 'transport' \"plain\" needs a unix socket");
+        ep->plain = tr[0] == 'p';
+    }
+    lua_pop(L, 1);
+}
+
+int dp_unix_connect(const dp_endpoint *ep, int *fdp) {
+    struct sockaddr_un sa;
+    size_t len = strlen(ep->socket);
+    int fd, err = 0;
+    *fdp = -1;
+    if (len >= sizeof sa.sun_path)
+        return ENAMETOOLONG;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, ep->socket, len);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return errno;
+    while (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        if (errno == EINTR)
+            continue;
+        err = errno;
+        break;
+    }
+    /* A unix socket whose backlog is full says EAGAIN (not EINPROGRESS):
+    ** wait until it is writable, then ask for the outcome. */
+    if (err == EINPROGRESS || err == EAGAIN) {
+        long long deadline = dp_now_ms() + ep->connect_timeout;
+        for (;;) {
+            struct pollfd p;
+            long long left = deadline - dp_now_ms();
+            int r;
+            socklen_t sl = sizeof err;
+            if (left <= 0) {
+                err = ETIMEDOUT;
+                break;
+            }
+            p.fd = fd;
+            p.events = POLLOUT;
+            p.revents = 0;
+            r = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0) {
+                err = errno;
+                break;
+            }
+            if (r == 0)
+                continue;
+            if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0)
+                err = errno;
+            if (err == EAGAIN) {     /* still no room in the backlog */
+                while (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno == EINTR)
+                    ;
+                err = errno == EISCONN ? 0 : errno;
+                if (err == EAGAIN || err == EINPROGRESS) {
+                    poll(NULL, 0, 5);
+                    continue;
+                }
+            }
+            break;
+        }
+    }
+    if (err != 0) {
+        close(fd);
+        return err;
+    }
+    *fdp = fd;
+    return 0;
+}
+
+int dp_push_unixerr(lua_State *L, const dp_endpoint *ep, int err) {
+    luaL_pushfail(L);
+    if (err == ETIMEDOUT) {
+        lua_pushfstring(L, "cannot connect to the Docker daemon at %s: connection timed out "
+                        "after %d ms", ep->where, (int)ep->connect_timeout);
+        lua_pushliteral(L, "timeout");
+        return 3;
+    }
+    lua_pushfstring(L, "cannot connect to the Docker daemon at %s: %s", ep->where, strerror(err));
+    lua_pushstring(L, dp_errno_name(err));
+    lua_pushinteger(L, err);
+    return 4;
+}
+
+int dp_curl_need(lua_State *L) {
+    char err[256];
+    if (dp_curl_load(err, sizeof err) == 0)
+        return 0;
+    return dp_push_error(L, err, "libcurl");
 }
 
 /* Set the options every handle of ours gets (not the URL). */
@@ -322,10 +423,29 @@ static int conn_result(dp_conn *c, CURLcode rc, size_t *n) {
     return conn_fail(c, rc);
 }
 
-/* curl_easy_recv without the pre-buffer. */
+/* A failed recv/send on a plain socket: EAGAIN, or errno with its text. */
+static int conn_oserr(dp_conn *c, int err) {
+    if (err == EAGAIN || err == EWOULDBLOCK)
+        return EAGAIN;
+    conn_setmsg(c, strerror(err), "");
+    return err;
+}
+
+/* recv without the pre-buffer. */
 static int conn_rawrecv(dp_conn *c, char *buf, size_t len, size_t *n) {
     *n = 0;
     c->errmsg[0] = '\0';
+    if (c->curl == NULL) {
+        for (;;) {
+            ssize_t r = recv(c->fd, buf, len, 0);
+            if (r >= 0) {
+                *n = (size_t)r;
+                return 0;
+            }
+            if (errno != EINTR)
+                return conn_oserr(c, errno);
+        }
+    }
     return conn_result(c, curl_easy_recv(c->curl, buf, len, n), n);
 }
 
@@ -382,6 +502,17 @@ int dp_conn_send(dp_conn *c, const char *buf, size_t len, size_t *n) {
         return EPIPE;
     }
     c->errmsg[0] = '\0';
+    if (c->curl == NULL) {
+        for (;;) {
+            ssize_t r = send(c->fd, buf, len, MSG_NOSIGNAL);
+            if (r >= 0) {
+                *n = (size_t)r;
+                return 0;
+            }
+            if (errno != EINTR)
+                return conn_oserr(c, errno);
+        }
+    }
     return conn_result(c, curl_easy_send(c->curl, buf, len, n), n);
 }
 
@@ -479,7 +610,7 @@ int dp_conn_shutdown(dp_conn *c) {
 
 dp_conn *dp_conn_check(lua_State *L, int idx) {
     dp_conn *c = (dp_conn *)luaL_checkudata(L, idx, DP_CONN);
-    if (dp_unlikely(c->curl == NULL))
+    if (dp_unlikely(c->fd < 0))
         luaL_error(L, "attempt to use a closed connection");
     return c;
 }
@@ -487,6 +618,8 @@ dp_conn *dp_conn_check(lua_State *L, int idx) {
 static void conn_release(dp_conn *c) {
     if (c->curl != NULL)
         curl_easy_cleanup(c->curl);     /* closes the socket */
+    else if (c->fd >= 0)
+        close(c->fd);
     c->curl = NULL;
     c->fd = -1;
     free(c->pre);
@@ -552,14 +685,17 @@ static int conn_pushtimeout(lua_State *L) {
 
 
 /***
-Open a connection to the daemon (libcurl connect-only; TLS handshake done).
+Open a connection to the daemon: a plain unix socket, or libcurl in
+connect-only mode (TCP, TLS: handshake done).
 @function connect
 @tparam table opts `socket` (unix socket path) or `url` ("http://h:p",
  "https://h:p"), `tls` = {ca, cert, key, verify}, `connect_timeout` (ms,
- default 10000), `where` (display name used in messages)
+ default 10000), `where` (display name used in messages), `transport`
+ ("plain", the default for a socket, or "libcurl": libcurl for a socket too)
 @treturn[1] dockerpty.Conn
 @return[2] nil, "cannot connect to the Docker daemon at <where>: <reason>",
  name (errno name, "timeout" or CURLE_ name) [, errno]
+@return[3] nil, "cannot load libcurl: <reason>", "libcurl"
 @usage local conn = assert(core.connect{socket = "/var/run/docker.sock"})
 */
 static int conn_f_connect(lua_State *L) {
@@ -576,6 +712,12 @@ static int conn_f_connect(lua_State *L) {
     c->fd = -1;
     luaL_setmetatable(L, DP_CONN);
     conn_copy(c->where, sizeof c->where, ep.where);
+    if (ep.plain) {
+        err = dp_unix_connect(&ep, &c->fd);
+        return err == 0 ? 1 : dp_push_unixerr(L, &ep, err);
+    }
+    if ((err = dp_curl_need(L)) != 0)
+        return err;
     c->curl = curl_easy_init();
     if (c->curl == NULL)
         return dp_push_errno(L, "curl_easy_init", ENOMEM);
@@ -903,7 +1045,7 @@ static int conn_m_close(lua_State *L) {
 
 static int conn_m_tostring(lua_State *L) {
     dp_conn *c = (dp_conn *)luaL_checkudata(L, 1, DP_CONN);
-    if (c->curl == NULL)
+    if (c->fd < 0)
         lua_pushliteral(L, "dockerpty.Conn (closed)");
     else
         lua_pushfstring(L, "dockerpty.Conn (%p)", (void *)c);

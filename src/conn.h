@@ -1,8 +1,8 @@
 /*
-** conn.h: a connection to the daemon made through libcurl in connect-only
-** mode (unix socket, TCP or TLS): the hijacked attach/exec stream, and the
-** raw HTTP exchanges the Lua layer writes itself (wait). Used as a source
-** and sink by the pumps.
+** conn.h: a connection to the daemon: a plain unix socket, or libcurl in
+** connect-only mode (TCP, TLS, or a unix socket with transport "libcurl"):
+** the hijacked attach/exec stream, and the raw HTTP exchanges the Lua layer
+** writes itself (wait). Used as a source and sink by the pumps.
 */
 #ifndef DP_CONN_H
 #define DP_CONN_H
@@ -10,14 +10,14 @@
 #include <limits.h>
 #include <stddef.h>
 #include <sys/un.h>
-#include <curl/curl.h>
+#include "curlapi.h"
 #include "dockerpty.h"
 
 #pragma GCC visibility push(hidden)
 
 typedef struct dp_conn {
-    CURL *curl;          /* NULL once closed */
-    int fd;              /* CURLINFO_ACTIVESOCKET, -1 once closed */
+    CURL *curl;          /* libcurl transport only; NULL for a plain socket */
+    int fd;              /* the socket; -1 once closed */
     int tls;             /* 1 over https */
     int wclosed;         /* half-closed by us */
     char *pre;           /* bytes read past the response head (malloc) */
@@ -29,9 +29,11 @@ typedef struct dp_conn {
 /*
 ** Endpoint options shared by core.connect (conn.c) and core.http (http.c):
 ** `socket` or `url`, `tls = {ca, cert, key, verify}`, `connect_timeout`,
-** `where`. dp_endpoint_check raises on misuse; dp_endpoint_apply sets the
-** libcurl options every handle gets (http/https only, no redirects, no
-** proxy, keepalive on TCP, TLS verification unless turned off).
+** `where`, `transport` ("plain", the default for a socket, or "libcurl",
+** the only one for a url). dp_endpoint_check raises on misuse;
+** dp_endpoint_apply sets the libcurl options every handle gets (http/https
+** only, no redirects, no proxy, keepalive on TCP, TLS verification unless
+** turned off).
 */
 typedef struct dp_endpoint {
     char socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -39,12 +41,23 @@ typedef struct dp_endpoint {
     char ca[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];   /* "" when unset */
     int tls;                 /* https */
     int verify;              /* TLS peer and host verification */
+    int plain;               /* a unix socket without libcurl */
     long connect_timeout;    /* ms */
     char where[256];         /* display name for messages */
 } dp_endpoint;
 
 void dp_endpoint_check(lua_State *L, int arg, dp_endpoint *ep);
 CURLcode dp_endpoint_apply(CURL *curl, const dp_endpoint *ep);
+/* Connect a non-blocking, close-on-exec unix socket to ep->socket within
+** ep->connect_timeout. 0 with *fd set, or an errno value (ETIMEDOUT). */
+int dp_unix_connect(const dp_endpoint *ep, int *fd);
+/* Push nil, "cannot connect to the Docker daemon at <where>: <reason>",
+** name, errno for an errno value from dp_unix_connect ("timeout" for
+** ETIMEDOUT); returns the count. */
+int dp_push_unixerr(lua_State *L, const dp_endpoint *ep, int err);
+/* Load libcurl (curlapi.h) or push nil, message, "libcurl"; returns 0 when
+** loaded, else the count pushed. */
+int dp_curl_need(lua_State *L);
 /* "CURLE_COULDNT_CONNECT" for a CURLcode. */
 const char *dp_curle_name(CURLcode code);
 /* Push nil, "cannot connect to the Docker daemon at <where>: <reason>",

@@ -3,7 +3,6 @@
 ** concern of the C core into one module table, in dependency order.
 */
 #include <stdlib.h>
-#include <curl/curl.h>
 
 #include "dockerpty.h"
 
@@ -13,15 +12,13 @@ int luaopen_dockerpty_core(lua_State *L) {
     ** programs the specs start should not get them (see the Makefile). */
     unsetenv("LD_PRELOAD");
 #endif
-    /* libcurl's global state first: conn and http handles rely on it.
-    ** curl_global_init is reference counted and thread safe in 7.84+. */
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    /* libcurl is not loaded here: only TCP and TLS endpoints need it
+    ** (curlapi.c loads it on first use). */
     lua_newtable(L);
     lua_pushliteral(L, DP_VERSION);
     lua_setfield(L, -2, "_VERSION");
-    lua_pushstring(L, curl_version());
-    lua_setfield(L, -2, "_CURL_VERSION");
     util_open(L);     /* fd helpers used by every other file */
+    curlapi_open(L);  /* libcurl on demand: curl_version, curl_loaded */
     term_open(L);     /* termios, window size */
     demux_open(L);    /* stream framing, used by pumps */
     escape_open(L);   /* detach keys, used by pumps */

@@ -30,6 +30,7 @@
 
 /* Each concern registers its functions into the module table at -1. */
 DP_HIDDEN int util_open(lua_State *L);
+DP_HIDDEN int curlapi_open(lua_State *L);
 DP_HIDDEN int term_open(lua_State *L);
 DP_HIDDEN int demux_open(lua_State *L);
 DP_HIDDEN int escape_open(lua_State *L);

@@ -148,7 +148,7 @@ static void pump_fail(pump *p, const char *name, const char *msg) {
 }
 
 static int conn_alive(const dp_conn *c) {
-    return c != NULL && c->curl != NULL;
+    return c != NULL && c->fd >= 0;
 }
 
 static int sink_fd(const sink *s) {

@@ -1,8 +1,9 @@
 --- A small, exact Docker Engine API client.
 -- Methods are named and shaped as docker-py's low-level `APIClient`, so
 -- the operations read like Python dockerpty's; any object with the same
--- methods can stand in for it. Requests go through libcurl (unix socket,
--- TCP or TLS) in the C core; attach and exec hijack the connection.
+-- methods can stand in for it. Requests go through the C core: plain HTTP
+-- over a unix socket, libcurl for TCP and TLS; attach and exec hijack the
+-- connection.
 -- @module dockerpty.client
 -- @usage
 -- local client = require("dockerpty.client").from_env()
@@ -72,14 +73,16 @@ end
 -- `version` ("1.41"; "auto" or nil negotiates),
 -- `tls` (`{ca=, cert=, key=, verify=true}`, or true for https with the system CAs),
 -- `timeout` (seconds for ordinary requests, default 60),
--- `connect_timeout` (seconds, default 10)
+-- `connect_timeout` (seconds, default 10),
+-- `transport` ("plain": a unix socket is spoken to directly, the default;
+-- "libcurl": through libcurl as TCP and TLS always are)
 -- @treturn Client
 -- @usage local c = client.new{ host = "tcp://127.0.0.1:2376",
 --   tls = { ca = "ca.pem", cert = "cert.pem", key = "key.pem" } }
 function M.new(opts)
   opts = util.check(1, "new", opts, "table", true) or {}
   check_fields("new", opts, { host = true, version = true, tls = true, timeout = true,
-    connect_timeout = true, http = true })
+    connect_timeout = true, http = true, transport = true })
   local host = util.check(1, "new", opts.host, "string", true) or DEFAULT_HOST
   local tls = opts.tls
   if tls == true then tls = {} end
@@ -93,6 +96,12 @@ function M.new(opts)
   end
   local connect_timeout = opts.connect_timeout or 10
   ep.connect_timeout = math.floor(connect_timeout * 1000)
+  local transport = util.check(1, "new", opts.transport, "string", true)
+  if transport ~= nil and transport ~= "plain" and transport ~= "libcurl" then
+    util.argerror(1, "new", "field 'transport' must be \"plain\" or \"libcurl\"")
+  end
+  -- a TCP or TLS endpoint always goes through libcurl
+  if transport == "libcurl" or (transport == "plain" and ep.socket) then ep.transport = transport end
   local self = setmetatable({
     host = host,
     _ep = ep,
@@ -108,7 +117,8 @@ end
 
 --- Make a client from the environment, as the docker CLI does:
 -- `DOCKER_HOST`, `DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH` (default
--- `~/.docker`), `DOCKER_API_VERSION`.
+-- `~/.docker`), `DOCKER_API_VERSION`; and `DOCKERPTY_TRANSPORT`
+-- ("libcurl" to use libcurl for a unix socket too).
 -- @tparam[opt] function getenv (default `os.getenv`), for tests
 -- @treturn Client
 -- @usage local c = require("dockerpty.client").from_env()
@@ -126,10 +136,12 @@ function M.from_env(getenv)
   end
   local v = getenv("DOCKER_API_VERSION")
   if v and v ~= "" then opts.version = v end
+  local tr = getenv("DOCKERPTY_TRANSPORT")
+  if tr and tr ~= "" then opts.transport = tr end
   return M.new(opts)
 end
 
--- The REST handle (one per client: libcurl keeps the connection alive).
+-- The REST handle (one per client, keeping its connection alive).
 function Client:_handle()
   if not self._http then
     self._http = core.http(self._ep)
@@ -191,8 +203,8 @@ M._api_error = api_error
 
 -- Plain request: returns status, headers, body (raises on transport errors).
 -- Failures of a kept-alive connection that the daemon closed meanwhile.
-local STALE = { ECONNRESET = true, EPIPE = true, CURLE_RECV_ERROR = true, CURLE_SEND_ERROR = true,
-  CURLE_GOT_NOTHING = true }
+local STALE = { ECONNRESET = true, EPIPE = true, closed = true, CURLE_RECV_ERROR = true,
+  CURLE_SEND_ERROR = true, CURLE_GOT_NOTHING = true }
 
 function Client:_raw(method, path, body, headers, timeout)
   local h = self:_handle()

@@ -14,11 +14,13 @@ function M.need(name)
   return v
 end
 
---- Endpoint options for core.connect/core.http from DOCKER_HOST.
+--- Endpoint options for core.connect/core.http from DOCKER_HOST (and
+-- DOCKERPTY_TRANSPORT=libcurl, as `make test TRANSPORT=libcurl` sets it).
 function M.plain()
   local host = M.need("DOCKER_HOST")
   local path = host:match("^unix://(/.+)$")
-  if path then return { socket = path } end
+  local tr = os.getenv("DOCKERPTY_TRANSPORT")
+  if path then return { socket = path, transport = (tr ~= "" and tr) or nil } end
   local hp = host:match("^tcp://([^/]+)/?$")
   assert(hp, "DOCKER_HOST: unix:// or tcp:// expected, got " .. host)
   return { url = "http://" .. hp }
