@@ -191,6 +191,58 @@ describe("core.pump", function()
   end)
 end)
 
+describe("core.pump coalescing", function()
+  -- A writer that sends 400 pieces of 16 KiB, 0.3 ms apart (busy-waiting,
+  -- so the pieces come as a steady stream, like a tty's output under load).
+  local WRITER = [[lua5.4 -e 'local s = ("x"):rep(16384) for _ = 1, 400 do io.write(s) io.flush() ]]
+    .. [[local t = os.clock() + 0.0003 while os.clock() < t do end end']]
+
+  local function reads_with(coalesce_us)
+    local from = assert(io.popen(WRITER, "r"))
+    local n = 0
+    local p = core.pump{ from = from, to = function(s) n = n + #s end, coalesce_us = coalesce_us }
+    assert.equal("done", core.loop():add(p):run(30000))
+    from:close()
+    assert.equal(400 * 16384, n)
+    assert.equal(n, p:stats().bytes_in)
+    return p:stats().reads
+  end
+
+  it("reads a steady stream in fewer, larger pieces; coalesce_us = 0 turns it off #novalgrind", function()
+    local merged = reads_with(nil)
+    local plain = reads_with(0)
+    print(("\n[400 pieces of 16 KiB: %d reads with coalescing, %d without]"):format(merged, plain))
+    assert.is_true(merged <= 200, ("%d reads for 400 pieces with coalescing"):format(merged))
+    assert.is_true(plain > merged, ("%d reads without coalescing, %d with"):format(plain, merged))
+  end)
+
+  it("does not make a lone small piece wait: echo comes back at once", function()
+    local r1, w1 = core._pipe()
+    finally(function() core._close(r1); core._close(w1) end)
+    local got, t_in = {}, nil
+    local p = core.pump{ from = r1, to = function(s)
+      got[#got + 1] = { s, core.now() - t_in }
+    end, wait_for_output = true }
+    -- 20 single bytes, each written while the loop waits for it
+    local lp = core.loop():add(p)
+    for i = 1, 20 do
+      t_in = core.now()
+      core._write(w1, string.char(64 + i))
+      lp:run(5)
+    end
+    assert.equal(20, #got)
+    for i, g in ipairs(got) do
+      assert.equal(string.char(64 + i), g[1])
+      assert.is_true(g[2] <= 5, ("byte %d came after %d ms"):format(i, g[2]))
+    end
+  end)
+
+  it("checks the option", function()
+    assert.has_error(function() core.pump{ from = "x", coalesce_us = -1 } end,
+      "bad field 'coalesce_us' in pump options (0 to 1000000 expected)")
+  end)
+end)
+
 describe("core.loop", function()
   it("coalesces a burst of SIGWINCH into one call", function()
     local r, w = core._pipe()

@@ -17,6 +17,14 @@
 ** read that would only say EAGAIN (TLS is read to EAGAIN: it may hold
 ** decrypted bytes poll() cannot see).
 **
+** Coalescing: when a source streams in pieces of 8 KiB or more (a tty's
+** output under load comes as 4-32 KiB writes of the daemon), each short
+** read would cost a poll, a read and a write for little data. After such a
+** read the pump waits before reading that source again, for as long as the
+** measured rate needs to fill half the read buffer, at most `coalesce_us`
+** (default 2 ms). A read that fills the buffer never waits, and small reads
+** (keystrokes, prompts) never wait, so interactive echo is unchanged.
+**
 ** Signals reach the loop through a self-pipe: the handler only writes the
 ** signal number. Lua callbacks (function sinks, on_winch, on_signal) run
 ** under lua_pcall; an error stops the loop, which releases its state
@@ -63,6 +71,10 @@ static const char *const state_names[] = {
 #define DEFAULT_BUFSIZE  (128 * 1024)
 #define DEFAULT_BOUND    1       /* read only when every sink took everything */
 #define WINCH_QUIET_MS   30     /* SIGWINCH burst: call once, 30 ms after the last */
+#define COALESCE_US      2000   /* default longest wait before reading again */
+#define COALESCE_MIN     8192   /* reads smaller than this never wait */
+#define COALESCE_FLOW_US 10000  /* reads further apart are not one stream */
+#define COALESCE_SHORT   100    /* waits shorter than this (us) are not worth it */
 
 typedef struct sink {
     int kind;
@@ -112,6 +124,10 @@ typedef struct pump {
     int notified;        /* its drain targets were told it finished */
     long long idle_grace;   /* >= 0: cancel once idle this long (ms) */
     long long last_active;  /* dp_now_ms() of the last bytes read or written */
+    long long coalesce_us;  /* longest wait between reads of a stream; 0: none */
+    long long last_read_us; /* dp_now_us() of the last read with data */
+    long long defer_until;  /* > 0: do not read the source before (dp_now_us) */
+    unsigned long long reads;   /* reads that returned data */
 } pump;
 
 typedef struct loop {
@@ -456,6 +472,23 @@ static int alloc_buffers(pump *p) {
     return 0;
 }
 
+/* After a read of n bytes (drained: it emptied the source), decide whether
+** to wait before reading again (see Coalescing at the top). */
+static void pump_pace(pump *p, size_t n, int drained) {
+    long long now = dp_now_us(), dt = now - p->last_read_us, wait;
+    p->last_read_us = now;
+    p->reads++;
+    if (!drained || p->coalesce_us == 0 || n < COALESCE_MIN || dt <= 0 ||
+        dt > COALESCE_FLOW_US)
+        return;
+    /* bytes came at n/dt per us: half the buffer takes rcap/2 * dt/n us */
+    wait = (long long)((double)p->rcap / 2.0 * (double)dt / (double)n);
+    if (wait > p->coalesce_us)
+        wait = p->coalesce_us;
+    if (wait >= COALESCE_SHORT)
+        p->defer_until = now + wait;
+}
+
 /* Read the source while the sinks have room, until EAGAIN or EOF. */
 static void pump_read(runctx *rc, pump *p, int pidx) {
     int rounds = 0;
@@ -543,6 +576,7 @@ static void pump_read(runctx *rc, pump *p, int pidx) {
         }
         p->last_active = dp_now_ms();
         process(rc, p, pidx, p->rbuf, n);
+        pump_pace(p, n, drained);
         if (drained && p->state == ST_RUNNING && !p->src_eof) {
             p->src_ready = 0;
             return;
@@ -652,14 +686,16 @@ static void check_fields(lua_State *L, int idx, const char *const allowed[]) {
 ** @tparam table opts `from` (fd, file, connection or string), `to` and `err`
 ** (fd, file, connection, function or false), `demux` (boolean),
 ** `detach_keys` (byte string from parse_keys), `wait_for_output` (boolean),
-** `on_eof` ("none", "close" or "shutdown"), `bound` and `bufsize` (bytes).
+** `on_eof` ("none", "close" or "shutdown"), `bound` and `bufsize` (bytes),
+** `coalesce_us` (longest wait between reads of a stream, default 2000; 0:
+** read as soon as poll() says so).
 ** @treturn dockerpty.Pump
 ** @usage local p = core.pump{from = conn, to = io.stdout, err = io.stderr, demux = true}
 */
 static int pump_f_new(lua_State *L) {
     static const char *const fields[] = {
         "from", "to", "err", "demux", "detach_keys", "wait_for_output",
-        "on_eof", "bound", "bufsize", NULL
+        "on_eof", "bound", "bufsize", "coalesce_us", NULL
     };
     static const char *const eofs[] = {"none", "close", "shutdown", NULL};
     pump *p;
@@ -732,6 +768,11 @@ static int pump_f_new(lua_State *L) {
     lua_getfield(L, 1, "bufsize");
     p->rcap = (size_t)luaL_optinteger(L, -1, DEFAULT_BUFSIZE);
     lua_pop(L, 1);
+    lua_getfield(L, 1, "coalesce_us");
+    p->coalesce_us = (long long)luaL_optinteger(L, -1, COALESCE_US);
+    lua_pop(L, 1);
+    if (p->coalesce_us < 0 || p->coalesce_us > 1000000)
+        luaL_error(L, "bad field 'coalesce_us' in pump options (0 to 1000000 expected)");
     if (p->rcap < 1024)
         p->rcap = 1024;
     if (p->bound < 1)
@@ -758,14 +799,17 @@ static int pump_m_status(lua_State *L) {
 
 /***
 ** Counters: bytes read from the source, bytes delivered to sinks, bytes
-** pending, and the truncation at EOF ("header", "payload" or nil).
+** pending, reads that returned data, and the truncation at EOF ("header",
+** "payload" or nil).
 ** @function Pump:stats
 */
 static int pump_m_stats(lua_State *L) {
     pump *p = checkpump(L, 1);
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 6);
     lua_pushinteger(L, (lua_Integer)p->bytes_in);
     lua_setfield(L, -2, "bytes_in");
+    lua_pushinteger(L, (lua_Integer)p->reads);
+    lua_setfield(L, -2, "reads");
     lua_pushinteger(L, (lua_Integer)p->bytes_out);
     lua_setfield(L, -2, "bytes_out");
     lua_pushinteger(L, (lua_Integer)queue_pending(p));
@@ -1202,7 +1246,8 @@ static int loop_m_run(lua_State *L) {
 
     for (;;) {
         int n = 0, waiting = 0, ready_now = 0, r, ptimeout;
-        long long now = dp_now_ms(), idle_due = -1;
+        long long now = dp_now_ms(), idle_due = -1, now_us = dp_now_us(), defer_due = -1;
+        struct timespec pts, *ptsp = NULL;
         /* Drains: started by pumps that finished, ended by idleness. */
         for (i = 0; i < npumps; i++) {
             pump *p = pumps[i];
@@ -1242,7 +1287,16 @@ static int loop_m_run(lua_State *L) {
             int wfd;
             if (!pump_active(p))
                 continue;
-            if (p->state == ST_RUNNING && !p->src_eof && sinks_have_room(p)) {
+            if (p->state == ST_RUNNING && !p->src_eof && sinks_have_room(p) &&
+                p->defer_until > now_us) {
+                /* coalescing: leave the source out of poll() a little */
+                if (defer_due < 0 || p->defer_until < defer_due)
+                    defer_due = p->defer_until;
+            } else if (p->state == ST_RUNNING && !p->src_eof && sinks_have_room(p)) {
+                if (p->defer_until > 0) {
+                    p->defer_until = 0;
+                    p->src_ready = 1;    /* read it now, poll() or not */
+                }
                 if (p->src_ready || p->src_kind == EP_STRING ||
                     (p->src_kind == EP_CONN && conn_alive(p->src_conn) &&
                      dp_conn_pending(p->src_conn) > 0)) {
@@ -1287,7 +1341,23 @@ static int loop_m_run(lua_State *L) {
                 ptimeout = -1;
             }
         }
-        r = poll(pfd, (nfds_t)n, ptimeout);
+        if (ptimeout != 0 && defer_due >= 0) {
+            long long left = defer_due - dp_now_us();
+            if (left < 0)
+                left = 0;
+            if (ptimeout < 0 || left < (long long)ptimeout * 1000)
+                ptimeout = -2;   /* microseconds: through pts */
+            pts.tv_sec = (time_t)(left / 1000000);
+            pts.tv_nsec = (long)(left % 1000000) * 1000;
+        }
+        if (ptimeout >= 0) {
+            pts.tv_sec = ptimeout / 1000;
+            pts.tv_nsec = (long)(ptimeout % 1000) * 1000000;
+            ptsp = &pts;
+        } else if (ptimeout == -2) {
+            ptsp = &pts;
+        }
+        r = ppoll(pfd, (nfds_t)n, ptsp, NULL);
         if (r < 0 && errno != EINTR) {
             int e = errno;
             restore_all(rs);

@@ -106,6 +106,12 @@ void dp_checkcallable(lua_State *L, int idx) {
     luaL_typeerror(L, idx, "callable");
 }
 
+long long dp_now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 long long dp_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

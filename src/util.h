@@ -44,8 +44,9 @@ int dp_setnonblock(int fd, int on);
 /* Raise if the value at idx is not a function or a callable table. */
 void dp_checkcallable(lua_State *L, int idx);
 
-/* Monotonic clock in milliseconds. */
+/* Monotonic clock in milliseconds, and in microseconds. */
 long long dp_now_ms(void);
+long long dp_now_us(void);
 
 #pragma GCC visibility pop
 
