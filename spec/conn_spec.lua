@@ -83,6 +83,34 @@ describe("core.connect", function()
     assert.is_true(elapsed(t0) < 1000)
   end)
 
+  it("times out on a daemon that accepts nothing once its backlog is full (plain socket) #novalgrind", function()
+    local path = os.tmpname() .. ".sock"
+    local lfd = assert(core._listen_unix(path))
+    local conns, h = {}, nil
+    finally(function()
+      if h then h:close() end
+      for _, c in ipairs(conns) do c:close() end
+      core._close(lfd)
+      os.remove(path)
+    end)
+    local conn, msg, name, t
+    for _ = 1, 200 do
+      local t0 = core.now()
+      conn, msg, name = core.connect({ socket = path, connect_timeout = 300 })
+      t = elapsed(t0)
+      if not conn then break end
+      conns[#conns + 1] = conn
+    end
+    assert.is_nil(conn)
+    assert.is_true(#conns >= 1)
+    assert.equal("cannot connect to the Docker daemon at unix://" .. path .. ": connection timed out after 300 ms", msg)
+    assert.equal("timeout", name)
+    assert.is_true(t >= 290 and t < 2000, "took " .. t .. " ms")
+    -- a REST request says the same
+    h = core.http({ socket = path, connect_timeout = 300 })
+    assert.same({ nil, msg, "timeout" }, { h:request("GET", "/_ping") })
+  end)
+
   it("names the endpoint with `where` in messages", function()
     local conn, msg = core.connect({ socket = "/nonexistent/d.sock", where = "unix:///run/docker.sock" })
     assert.is_nil(conn)

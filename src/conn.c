@@ -17,7 +17,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include "curlapi.h"
@@ -215,6 +214,7 @@ void dp_endpoint_check(lua_State *L, int arg, dp_endpoint *ep) {
 int dp_unix_connect(const dp_endpoint *ep, int *fdp) {
     struct sockaddr_un sa;
     size_t len = strlen(ep->socket);
+    long long deadline;
     int fd, err = 0;
     *fdp = -1;
     if (len >= sizeof sa.sun_path)
@@ -225,50 +225,48 @@ int dp_unix_connect(const dp_endpoint *ep, int *fdp) {
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return errno;
-    while (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        if (errno == EINTR)
-            continue;
+    deadline = dp_now_ms() + ep->connect_timeout;
+    for (;;) {
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
+            err = 0;
+            break;
+        }
         err = errno;
-        break;
-    }
-    /* A unix socket whose backlog is full says EAGAIN (not EINPROGRESS):
-    ** wait until it is writable, then ask for the outcome. */
-    if (err == EINPROGRESS || err == EAGAIN) {
-        long long deadline = dp_now_ms() + ep->connect_timeout;
-        for (;;) {
-            struct pollfd p;
+        if (err == EINTR)
+            continue;
+        if (err == EISCONN) {
+            err = 0;
+            break;
+        }
+        if (err == EINPROGRESS || err == EALREADY) {
+            /* wait until writable, then ask for the outcome */
             long long left = deadline - dp_now_ms();
-            int r;
+            struct pollfd p;
             socklen_t sl = sizeof err;
-            if (left <= 0) {
-                err = ETIMEDOUT;
-                break;
-            }
+            int r;
             p.fd = fd;
             p.events = POLLOUT;
             p.revents = 0;
-            r = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+            r = left > 0 ? poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left) : 0;
             if (r < 0 && errno == EINTR)
                 continue;
-            if (r < 0) {
-                err = errno;
-                break;
-            }
             if (r == 0)
-                continue;
-            if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0)
+                err = ETIMEDOUT;
+            else if (r < 0)
                 err = errno;
-            if (err == EAGAIN) {     /* still no room in the backlog */
-                while (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno == EINTR)
-                    ;
-                err = errno == EISCONN ? 0 : errno;
-                if (err == EAGAIN || err == EINPROGRESS) {
-                    poll(NULL, 0, 5);
-                    continue;
-                }
-            }
+            else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0)
+                err = errno;
             break;
         }
+        if (err != EAGAIN)
+            break;
+        /* EAGAIN: the daemon's accept backlog is full (it is not taking
+        ** connections). The socket is not connecting: ask again shortly. */
+        if (dp_now_ms() >= deadline) {
+            err = ETIMEDOUT;
+            break;
+        }
+        poll(NULL, 0, 5);
     }
     if (err != 0) {
         close(fd);

@@ -378,12 +378,17 @@ end
 --- Whether the exec's process has a tty.
 -- @usage if op:is_process_tty() then ... end
 function ExecOperation:is_process_tty()
+  -- what exec_command asked exec_create for saves an inspect before start
+  if self._created and not self._info then return self._created.tty end
   local pc = self:info().ProcessConfig or {}
   return pc.tty == true
 end
 ExecOperation.is_tty = ExecOperation.is_process_tty
 
 function ExecOperation:stdin_attached()
+  if self._created and not self._info then
+    return self.opts.stdin ~= false and self._created.stdin
+  end
   return self.opts.stdin ~= false and self:info().OpenStdin == true
 end
 
