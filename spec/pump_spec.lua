@@ -192,28 +192,39 @@ describe("core.pump", function()
 end)
 
 describe("core.pump coalescing", function()
-  -- A writer that sends 400 pieces of 16 KiB, 0.3 ms apart (busy-waiting,
-  -- so the pieces come as a steady stream, like a tty's output under load).
-  local WRITER = [[lua5.4 -e 'local s = ("x"):rep(16384) for _ = 1, 400 do io.write(s) io.flush() ]]
+  -- A writer that sends 400 pieces of 12 KiB, 0.3 ms apart (busy-waiting,
+  -- so the pieces come as a steady stream, like a tty's output under load),
+  -- into a pipe of 64 KiB: the pump waits for about 32 KiB at a time.
+  local WRITER = [[lua5.4 -e 'local s = ("x"):rep(12288) for _ = 1, 400 do io.write(s) io.flush() ]]
     .. [[local t = os.clock() + 0.0003 while os.clock() < t do end end']]
 
-  local function reads_with(coalesce_us)
-    local from = assert(io.popen(WRITER, "r"))
+  local function pump_stats(cmd, size, coalesce_us)
+    local from = assert(io.popen(cmd, "r"))
     local n = 0
     local p = core.pump{ from = from, to = function(s) n = n + #s end, coalesce_us = coalesce_us }
-    assert.equal("done", core.loop():add(p):run(30000))
+    assert.equal("done", core.loop():add(p):run(60000))
     from:close()
-    assert.equal(400 * 16384, n)
+    assert.equal(size, n)
     assert.equal(n, p:stats().bytes_in)
-    return p:stats().reads
+    return p:stats()
   end
 
   it("reads a steady stream in fewer, larger pieces; coalesce_us = 0 turns it off #novalgrind", function()
-    local merged = reads_with(nil)
-    local plain = reads_with(0)
-    print(("\n[400 pieces of 16 KiB: %d reads with coalescing, %d without]"):format(merged, plain))
-    assert.is_true(merged <= 200, ("%d reads for 400 pieces with coalescing"):format(merged))
-    assert.is_true(plain > merged, ("%d reads without coalescing, %d with"):format(plain, merged))
+    local merged = pump_stats(WRITER, 400 * 12288, nil)
+    local plain = pump_stats(WRITER, 400 * 12288, 0)
+    print(("\n[400 pieces of 12 KiB: %d reads (%d waits) with coalescing, %d reads without]"):format(
+      merged.reads, merged.defers, plain.reads))
+    assert.is_true(merged.reads <= 300, ("%d reads for 400 pieces with coalescing"):format(merged.reads))
+    assert.is_true(merged.defers > 0)
+    assert.equal(0, plain.defers)
+    assert.is_true(plain.reads > merged.reads, ("%d reads without coalescing, %d with"):format(
+      plain.reads, merged.reads))
+  end)
+
+  it("never waits on a pipe its writer keeps full (stdin from a fast producer)", function()
+    local st = pump_stats("head -c 67108864 /dev/zero", 67108864, nil)
+    print(("\n[64 MiB from a full pipe: %d reads, %d waits]"):format(st.reads, st.defers))
+    assert.is_true(st.defers * 20 <= st.reads, ("%d waits in %d reads"):format(st.defers, st.reads))
   end)
 
   it("does not make a lone small piece wait: echo comes back at once", function()

@@ -21,8 +21,11 @@
 ** output under load comes as 4-32 KiB writes of the daemon), each short
 ** read would cost a poll, a read and a write for little data. After such a
 ** read the pump waits before reading that source again, for as long as the
-** measured rate needs to fill half the read buffer, at most `coalesce_us`
-** (default 2 ms). A read that fills the buffer never waits, and small reads
+** measured rate needs to fill half of the smaller of its read buffer and
+** the source's own buffer (a pipe's size, a socket's receive buffer), at
+** most `coalesce_us` (default 2 ms). It never waits after a read that found
+** the source's buffer half full or more: the writer could block meanwhile
+** (a pipe fed as fast as we read it must not be slowed). Small reads
 ** (keystrokes, prompts) never wait, so interactive echo is unchanged.
 **
 ** Signals reach the loop through a self-pipe: the handler only writes the
@@ -39,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -127,7 +131,9 @@ typedef struct pump {
     long long coalesce_us;  /* longest wait between reads of a stream; 0: none */
     long long last_read_us; /* dp_now_us() of the last read with data */
     long long defer_until;  /* > 0: do not read the source before (dp_now_us) */
+    size_t src_cap;         /* the source's buffer (pipe size...); 0: not known yet */
     unsigned long long reads;   /* reads that returned data */
+    unsigned long long defers;  /* waits the coalescing made */
 } pump;
 
 typedef struct loop {
@@ -472,21 +478,46 @@ static int alloc_buffers(pump *p) {
     return 0;
 }
 
+/* How many bytes the source itself holds before its writer blocks: a
+** pipe's size, a socket's receive buffer; else our read buffer's size. */
+static size_t source_capacity(const pump *p) {
+    int fd = p->src_kind == EP_FD ? p->src_fd :
+             (p->src_kind == EP_CONN && conn_alive(p->src_conn) ? p->src_conn->fd : -1);
+    struct stat st;
+    int v = 0;
+    socklen_t sl = sizeof v;
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return p->rcap;
+    if (S_ISFIFO(st.st_mode))
+        v = fcntl(fd, F_GETPIPE_SZ);
+    else if (S_ISSOCK(st.st_mode) && getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, &sl) < 0)
+        v = 0;
+    return v > 0 ? (size_t)v : p->rcap;
+}
+
 /* After a read of n bytes (drained: it emptied the source), decide whether
 ** to wait before reading again (see Coalescing at the top). */
 static void pump_pace(pump *p, size_t n, int drained) {
     long long now = dp_now_us(), dt = now - p->last_read_us, wait;
+    size_t target;
     p->last_read_us = now;
     p->reads++;
     if (!drained || p->coalesce_us == 0 || n < COALESCE_MIN || dt <= 0 ||
         dt > COALESCE_FLOW_US)
         return;
-    /* bytes came at n/dt per us: half the buffer takes rcap/2 * dt/n us */
-    wait = (long long)((double)p->rcap / 2.0 * (double)dt / (double)n);
+    if (p->src_cap == 0)
+        p->src_cap = source_capacity(p);
+    if (n >= p->src_cap / 2)
+        return;      /* the source filled up quickly: its writer may block */
+    target = (p->src_cap < p->rcap ? p->src_cap : p->rcap) / 2;
+    /* bytes came at n/dt per us: target bytes take target * dt/n us */
+    wait = (long long)((double)target * (double)dt / (double)n);
     if (wait > p->coalesce_us)
         wait = p->coalesce_us;
-    if (wait >= COALESCE_SHORT)
+    if (wait >= COALESCE_SHORT) {
         p->defer_until = now + wait;
+        p->defers++;
+    }
 }
 
 /* Read the source while the sinks have room, until EAGAIN or EOF. */
@@ -799,17 +830,19 @@ static int pump_m_status(lua_State *L) {
 
 /***
 ** Counters: bytes read from the source, bytes delivered to sinks, bytes
-** pending, reads that returned data, and the truncation at EOF ("header",
-** "payload" or nil).
+** pending, reads that returned data, waits the coalescing made before a
+** read ("defers"), and the truncation at EOF ("header", "payload" or nil).
 ** @function Pump:stats
 */
 static int pump_m_stats(lua_State *L) {
     pump *p = checkpump(L, 1);
-    lua_createtable(L, 0, 6);
+    lua_createtable(L, 0, 7);
     lua_pushinteger(L, (lua_Integer)p->bytes_in);
     lua_setfield(L, -2, "bytes_in");
     lua_pushinteger(L, (lua_Integer)p->reads);
     lua_setfield(L, -2, "reads");
+    lua_pushinteger(L, (lua_Integer)p->defers);
+    lua_setfield(L, -2, "defers");
     lua_pushinteger(L, (lua_Integer)p->bytes_out);
     lua_setfield(L, -2, "bytes_out");
     lua_pushinteger(L, (lua_Integer)queue_pending(p));
