@@ -42,6 +42,25 @@ local function lua_cmd(path)
     shquote(package.cpath), path)
 end
 
+-- lua_cmd for another user (setpriv): the checkout may not be readable by
+-- it (a clone in a 0700 directory), so the library is copied into a fresh
+-- world-readable directory; under SANITIZE=1 the runtimes are preloaded
+-- explicitly (the lua5.4 shim lives in the checkout too). Returns the
+-- command and the directory to remove.
+local function lua_cmd_for_others(path)
+  local dir = os.tmpname()
+  os.remove(dir)
+  local so = assert(package.searchpath("dockerpty.core", package.cpath))
+  local lua = assert(package.searchpath("dockerpty", package.path)):match("^(.*)/dockerpty/init%.lua$")
+  assert(os.execute(("mkdir -p %s/dockerpty %s/lua && cp -r %s/dockerpty %s/lua/ && " ..
+    "cp %s %s/dockerpty/core.so && chmod -R a+rX %s"):format(dir, dir, shquote(lua), dir, shquote(so), dir, dir)))
+  local preload = os.getenv("DP_SAN_PRELOAD")
+  local cmd = ("env LUA_PATH=%s LUA_CPATH=%s %s lua5.4 %s"):format(
+    shquote(dir .. "/lua/?.lua;" .. dir .. "/lua/?/init.lua;;"), shquote(dir .. "/?.so;;"),
+    preload and preload ~= "" and ("LD_PRELOAD=" .. shquote(preload)) or "", path)
+  return cmd, dir
+end
+
 local function script(body)
   local path = os.tmpname()
   local f = assert(io.open(path, "w"))
@@ -405,9 +424,11 @@ describe("security", function()
       print(ok, tostring(err), err.kind)
     ]]))
     os.execute("chmod 0644 " .. prog)
+    local cmd, tree = lua_cmd_for_others(prog)
     local out = run(("DOCKER_HOST=%s http_proxy=http://127.0.0.1:9 ALL_PROXY=http://127.0.0.1:9 " ..
-      "setpriv --reuid=nobody --regid=nogroup --clear-groups %s"):format(srv.host, lua_cmd(prog)))
+      "setpriv --reuid=nobody --regid=nogroup --clear-groups %s"):format(srv.host, cmd))
     os.remove(prog)
+    os.execute("rm -rf " .. tree)
     local want = "false\tdockerpty: cannot connect to the Docker daemon at %s: Permission denied\t" ..
       "connection\n"
     assert.equal(want:format(srv.host), out)
@@ -426,9 +447,11 @@ describe("security", function()
       print(ok, tostring(err), err.kind)
     ]])
     os.execute("chmod 0644 " .. prog)
+    local cmd, tree = lua_cmd_for_others(prog)
     local out = run(("DOCKER_HOST=%s setpriv --reuid=nobody --regid=nogroup --clear-groups %s"):format(host,
-      lua_cmd(prog)))
+      cmd))
     os.remove(prog)
+    os.execute("rm -rf " .. tree)
     local want = "false\tdockerpty: cannot connect to the Docker daemon at %s: Permission denied\t" ..
       "connection\n"
     assert.equal(want:format(host), out)
