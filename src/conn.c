@@ -240,20 +240,12 @@ int dp_unix_connect(const dp_endpoint *ep, int *fdp) {
         }
         if (err == EINPROGRESS || err == EALREADY) {
             /* wait until writable, then ask for the outcome */
-            long long left = deadline - dp_now_ms();
-            struct pollfd p;
             socklen_t sl = sizeof err;
-            int r;
-            p.fd = fd;
-            p.events = POLLOUT;
-            p.revents = 0;
-            r = left > 0 ? poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left) : 0;
-            if (r < 0 && errno == EINTR)
-                continue;
+            int r = dp_wait_fd(fd, POLLOUT, deadline);
             if (r == 0)
                 err = ETIMEDOUT;
             else if (r < 0)
-                err = errno;
+                err = -r;
             else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0)
                 err = errno;
             break;
@@ -645,29 +637,6 @@ static long long conn_optdeadline(lua_State *L, int idx) {
     return dp_now_ms() + (long long)ms;
 }
 
-/* poll() one fd until ready or the deadline (-1: none), retried on EINTR
-** with the time left. 1 ready, 0 timeout, or -errno. */
-static int conn_wait(int fd, short events, long long deadline) {
-    for (;;) {
-        struct pollfd p;
-        int ms = -1, r;
-        if (deadline >= 0) {
-            long long left = deadline - dp_now_ms();
-            ms = left <= 0 ? 0 : (left > INT_MAX ? INT_MAX : (int)left);
-        }
-        p.fd = fd;
-        p.events = events;
-        p.revents = 0;
-        r = poll(&p, 1, ms);
-        if (r > 0)
-            return 1;
-        if (r == 0)
-            return 0;
-        if (errno != EINTR)
-            return -errno;
-    }
-}
-
 /* nil, c->errmsg, NAME, errno */
 static int conn_pusherr(lua_State *L, dp_conn *c, int err) {
     luaL_pushfail(L);
@@ -787,7 +756,7 @@ static int conn_m_send(lua_State *L) {
         }
         if (err != EAGAIN)
             return conn_pusherr(L, c, err);
-        err = conn_wait(c->fd, POLLOUT, deadline);
+        err = dp_wait_fd(c->fd, POLLOUT, deadline);
         if (err == 0)
             return conn_pushtimeout(L);
         if (err < 0)
@@ -856,7 +825,7 @@ static int conn_m_read_head(lua_State *L) {
             continue;
         if (err != EAGAIN)
             return conn_pusherr(L, c, err);
-        err = conn_wait(c->fd, POLLIN, deadline);
+        err = dp_wait_fd(c->fd, POLLIN, deadline);
         if (err == 0)
             return conn_pushtimeout(L);
         if (err < 0)
@@ -895,7 +864,7 @@ static int conn_m_recv(lua_State *L) {
         }
         if (err != EAGAIN)
             return conn_pusherr(L, c, err);
-        err = conn_wait(c->fd, POLLIN, deadline);
+        err = dp_wait_fd(c->fd, POLLIN, deadline);
         if (err == 0)
             return conn_pushtimeout(L);
         if (err < 0)
@@ -948,7 +917,7 @@ static int conn_m_read_all(lua_State *L) {
             continue;
         }
         if (err == EAGAIN) {
-            err = conn_wait(c->fd, POLLIN, deadline);
+            err = dp_wait_fd(c->fd, POLLIN, deadline);
             if (err > 0)
                 continue;
             if (err == 0) {
@@ -989,7 +958,7 @@ static int conn_m_shutdown(lua_State *L) {
             break;
         if (err != EAGAIN)
             return conn_pusherr(L, c, err);
-        err = conn_wait(c->fd, POLLOUT, deadline);
+        err = dp_wait_fd(c->fd, POLLOUT, deadline);
         if (err == 0)
             return conn_pushtimeout(L);
         if (err < 0)
@@ -1101,7 +1070,7 @@ Accept a connection (specs only).
 static int conn_f_accept(lua_State *L) {
     int fd = (int)luaL_checkinteger(L, 1);
     long long deadline = conn_optdeadline(L, 2);
-    int r = conn_wait(fd, POLLIN, deadline);
+    int r = dp_wait_fd(fd, POLLIN, deadline);
     if (r == 0)
         return conn_pushtimeout(L);
     if (r < 0)

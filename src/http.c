@@ -45,12 +45,8 @@ typedef struct http_handle {
     char errbuf[CURL_ERROR_SIZE];
 } http_handle;
 
-/* Append n bytes; 0, or -1 past limit or out of memory. */
-static int http_append(http_buf *b, const char *p, size_t n, size_t limit) {
-    if (n > limit - b->len)
-        return -1;
-    if (n == 0)
-        return 0;       /* b->p may still be NULL */
+/* Room for n more bytes (n <= limit - b->len); 0, or -1 out of memory. */
+static int http_reserve(http_buf *b, size_t n, size_t limit) {
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
         char *np;
@@ -64,6 +60,17 @@ static int http_append(http_buf *b, const char *p, size_t n, size_t limit) {
         b->p = np;
         b->cap = cap;
     }
+    return 0;
+}
+
+/* Append n bytes; 0, or -1 past limit or out of memory. */
+static int http_append(http_buf *b, const char *p, size_t n, size_t limit) {
+    if (n > limit - b->len)
+        return -1;
+    if (n == 0)
+        return 0;       /* b->p may still be NULL */
+    if (http_reserve(b, n, limit) < 0)
+        return -1;
     memcpy(b->p + b->len, p, n);
     b->len += n;
     return 0;
@@ -339,27 +346,10 @@ static long http_unchunk(http_chunk *c, const char *raw, size_t len, http_buf *o
     return (long)pos;
 }
 
-/* poll() the socket for events until the deadline (-1: none). 1 ready,
-** HTTP_TIMEOUT, or -errno. */
+/* dp_wait_fd with the timeout as HTTP_TIMEOUT. */
 static int http_wait(int fd, short events, long long deadline) {
-    for (;;) {
-        struct pollfd p;
-        int ms = -1, r;
-        if (deadline >= 0) {
-            long long left = deadline - dp_now_ms();
-            if (left <= 0)
-                return HTTP_TIMEOUT;
-            ms = left > INT_MAX ? INT_MAX : (int)left;
-        }
-        p.fd = fd;
-        p.events = events;
-        p.revents = 0;
-        r = poll(&p, 1, ms);
-        if (r > 0)
-            return 1;
-        if (r < 0 && errno != EINTR)
-            return -errno;
-    }
+    int r = dp_wait_fd(fd, events, deadline);
+    return r == 0 ? HTTP_TIMEOUT : r;
 }
 
 /* Send all of b. 0, HTTP_TIMEOUT or -errno. */
@@ -393,18 +383,8 @@ static long http_fill(int fd, http_buf *b, size_t limit, long long deadline) {
             return -EMSGSIZE;
         if (want > limit - b->len)
             want = limit - b->len;
-        if (b->cap - b->len < want) {
-            /* grow to hold want more bytes (http_append with no data) */
-            size_t cap = b->cap ? b->cap : 4096;
-            char *np;
-            while (cap - b->len < want)
-                cap *= 2;
-            np = realloc(b->p, cap);
-            if (np == NULL)
-                return -ENOMEM;
-            b->p = np;
-            b->cap = cap;
-        }
+        if (http_reserve(b, want, limit) < 0)
+            return -ENOMEM;
         n = recv(fd, b->p + b->len, want, 0);
         if (n >= 0) {
             b->len += (size_t)n;
@@ -426,13 +406,13 @@ static int http_plainrequest(lua_State *L, http_handle *h, int hidx, const char 
                              size_t mlen, const char *path, size_t plen,
                              const char *body, size_t blen) {
     http_buf *b = &h->raw;
-    int has_host = 0, ok = 0;
+    int has_host = 0, fail = 0;
     char num[32];
     http_bufreset(b);
-    ok |= http_append(b, method, mlen, SIZE_MAX);
-    ok |= http_append(b, " ", 1, SIZE_MAX);
-    ok |= http_append(b, path, plen, SIZE_MAX);
-    ok |= http_append(b, " HTTP/1.1\r\n", 11, SIZE_MAX);
+    fail |= http_append(b, method, mlen, SIZE_MAX);
+    fail |= http_append(b, " ", 1, SIZE_MAX);
+    fail |= http_append(b, path, plen, SIZE_MAX);
+    fail |= http_append(b, " HTTP/1.1\r\n", 11, SIZE_MAX);
     if (!lua_isnoneornil(L, hidx)) {
         lua_pushnil(L);
         while (lua_next(L, hidx) != 0) {
@@ -446,23 +426,23 @@ static int http_plainrequest(lua_State *L, http_handle *h, int hidx, const char 
                 continue;
             if (klen == 4 && strncasecmp(k, "host", 4) == 0)
                 has_host = 1;
-            ok |= http_append(b, k, klen, SIZE_MAX);
-            ok |= http_append(b, ": ", 2, SIZE_MAX);
-            ok |= http_append(b, v, vlen, SIZE_MAX);
-            ok |= http_append(b, "\r\n", 2, SIZE_MAX);
+            fail |= http_append(b, k, klen, SIZE_MAX);
+            fail |= http_append(b, ": ", 2, SIZE_MAX);
+            fail |= http_append(b, v, vlen, SIZE_MAX);
+            fail |= http_append(b, "\r\n", 2, SIZE_MAX);
         }
     }
     if (!has_host)
-        ok |= http_append(b, "Host: docker\r\n", 14, SIZE_MAX);
+        fail |= http_append(b, "Host: docker\r\n", 14, SIZE_MAX);
     if (body != NULL || (mlen == 4 && memcmp(method, "POST", 4) == 0) ||
         (mlen == 3 && memcmp(method, "PUT", 3) == 0)) {
         int k = snprintf(num, sizeof num, "Content-Length: %zu\r\n", blen);
-        ok |= http_append(b, num, (size_t)k, SIZE_MAX);
+        fail |= http_append(b, num, (size_t)k, SIZE_MAX);
     }
-    ok |= http_append(b, "\r\n", 2, SIZE_MAX);
+    fail |= http_append(b, "\r\n", 2, SIZE_MAX);
     if (body != NULL)
-        ok |= http_append(b, body, blen, SIZE_MAX);
-    return ok;
+        fail |= http_append(b, body, blen, SIZE_MAX);
+    return fail;
 }
 
 /* Does the comma-separated header value hold token (any case)? */
@@ -640,11 +620,7 @@ static int http_exchange(http_handle *h, int reused, int is_head, long long dead
 /* Is the idle kept-alive socket still usable? Readable means the daemon
 ** closed it (or sent bytes no request asked for): not usable. */
 static int http_idle_ok(int fd) {
-    struct pollfd p;
-    p.fd = fd;
-    p.events = POLLIN;
-    p.revents = 0;
-    return poll(&p, 1, 0) == 0;
+    return dp_wait_fd(fd, POLLIN, 0) == 0;
 }
 
 /* A request over the plain transport; pushes the results of request. */

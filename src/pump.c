@@ -495,10 +495,11 @@ static size_t source_capacity(const pump *p) {
     return v > 0 ? (size_t)v : p->rcap;
 }
 
-/* After a read of n bytes (drained: it emptied the source), decide whether
-** to wait before reading again (see Coalescing at the top). */
-static void pump_pace(pump *p, size_t n, int drained) {
-    long long now = dp_now_us(), dt = now - p->last_read_us, wait;
+/* After a read of n bytes at now (dp_now_us; drained: it emptied the
+** source), decide whether to wait before reading again (see Coalescing at
+** the top). */
+static void pump_pace(pump *p, size_t n, int drained, long long now) {
+    long long dt = now - p->last_read_us, wait;
     size_t target;
     p->last_read_us = now;
     p->reads++;
@@ -530,6 +531,7 @@ static void pump_read(runctx *rc, pump *p, int pidx) {
     while (p->state == ST_RUNNING && !p->src_eof && sinks_have_room(p)
            && !rc->failed) {
         size_t n = 0;
+        long long now_us;
         int drained = 0;     /* a short read emptied the source */
         /* Yield to other pumps now and then so one busy stream cannot
         ** starve the rest; src_ready makes the loop come back at once. */
@@ -605,9 +607,10 @@ static void pump_read(runctx *rc, pump *p, int pidx) {
             drained = n < p->rcap && !p->src_conn->tls &&
                       dp_conn_pending(p->src_conn) == 0;
         }
-        p->last_active = dp_now_ms();
+        now_us = dp_now_us();
+        p->last_active = now_us / 1000;
         process(rc, p, pidx, p->rbuf, n);
-        pump_pace(p, n, drained);
+        pump_pace(p, n, drained, now_us);
         if (drained && p->state == ST_RUNNING && !p->src_eof) {
             p->src_ready = 0;
             return;
@@ -1278,9 +1281,10 @@ static int loop_m_run(lua_State *L) {
             install_signal(rs, sig, sig_handler);
 
     for (;;) {
-        int n = 0, waiting = 0, ready_now = 0, r, ptimeout;
-        long long now = dp_now_ms(), idle_due = -1, now_us = dp_now_us(), defer_due = -1;
-        struct timespec pts, *ptsp = NULL;
+        int n = 0, waiting = 0, ready_now = 0, r;
+        long long now_us = dp_now_us(), now = now_us / 1000, idle_due = -1, defer_due = -1;
+        long long wait_us = 0;     /* ppoll's timeout; -1: none */
+        struct timespec pts;
         /* Drains: started by pumps that finished, ended by idleness. */
         for (i = 0; i < npumps; i++) {
             pump *p = pumps[i];
@@ -1317,15 +1321,15 @@ static int loop_m_run(lua_State *L) {
         n++;
         for (i = 0; i < npumps; i++) {
             pump *p = pumps[i];
-            int wfd;
+            int wfd, can_read;
             if (!pump_active(p))
                 continue;
-            if (p->state == ST_RUNNING && !p->src_eof && sinks_have_room(p) &&
-                p->defer_until > now_us) {
+            can_read = p->state == ST_RUNNING && !p->src_eof && sinks_have_room(p);
+            if (can_read && p->defer_until > now_us) {
                 /* coalescing: leave the source out of poll() a little */
                 if (defer_due < 0 || p->defer_until < defer_due)
                     defer_due = p->defer_until;
-            } else if (p->state == ST_RUNNING && !p->src_eof && sinks_have_room(p)) {
+            } else if (can_read) {
                 if (p->defer_until > 0) {
                     p->defer_until = 0;
                     p->src_ready = 1;    /* read it now, poll() or not */
@@ -1359,38 +1363,22 @@ static int loop_m_run(lua_State *L) {
                 ready_now = 1;   /* the head's sink is gone: flush drops it */
             }
         }
-        if (ready_now) {
-            ptimeout = 0;
-        } else {
-            long long until = deadline;
+        if (!ready_now) {
+            long long until = deadline, t = dp_now_us();
             if (winch_due >= 0 && (until < 0 || winch_due < until))
                 until = winch_due;
             if (idle_due >= 0 && (until < 0 || idle_due < until))
                 until = idle_due;
-            if (until >= 0) {
-                long long left = until - dp_now_ms();
-                ptimeout = left > 0 ? (int)(left > 0x7fffffff ? 0x7fffffff : left) : 0;
-            } else {
-                ptimeout = -1;
+            wait_us = until >= 0 ? (until * 1000 > t ? until * 1000 - t : 0) : -1;
+            if (defer_due >= 0) {
+                long long d = defer_due > t ? defer_due - t : 0;
+                if (wait_us < 0 || d < wait_us)
+                    wait_us = d;
             }
         }
-        if (ptimeout != 0 && defer_due >= 0) {
-            long long left = defer_due - dp_now_us();
-            if (left < 0)
-                left = 0;
-            if (ptimeout < 0 || left < (long long)ptimeout * 1000)
-                ptimeout = -2;   /* microseconds: through pts */
-            pts.tv_sec = (time_t)(left / 1000000);
-            pts.tv_nsec = (long)(left % 1000000) * 1000;
-        }
-        if (ptimeout >= 0) {
-            pts.tv_sec = ptimeout / 1000;
-            pts.tv_nsec = (long)(ptimeout % 1000) * 1000000;
-            ptsp = &pts;
-        } else if (ptimeout == -2) {
-            ptsp = &pts;
-        }
-        r = ppoll(pfd, (nfds_t)n, ptsp, NULL);
+        pts.tv_sec = (time_t)(wait_us / 1000000);
+        pts.tv_nsec = (long)(wait_us % 1000000) * 1000;
+        r = ppoll(pfd, (nfds_t)n, wait_us < 0 ? NULL : &pts, NULL);
         if (r < 0 && errno != EINTR) {
             int e = errno;
             restore_all(rs);

@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -104,6 +106,27 @@ void dp_checkcallable(lua_State *L, int idx) {
             return;
     }
     luaL_typeerror(L, idx, "callable");
+}
+
+int dp_wait_fd(int fd, short events, long long deadline) {
+    for (;;) {
+        struct pollfd p;
+        int ms = -1, r;
+        if (deadline >= 0) {
+            long long left = deadline - dp_now_ms();
+            ms = left <= 0 ? 0 : (left > INT_MAX ? INT_MAX : (int)left);
+        }
+        p.fd = fd;
+        p.events = events;
+        p.revents = 0;
+        r = poll(&p, 1, ms);
+        if (r > 0)
+            return 1;
+        if (r == 0)
+            return 0;
+        if (errno != EINTR)
+            return -errno;
+    }
 }
 
 long long dp_now_us(void) {

@@ -44,6 +44,10 @@ int dp_setnonblock(int fd, int on);
 /* Raise if the value at idx is not a function or a callable table. */
 void dp_checkcallable(lua_State *L, int idx);
 
+/* poll() one fd for events until the deadline (dp_now_ms; -1: none),
+** retried on EINTR with the time left. 1 ready, 0 timeout, or -errno. */
+int dp_wait_fd(int fd, short events, long long deadline);
+
 /* Monotonic clock in milliseconds, and in microseconds. */
 long long dp_now_ms(void);
 long long dp_now_us(void);

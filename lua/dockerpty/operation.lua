@@ -377,19 +377,21 @@ end
 
 --- Whether the exec's process has a tty.
 -- @usage if op:is_process_tty() then ... end
+-- The exec's tty and stdin: as exec_command asked exec_create for them
+-- (no inspect before start), else from exec inspect.
+function ExecOperation:_config()
+  if self._created and not self._info then return self._created end
+  local info = self:info()
+  return { tty = (info.ProcessConfig or {}).tty == true, stdin = info.OpenStdin == true }
+end
+
 function ExecOperation:is_process_tty()
-  -- what exec_command asked exec_create for saves an inspect before start
-  if self._created and not self._info then return self._created.tty end
-  local pc = self:info().ProcessConfig or {}
-  return pc.tty == true
+  return self:_config().tty
 end
 ExecOperation.is_tty = ExecOperation.is_process_tty
 
 function ExecOperation:stdin_attached()
-  if self._created and not self._info then
-    return self.opts.stdin ~= false and self._created.stdin
-  end
-  return self.opts.stdin ~= false and self:info().OpenStdin == true
+  return self.opts.stdin ~= false and self:_config().stdin
 end
 
 function ExecOperation.was_running()
