@@ -7,12 +7,15 @@
 set -eu
 
 # Build and specs; lint; docs (make docs); the second engine (ENGINE=podman);
-# fuzzing, valgrind and figures (make fuzz, make valgrind, make bench).
+# fuzzing, valgrind and figures (make fuzz, make valgrind, make bench);
+# event loops (cqueues, luv), the ssh transport and recordings. Debian has
+# no Lua 5.4 build of lua-posix: test-only calls stay in the core for now.
 PACKAGES="lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted luarocks lua-check
 docker.io busybox-static tmux openssl curl cppcheck pkg-config gcc make
 lua-ldoc lua-discount
 podman
-clang libclang-rt-14-dev valgrind time"
+clang libclang-rt-14-dev valgrind time
+lua-cqueues lua-luv openssh-server openssh-client asciinema"
 
 # Without dpkg there is nothing to install with: check the commands instead.
 if ! command -v dpkg-query >/dev/null 2>&1; then
