@@ -46,7 +46,8 @@ build = {
     ["dockerpty.core"] = {
       sources = {
         "src/core.c", "src/util.c", "src/term.c", "src/demux.c", "src/escape.c",
-        "src/httphead.c", "src/curlapi.c", "src/conn.c", "src/http.c", "src/pump.c",
+        "src/httphead.c", "src/curlapi.c", "src/conn.c", "src/http.c", "src/fdio.c",
+        "src/pump.c", "src/sigstate.c", "src/loop.c",
       },
       defines = { "_GNU_SOURCE" },
       incdirs = { "$(LIBCURL_INCDIR)" },

@@ -181,13 +181,29 @@ describe("core.pump", function()
     assert.equal("reply", table.concat(to_client))
   end)
 
-  it("treats a reader that went away as the end of that sink, not an error", function()
+  it("ends with EPIPE when the reader went away, and SIGPIPE kills nothing", function()
+    -- this process keeps SIGPIPE's default action: a raised SIGPIPE would
+    -- end busted here, before any assertion
     local r, w = core._pipe()
     core._close(r)
     finally(function() core._close(w) end)
     local p = core.pump{ from = string.rep("x", 100000), to = w }
     assert.equal("done", core.loop():add(p):run(2000))
-    assert.equal("done", p:status())
+    assert.same({ "error", "write: Broken pipe", "EPIPE" }, { p:status() })
+    -- the same while stepped (no run: no disposition is installed either)
+    local p2 = core.pump{ from = string.rep("x", 100000), to = w }
+    local lp = core.loop():add(p2)
+    local steps = 0
+    while not lp:step() do steps = steps + 1; assert.is_true(steps < 1000) end
+    assert.same({ "error", "write: Broken pipe", "EPIPE" }, { p2:status() })
+  end)
+
+  it("ends with ENOSPC on a full disk (/dev/full)", function()
+    local f = assert(io.open("/dev/full", "w"))
+    finally(function() f:close() end)
+    local p = core.pump{ from = "data", to = f }
+    assert.equal("done", core.loop():add(p):run(2000))
+    assert.same({ "error", "write: No space left on device", "ENOSPC" }, { p:status() })
   end)
 end)
 
@@ -303,6 +319,7 @@ describe("core.loop", function()
     assert.is_false(ok)
     assert.equal(err, got)
     assert.is_false(core.nonblock(r))
+    p:close()     -- its own non-blocking copy of r (fdio.h) goes with it
     assert.equal(before, nonblocking_fds())
     assert.is_false(lp:running())
   end)

@@ -738,8 +738,9 @@ Send all of data, waiting with poll() while the socket is full.
 @tparam string data
 @tparam[opt] integer timeout_ms default (or negative): no timeout
 @treturn[1] integer bytes sent (all of data)
-@return[2] nil, "timeout", "timeout"
-@return[3] nil, message, name, errno
+@return[2] nil, "timeout", "timeout", sent (the bytes sent before the
+ timeout; with timeout 0 a send that never waits)
+@return[3] nil, message, name, sent
 @usage conn:send("GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n")
 */
 static int conn_m_send(lua_State *L) {
@@ -754,13 +755,24 @@ static int conn_m_send(lua_State *L) {
             off += n;
             continue;
         }
-        if (err != EAGAIN)
-            return conn_pusherr(L, c, err);
+        if (err != EAGAIN) {
+            conn_pusherr(L, c, err);
+            lua_pop(L, 1);
+            lua_pushinteger(L, (lua_Integer)off);
+            return 4;
+        }
         err = dp_wait_fd(c->fd, POLLOUT, deadline);
-        if (err == 0)
-            return conn_pushtimeout(L);
-        if (err < 0)
-            return dp_push_errno(L, "poll", -err);
+        if (err == 0) {
+            conn_pushtimeout(L);
+            lua_pushinteger(L, (lua_Integer)off);
+            return 4;
+        }
+        if (err < 0) {
+            dp_push_errno(L, "poll", -err);
+            lua_pop(L, 1);
+            lua_pushinteger(L, (lua_Integer)off);
+            return 4;
+        }
     }
     lua_pushinteger(L, (lua_Integer)len);
     return 1;

@@ -25,6 +25,8 @@ int luaopen_dockerpty_core(lua_State *L) {
     httphead_open(L); /* response head parser, used by conn */
     conn_open(L);     /* hijacked connections, sources and sinks of pumps */
     http_open(L);     /* REST requests */
-    pump_open(L);     /* pumps and the poll loop, over all of the above */
+    pump_open(L);     /* pumps, over all of the above */
+    sigstate_open(L); /* signal dispositions of a blocking run; kill */
+    loop_open(L);     /* the loop that steps or runs pumps */
     return 1;
 }

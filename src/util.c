@@ -235,6 +235,30 @@ static int util_f_shutdown(lua_State *L) {
     return 1;
 }
 
+/***
+** core.poll_fd(fd, events, timeout): wait until fd is ready for events
+** ("r", "w" or "rw") or timeout seconds pass (nil: no limit). Returns true
+** when ready, false on timeout, or nil, message, name.
+*/
+static int util_f_poll_fd(lua_State *L) {
+    lua_Integer fd = luaL_checkinteger(L, 1);
+    const char *ev = luaL_checkstring(L, 2);
+    short events = (short)((strchr(ev, 'r') ? POLLIN : 0) | (strchr(ev, 'w') ? POLLOUT : 0));
+    long long deadline = -1;
+    int r;
+    luaL_argcheck(L, fd >= 0 && fd <= 0x7fffffff, 1, "invalid fd");
+    luaL_argcheck(L, events != 0, 2, "\"r\", \"w\" or \"rw\" expected");
+    if (!lua_isnoneornil(L, 3)) {
+        lua_Number t = luaL_checknumber(L, 3);
+        deadline = dp_now_ms() + (t > 0 ? (long long)(t * 1000 + 0.999) : 0);
+    }
+    r = dp_wait_fd((int)fd, events, deadline);
+    if (r < 0)
+        return dp_push_errno(L, "poll", -r);
+    lua_pushboolean(L, r > 0);
+    return 1;
+}
+
 /* core.now(): monotonic milliseconds. */
 static int util_f_now(lua_State *L) {
     lua_pushinteger(L, dp_now_ms());
@@ -265,6 +289,7 @@ int util_open(lua_State *L) {
         {"fileno", util_f_fileno},
         {"nonblock", util_f_nonblock},
         {"now", util_f_now},
+        {"poll_fd", util_f_poll_fd},
         {"sleep", util_f_sleep},
         {"getpid", util_f_getpid},
         {"_read", util_f_read},
