@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -381,14 +382,31 @@ int dp_pump_running(const pump *p) {
     return p->open && (p->state == ST_RUNNING || p->state == ST_FLUSHING);
 }
 
+/* Read buffers are mapped, not taken from malloc's heap: a 128 KiB buffer
+** per pump, made and dropped for every session, would otherwise leave the
+** heap fragmented around the small objects made meanwhile (RSS creeping
+** up over thousands of sessions). */
+static void *buf_alloc(size_t n) {
+    void *b = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return b == MAP_FAILED ? NULL : b;
+}
+
+static void free_buffers(pump *p) {
+    if (p->rbuf)
+        munmap(p->rbuf, p->rcap);
+    if (p->ebuf)
+        munmap(p->ebuf, p->rcap + DP_ESCAPE_MAX);
+    p->rbuf = p->ebuf = NULL;
+}
+
 static int alloc_buffers(pump *p) {
     if (p->rbuf != NULL)
         return 0;
-    p->rbuf = (char *)malloc(p->rcap);
+    p->rbuf = (char *)buf_alloc(p->rcap);
     if (p->rbuf == NULL)
         return -1;
     if (p->use_escape) {
-        p->ebuf = (char *)malloc(p->rcap + DP_ESCAPE_MAX);
+        p->ebuf = (char *)buf_alloc(p->rcap + DP_ESCAPE_MAX);
         if (p->ebuf == NULL)
             return -1;
     }
@@ -621,6 +639,9 @@ static pump *checkopenpump(lua_State *L, int idx) {
 /* A finished pump's own descriptions (fdio.h) go at once: a reader of its
 ** stdout pipe must see EOF when the pump is done, not when it is collected. */
 void dp_pump_release_fds(pump *p) {
+    if (dp_pump_sinks_empty(p)) {     /* its buffers too: nothing is left to move */
+        free_buffers(p);
+    }
     if (p->src_kind == EP_FD)
         dp_fdio_close(&p->src_io);
     if (p->sinks[0].kind == EP_FD)
@@ -636,9 +657,7 @@ static void pump_release(pump *p) {
     p->segs = NULL;
     p->qoff = p->qlen = p->qcap = 0;
     p->shead = p->stail = p->scap = 0;
-    free(p->rbuf);
-    free(p->ebuf);
-    p->rbuf = p->ebuf = NULL;
+    free_buffers(p);
     dp_pump_release_fds(p);
     p->open = 0;
 }

@@ -78,6 +78,10 @@ int dp_sigstate_install(dp_sigstate *s, const sigset_t *set) {
         struct sigaction sa;
         if (sigismember(set, sig) != 1)
             continue;
+        if (s->nsig == DP_SIGMAX) {
+            dp_sigstate_restore(s);
+            return E2BIG;
+        }
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = sig_handler;
         sigemptyset(&sa.sa_mask);

@@ -14,12 +14,14 @@
 
 #pragma GCC visibility push(hidden)
 
+#define DP_SIGMAX 16           /* signals one run may own */
+
 typedef struct dp_sigstate {
     int active;                /* handlers installed and the pipe open */
     int pipe[2];
     int nsig;
-    int signos[NSIG];
-    struct sigaction old[NSIG];
+    int signos[DP_SIGMAX];
+    struct sigaction old[DP_SIGMAX];
 } dp_sigstate;
 
 /* Push an inactive state (a userdata with __gc and __close). */

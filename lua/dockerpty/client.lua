@@ -238,7 +238,11 @@ function Client:api_version()
     local _
     _, hdrs = self:_raw("GET", "/_ping")
   end
-  local server = hdrs and hdrs["api-version"]
+  return self:_negotiate(hdrs and hdrs["api-version"])
+end
+
+-- Settle the version from the daemon's Api-Version answer (nil: ours).
+function Client:_negotiate(server)
   local v = M.MAX_API_VERSION
   if server and vnum(server) then
     if vnum(server) < vnum(M.MIN_API_VERSION) then
@@ -270,6 +274,12 @@ function Client:_json(method, path, query, body, expect, timeout)
     headers = { ["Content-Type"] = "application/json" }
   end
   local status, hdrs, rbody = self:_raw(method, self:_path(path, query), payload, headers, timeout)
+  return self:_decode(method, path, status, hdrs, rbody, expect)
+end
+
+-- The answer of a JSON request: the decoded body (or the raw body, or
+-- true) and the status; raises the API error for an unexpected status.
+function Client:_decode(method, path, status, hdrs, rbody, expect)
   -- no redirect is followed: a 3xx is as much a failure as a 4xx
   if (expect and not expect[status]) or (not expect and status >= 300) then
     api_error(status, rbody, method .. " " .. path, path)
@@ -445,6 +455,12 @@ function Client:exec_create(container, cmd, opts)
   check_fields("exec_create", opts, { stdin = true, tty = true, environment = true, workdir = true,
     user = true, privileged = true, detach_keys = true, console_size = true, stdout = true,
     stderr = true })
+  local path, body = self:_exec_body(id, argv, opts)
+  return (self:_json("POST", path, nil, body))
+end
+
+-- The path and JSON body of an exec create (opts checked by the caller).
+function Client:_exec_body(id, argv, opts)
   local body = {
     AttachStdin = opts.stdin and true or false,
     AttachStdout = opts.stdout ~= false,
@@ -461,7 +477,7 @@ function Client:exec_create(container, cmd, opts)
   if cs and opts.tty and cs[1] > 0 and cs[2] > 0 and self:api_at_least("1.42") then
     body.ConsoleSize = cs
   end
-  return (self:_json("POST", "/containers/" .. util.urlencode(id) .. "/exec", nil, body))
+  return "/containers/" .. util.urlencode(id) .. "/exec", body
 end
 
 --- `GET /exec/{id}/json`.
@@ -494,15 +510,27 @@ function Client:_connect()
   return conn
 end
 
--- Write a request on a fresh connection and read the response head.
--- Returns conn, status, headers; raises on transport errors.
-function Client:_exchange(method, path, headers, body, timeout)
-  local conn = self:_connect()
+--- The bytes of a request on a connection of its own (hijacks, waits and
+-- the session engine's requests).
+-- @tparam string method
+-- @tparam string path
+-- @tparam table headers a list of "Name: value" lines
+-- @tparam[opt] string body
+-- @treturn string
+-- @usage local text = client.request_text("GET", "/_ping", {})
+function M.request_text(method, path, headers, body)
   local lines = { ("%s %s HTTP/1.1"):format(method, path), "Host: api.moby.localhost",
     "User-Agent: " .. USER_AGENT }
   for _, h in ipairs(headers) do lines[#lines + 1] = h end
   if body then lines[#lines + 1] = "Content-Length: " .. #body end
-  local req = table.concat(lines, "\r\n") .. "\r\n\r\n" .. (body or "")
+  return table.concat(lines, "\r\n") .. "\r\n\r\n" .. (body or "")
+end
+
+-- Write a request on a fresh connection and read the response head.
+-- Returns conn, status, headers; raises on transport errors.
+function Client:_exchange(method, path, headers, body, timeout)
+  local conn = self:_connect()
+  local req = M.request_text(method, path, headers, body)
   local ok, msg, name = conn:send(req, timeout or self._timeout)
   if not ok then
     conn:close()
@@ -559,7 +587,13 @@ end
 function Client:attach_socket(container, params)
   local id = util.id_of(1, "attach_socket", container)
   params = util.check(2, "attach_socket", params, "table", true) or {}
-  local q = {
+  return self:_hijack(self:_path("/containers/" .. util.urlencode(id) .. "/attach",
+    self:_attach_query(params)), nil, "attach to " .. id)
+end
+
+-- The query of an attach from attach_socket's params.
+function Client:_attach_query(params)
+  return {
     stream = params.stream ~= false,
     stdin = params.stdin and true or false,
     stdout = params.stdout ~= false,
@@ -567,8 +601,6 @@ function Client:attach_socket(container, params)
     logs = params.logs and true or false,
     detachKeys = params.detach_keys,
   }
-  return self:_hijack(self:_path("/containers/" .. util.urlencode(id) .. "/attach", q), nil,
-    "attach to " .. id)
 end
 
 --- `POST /exec/{id}/start`.

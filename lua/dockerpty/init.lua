@@ -139,9 +139,9 @@ function M.exec_command(client, container, command, opts)
   local eopts = {}
   for k, v in pairs(opts or {}) do eopts[k] = v end
   eopts.tty, eopts.environment, eopts.workdir, eopts.user, eopts.privileged = nil, nil, nil, nil, nil
-  local op = operation.ExecOperation.new(client, exec, eopts)
   -- the exec is as created: no inspect needed before starting it
-  op._created = { tty = want_tty and true or false, stdin = attach_stdin and true or false }
+  local op = operation.ExecOperation.created(client, exec,
+    { tty = want_tty, stdin = attach_stdin }, eopts)
   return pty.PseudoTerminal.new(client, op):start()
 end
 

@@ -4,6 +4,7 @@
 -- builds the pumps that move the bytes, resizes the remote tty and
 -- collects the result. `PseudoTerminal` (dockerpty.pty) runs them.
 -- @module dockerpty.operation
+local cjson = require("cjson")
 local core = require("dockerpty.core")
 local config = require("dockerpty.config")
 local errors = require("dockerpty.errors")
@@ -11,6 +12,7 @@ local tty = require("dockerpty.tty")
 local util = require("dockerpty.util")
 
 local M = {}
+local Normalized
 
 --- After the exit is known, the output goes on until it has been idle this
 -- long (ms), for daemons that keep the stream open after the exit.
@@ -34,9 +36,13 @@ local function check_endpoint(fname, name, v, is_input)
     is_input and "file, fd, string or false" or "file, fd, function or false", type(v)), 4)
 end
 
+-- Marks a table M.options made: given again, it is taken as it is.
+Normalized = {}
+
 --- Normalize the session options shared by every entry point.
 -- @local
 function M.options(fname, opts)
+  if type(opts) == "table" and getmetatable(opts) == Normalized then return opts end
   if opts ~= nil and type(opts) ~= "table" then
     error(("bad argument #3 to '%s' (table expected, got %s)"):format(fname, type(opts)), 3)
   end
@@ -67,7 +73,7 @@ function M.options(fname, opts)
   local keys, msg = core.parse_keys(spec)
   if not keys then errors.raise("usage", msg) end
   o.detach_spec, o.detach_bytes = spec, keys
-  return o
+  return setmetatable(o, Normalized)
 end
 
 local Operation = {}
@@ -166,8 +172,16 @@ function Operation:close()
   for _, p in pairs({ self._stdin_pump, self._out_pump, self._wait_pump }) do p:close() end
 end
 
--- After the loop: how it ended, from the pumps. Raises the stream's error.
-function Operation:_stream_outcome()
+--- The pump that moves the output (after `pumps`).
+-- @usage op:output_pump():idle(1000)
+function Operation:output_pump()
+  return self._out_pump
+end
+
+--- After the loop: how the stream ended ("detach" or "eof"), from the
+-- pumps. Raises the stream's error.
+-- @usage if op:stream_outcome() == "detach" then ... end
+function Operation:stream_outcome()
   local inp, out = self._stdin_pump, self._out_pump
   if inp and inp:status() == "detached" then
     return "detach"
@@ -192,6 +206,26 @@ function Operation:_stream_outcome()
     errors.raise(kind, ("%s: %s"):format(self:describe(), msg), nil, { name = name })
   end
   return "eof"
+end
+
+--- The exit code in the body of a wait's answer; raises the daemon's error.
+-- @tparam string body
+-- @tparam string container for messages
+-- @usage local code = operation.wait_code('{"StatusCode":0}', id)
+function M.wait_code(body, container)
+  if not body or body == "" then
+    errors.raise("connection", ("waiting for container %s: the connection closed before the answer")
+      :format(container))
+  end
+  local ok, t = pcall(cjson.decode, body)
+  if not ok or type(t) ~= "table" then
+    errors.raise("protocol", ("waiting for container %s: malformed answer %q"):format(
+      container, body:sub(1, 200)))
+  end
+  if type(t.Error) == "table" and type(t.Error.Message) == "string" and t.Error.Message ~= "" then
+    errors.raise("api", ("waiting for container %s: %s"):format(container, t.Error.Message))
+  end
+  return t.StatusCode
 end
 
 local function result(code)
@@ -230,6 +264,44 @@ function RunOperation:info(refresh)
   return self._info
 end
 
+--- Take inspect data fetched elsewhere (the session engine's request).
+-- @usage op:set_info(info)
+function RunOperation:set_info(info)
+  self._info = info
+end
+
+--- Refuse a paused or restarting container; note whether it ran.
+-- @usage op:check_state()
+function RunOperation:check_state()
+  local info = self:info()
+  local state = info.State or {}
+  if state.Paused then
+    errors.raise("api", ("cannot attach to a paused container: %s"):format(self.container), 409)
+  end
+  if state.Restarting then
+    errors.raise("api", ("cannot attach to a restarting container: %s"):format(self.container), 409)
+  end
+  self._was_running = state.Running == true
+  self._auto_remove = (info.HostConfig or {}).AutoRemove == true
+end
+
+--- Whether the daemon removes the container when it exits.
+function RunOperation:auto_remove()
+  return self._auto_remove
+end
+
+--- The attach's parameters (client:attach_socket's).
+function RunOperation:attach_params()
+  return {
+    stdin = self:stdin_attached(),
+    stdout = self.opts.stdout ~= false,
+    stderr = self.opts.stderr ~= false,
+    logs = self.opts.logs and true or false,
+    stream = true,
+    detach_keys = self.opts.detach_spec,
+  }
+end
+
 function RunOperation:describe()
   return "container " .. self.container
 end
@@ -254,25 +326,10 @@ end
 -- @usage local conn = op:sockets()
 function RunOperation:sockets()
   if self._conn then return self._conn end
-  local info = self:info()
-  local state = info.State or {}
-  if state.Paused then
-    errors.raise("api", ("cannot attach to a paused container: %s"):format(self.container), 409)
-  end
-  if state.Restarting then
-    errors.raise("api", ("cannot attach to a restarting container: %s"):format(self.container), 409)
-  end
-  self._was_running = state.Running == true
-  self._auto_remove = (info.HostConfig or {}).AutoRemove == true
+  self:check_state()
   self._wait = self.client:wait_async(self.container, self._was_running and "not-running" or "next-exit")
-  local ok, conn = pcall(self.client.attach_socket, self.client, self.container, {
-    stdin = self:stdin_attached(),
-    stdout = self.opts.stdout ~= false,
-    stderr = self.opts.stderr ~= false,
-    logs = self.opts.logs and true or false,
-    stream = true,
-    detach_keys = self.opts.detach_spec,
-  })
+  local ok, conn = pcall(self.client.attach_socket, self.client, self.container,
+    self:attach_params())
   if not ok then
     self._wait:close()
     error(conn, 0)
@@ -314,7 +371,7 @@ end
 --- After the stream ended: true|nil, "exit", code or true, "detach".
 -- @usage local ok, how, code = op:finish()
 function RunOperation:finish()
-  local how = self:_stream_outcome()
+  local how = self:stream_outcome()
   if how == "detach" then
     self._wait:close()
     return true, "detach"
@@ -362,6 +419,15 @@ function ExecOperation.new(client, exec_id, opts)
   local id = util.id_of(2, "ExecOperation.new", exec_id)
   return setmetatable({ client = client, exec_id = id, opts = M.options("start_exec", opts) },
     ExecOperation)
+end
+
+--- An operation for an exec just created with a known configuration
+-- (`{tty =, stdin =}`): no inspect is needed before starting it.
+-- @usage local op = ExecOperation.created(client, id, { tty = false, stdin = true }, opts)
+function ExecOperation.created(client, exec_id, config, opts)
+  local op = ExecOperation.new(client, exec_id, opts)
+  op._created = { tty = config.tty and true or false, stdin = config.stdin and true or false }
+  return op
 end
 
 function ExecOperation:info(refresh)
@@ -426,7 +492,7 @@ end
 -- until Running is false.
 -- @usage local ok, how, code = op:finish()
 function ExecOperation:finish()
-  local how = self:_stream_outcome()
+  local how = self:stream_outcome()
   if how == "detach" then return true, "detach" end
   local info
   for i = 1, 40 do

@@ -1,134 +1,566 @@
---- Many sessions in one process: each Session is one attach or exec with
--- its own stdin (a string, a file or false) and its own stdout and stderr
--- sinks (functions, files, fds or false); `run_all` drives any number of
--- them in one poll loop. Sessions never touch the terminal (no raw mode, no
--- resize), so they suit scripts that fan out to many containers.
--- The blocking `dockerpty.start`, `exec_command` and `start_exec` are
--- unchanged.
+--- Sessions that live in the caller's event loop: each Session is one exec
+-- or attach, driven by non-blocking steps from creation to result. A
+-- session never blocks on the network: it creates the exec (or inspects
+-- the container), starts it, attaches, waits and inspects through
+-- requests of its own (dockerpty.request) on its own fds, and moves the
+-- bytes through pumps in a loop of its own (core.loop in step mode).
+--
+-- The polling protocol is cqueues': `pollfd()` (an fd that becomes
+-- readable when `step()` has work), `events()` ("r") and `timeout()`
+-- (seconds until `step()` must be called anyway, or nil), so
+-- `cqueues.poll(s)` takes a session, and luv's `uv.new_poll(s:pollfd())`
+-- too. Sessions never touch the terminal (no raw mode, no resize, no
+-- signal handlers): that is PseudoTerminal's (dockerpty.pty). Any number
+-- of sessions and groups may live in one process, in any number of loops.
+--
+-- From inside `step()` (in an output function of the session) do not call
+-- that same session's `step`, `wait` or `close`; anything else may be
+-- called, other sessions' steps included.
 -- @module dockerpty.session
 -- @usage
--- local sessions = {}
--- for i, id in ipairs(containers) do
---   sessions[i] = session.exec(client, id, "wc -c", { stdin = "hello", stdout = collect(i) })
--- end
--- for i, r in ipairs(session.run_all(sessions)) do print(i, r.ok, r.how, r.code) end
+-- local s = session.exec(client, "web", "uname -a", { stdout = io.stdout })
+-- print(s:wait())                    --> true  exit  0
+-- -- in a cqueues controller:  cq:wrap(function() print(s:wait(cqueues.poll)) end)
 local core = require("dockerpty.core")
+local errors = require("dockerpty.errors")
 local operation = require("dockerpty.operation")
+local request = require("dockerpty.request")
 local util = require("dockerpty.util")
 
 local M = {}
+
+--- Attempts of exec inspect after the stream ended while the process still
+-- shows as running (10, 20, ... up to 100 ms apart).
+M.INSPECT_TRIES = 40
 
 local Session = {}
 Session.__index = Session
 M.Session = Session
 
-local function session_options(opts)
-  local o = {}
-  for k, v in pairs(opts or {}) do o[k] = v end
-  if o.stdin == nil then o.stdin = false end   -- not the shared terminal
-  return o
+-- Options of session.exec that make the exec; the rest go to the session.
+local EXEC_FIELDS = { tty = true, environment = true, workdir = true, user = true,
+  privileged = true }
+
+local function split_options(fname, opts)
+  util.check(4, fname, opts, "table", true)
+  local create, rest = {}, {}
+  for k, v in pairs(opts or {}) do
+    if EXEC_FIELDS[k] then create[k] = v else rest[k] = v end
+  end
+  if rest.stdin == nil then rest.stdin = false end   -- not the shared terminal
+  return create, rest
+end
+
+local function new_session(client, kind, o)
+  return setmetatable({ client = client, kind = kind, o = o, lp = core.loop(), reqs = {},
+    phase = client._version and "begin" or "version", done = false }, Session)
 end
 
 --- A session that runs `command` in a running container (exec, no tty by
--- default: stdout and stderr stay apart). The exec is created at once.
+-- default: stdout and stderr stay apart). Returns at once: the exec is
+-- created by the first steps, and its failure (no such container) comes
+-- out of `result()` or `wait()`.
 -- @tparam Client client
 -- @tparam string|table container
 -- @tparam string|table command
--- @tparam[opt] table opts `stdin`, `stdout`, `stderr`, `tty`, `environment`,
--- `workdir`, `user`, `privileged`
+-- @tparam[opt] table opts `stdin` (a string, file, fd or false), `stdout`,
+-- `stderr` (functions, files, fds or false), `tty`, `environment`,
+-- `workdir`, `user`, `privileged`, `detach_keys`, `warn`
 -- @usage local s = session.exec(client, "web", "wc -c", { stdin = "abc", stdout = print })
 function M.exec(client, container, command, opts)
   util.check(1, "exec", client, "table")
-  local o = session_options(opts)
-  local exec = client:exec_create(container, command, {
-    stdin = o.stdin ~= false, tty = o.tty and true or false, environment = o.environment,
-    workdir = o.workdir, user = o.user, privileged = o.privileged,
-  })
-  o.tty, o.environment, o.workdir, o.user, o.privileged = nil, nil, nil, nil, nil
-  return setmetatable({ op = operation.ExecOperation.new(client, exec, o) }, Session)
+  local id = util.id_of(2, "exec", container)
+  local argv = util.argv(3, "exec", command)
+  local create, rest = split_options("exec", opts)
+  local o = operation.options("exec", rest)
+  local s = new_session(client, "exec", o)
+  s.container, s.argv, s.create = id, argv, create
+  return s
 end
 
 --- A session attached to a container, which is started if it is not running.
+-- @tparam Client client
+-- @tparam string|table container
+-- @tparam[opt] table opts as `exec`'s session options, and `logs`
 -- @usage local s = session.run(client, id, { stdout = function(chunk) ... end })
 function M.run(client, container, opts)
   util.check(1, "run", client, "table")
-  local o = session_options(opts)
-  return setmetatable({ op = operation.RunOperation.new(client, container, o) }, Session)
+  local id = util.id_of(2, "run", container)
+  util.check(3, "run", opts, "table", true)
+  local rest = {}
+  for k, v in pairs(opts or {}) do rest[k] = v end
+  if rest.stdin == nil then rest.stdin = false end
+  local s = new_session(client, "run", operation.options("run", rest))
+  s.container = id
+  return s
 end
 
---- Open the connection and start; returns the pumps for a loop.
--- @usage local pumps = s:open()
-function Session:open()
-  if not self.pumps then
-    self.pumps = self.op:start()
+-- {======================================================
+-- Requests on the session's own fds
+-- =======================================================
+
+function Session:_start_req(name, method, path, ropts)
+  local r = request.new(self.client, method, path, ropts)
+  self.reqs[name] = r
+  return r
+end
+
+-- Step request `name`: the request once complete (no longer watched),
+-- else nil (its fd watched for what it waits for).
+function Session:_poll_req(name)
+  local r = self.reqs[name]
+  local fd = r.conn and r:fd()
+  if r:step() then
+    if fd then self.lp:watch(fd, nil) end
+    self.reqs[name] = nil
+    return r
   end
-  return self.pumps
+  self.lp:watch(fd, r:events())
+  return nil
 end
 
---- Whether the session's output has ended.
+-- A request started unless it runs already; stepped; its answer or nil.
+function Session:_ask(name, method, path, ropts)
+  if not self.reqs[name] then self:_start_req(name, method, path, ropts) end
+  return self:_poll_req(name)
+end
+
+-- }======================================================
+
+-- {======================================================
+-- Phases: each returns true when it moved on (try the next at once)
+-- =======================================================
+
+local phases = {}
+
+function phases.version(s)
+  local r = s:_ask("ping", "GET", "/_ping", { raw = true })
+  if not r then return false end
+  r:close()
+  if r.status ~= 200 then
+    errors.raise("api", ("ping of %s failed (%d)"):format(s.client:where(), r.status), r.status)
+  end
+  s.client:_negotiate(r.headers["api-version"])
+  s.phase = "begin"
+  return true
+end
+
+function phases.begin(s)
+  s.phase = s.kind == "exec" and "create" or "inspect"
+  return true
+end
+
+-- exec: create, then start with a hijacked connection.
+function phases.create(s)
+  local c, o = s.create, s.o
+  local attach_stdin = o.stdin ~= false
+  local path, body = s.client:_exec_body(s.container, s.argv, {
+    stdin = attach_stdin, tty = c.tty, environment = c.environment, workdir = c.workdir,
+    user = c.user, privileged = c.privileged, detach_keys = o.detach_spec,
+  })
+  local r = s:_ask("create", "POST", path, { json = body })
+  if not r then return false end
+  s.exec_id = r:json().Id
+  s.tty, s.stdin_open = c.tty and true or false, attach_stdin
+  s.phase = "start"
+  return true
+end
+
+function phases.start(s)
+  local id = util.urlencode(s.exec_id)
+  local r = s:_ask("start", "POST", "/exec/" .. id .. "/start", { hijack = true,
+    json = { Detach = false, Tty = s.tty }, what = "start exec " .. s.exec_id })
+  if not r then return false end
+  local conn = r:take_conn()
+  s.op = operation.ExecOperation.created(s.client, s.exec_id,
+    { tty = s.tty, stdin = s.stdin_open }, s.o)
+  s:_stream(conn)
+  return true
+end
+
+-- run: inspect, register the wait, attach, start.
+function phases.inspect(s)
+  local r = s:_ask("inspect", "GET", "/containers/" .. util.urlencode(s.container) .. "/json")
+  if not r then return false end
+  s.op = operation.RunOperation.new(s.client, s.container, s.o)
+  s.op:set_info(r:json())
+  s.op:check_state()
+  s.phase = "wait"
+  return true
+end
+
+function phases.wait(s)
+  local op = s.op
+  local cond = op:was_running() and "not-running" or "next-exit"
+  local q = s.client:api_at_least("1.30") and { condition = cond } or nil
+  if not s.reqs.wait then
+    s:_start_req("wait", "POST", "/containers/" .. util.urlencode(s.container) .. "/wait",
+      { query = q, timeout = 1 << 40, what = "wait for " .. s.container })
+  end
+  local done = s:_poll_req("wait")
+  if done then s.wait_done = done end
+  local w = done or s.reqs.wait
+  if not w.status then return false end     -- the head says it is registered
+  if w.status ~= 200 then
+    if not done then return false end       -- its error text first
+    done:json()                             -- raises the API error
+  end
+  s.phase = "attach"
+  return true
+end
+
+function phases.attach(s)
+  local op = s.op
+  local r = s:_ask("attach", "POST", "/containers/" .. util.urlencode(s.container) .. "/attach",
+    { query = s.client:_attach_query(op:attach_params()), hijack = true,
+      what = "attach to " .. s.container })
+  if not r then return false end
+  local conn = r:take_conn()
+  s:_stream(conn)
+  if not op:was_running() then s.phase = "startc" end
+  return true
+end
+
+function phases.startc(s)
+  local r = s:_ask("startc", "POST", "/containers/" .. util.urlencode(s.container) .. "/start")
+  if not r then return false end
+  r:json({ [204] = true, [304] = true, [200] = true })
+  s.phase = "stream"
+  return true
+end
+
+-- Both: the bytes move; the output's end decides.
+function Session:_stream(conn)
+  self.pumps = self.op:pumps(conn)
+  for _, p in ipairs(self.pumps) do self.lp:add(p) end
+  self.phase = "stream"
+end
+
+-- Step the wait (run) while the stream goes on: its answer drains the output.
+function Session:_step_wait()
+  if self.reqs.wait then
+    local done = self:_poll_req("wait")
+    if done then
+      self.wait_done = done
+      self.op:output_pump():idle(operation.DRAIN_MS)
+    end
+  end
+end
+
+function phases.stream(s)
+  if s.kind == "run" then s:_step_wait() end
+  if not s.lp:step() then return false end
+  local how = s.op:stream_outcome()
+  if how == "detach" then
+    s:_finish(true, "detach")
+  else
+    s.phase = s.kind == "exec" and "exit" or "exitwait"
+    s.tries, s.retry_at = 0, nil
+  end
+  return true
+end
+
+-- exec: the exit code from exec inspect, asked again while Running.
+function phases.exit(s)
+  if s.retry_at and core.now() < s.retry_at then return false end
+  local r = s:_ask("exit", "GET", "/exec/" .. util.urlencode(s.exec_id) .. "/json")
+  if not r then return false end
+  local info = r:json()
+  s.tries = s.tries + 1
+  if info.Running and s.tries < M.INSPECT_TRIES then
+    s.retry_at = core.now() + math.min(10 * s.tries, 100)
+    return false
+  end
+  if info.Running then
+    s:_finish(true, "detach")     -- the stream ended while the process runs on
+  else
+    s:_finish(operation.result(type(info.ExitCode) == "number" and info.ExitCode or 0))
+  end
+  return true
+end
+
+-- run: the wait's answer; 3 s after the output ended, inspect: still
+-- running means the daemon detached us.
+function phases.exitwait(s)
+  s.exit_due = s.exit_due or core.now() + 3000
+  s:_step_wait()
+  if s.wait_done then
+    s.code = operation.wait_code(s.wait_done.body, s.container)
+    s.phase = s.op:auto_remove() and "removed" or "done"
+    if s.phase == "done" then s:_finish(operation.result(s.code)) end
+    return true
+  end
+  if core.now() < s.exit_due then return false end
+  local r = s:_ask("running", "GET", "/containers/" .. util.urlencode(s.container) .. "/json")
+  if not r then return false end
+  if (r:json().State or {}).Running then
+    s:_finish(true, "detach")
+    return true
+  end
+  s.exit_due = core.now() + 30000
+  return false
+end
+
+-- run with AutoRemove: the container is gone when the result comes.
+function phases.removed(s)
+  s.removed_due = s.removed_due or core.now() + 10000
+  local ok, r = pcall(s._ask, s, "removed", "POST",
+    "/containers/" .. util.urlencode(s.container) .. "/wait",
+    { query = s.client:api_at_least("1.30") and { condition = "removed" } or nil })
+  if (ok and not r) and core.now() < s.removed_due then return false end
+  s:_finish(operation.result(s.code))
+  return true
+end
+
+-- }======================================================
+
+-- The connections go at the end; the pollfd stays until close(), since an
+-- event loop may still be watching it.
+function Session:_release()
+  for k, r in pairs(self.reqs) do r:close(); self.reqs[k] = nil end
+  if self.op then self.op:close() end
+end
+
+function Session:_finish(ok, how, code)
+  self.ok, self.how, self.code = ok, how, code
+  self.done = true
+  self:_release()
+end
+
+function Session:_fail(err)
+  self.err = err
+  self.done = true
+  self:_release()
+end
+
+--- Do all the work that is ready, without blocking.
+-- @treturn boolean true once the session has finished (then `result()`)
+-- @usage while not s:step() do cqueues.poll(s) end
+function Session:step()
+  if self.done then return true end
+  if self.stepping then error("session:step() called from inside its own step", 2) end
+  self.stepping = true
+  local ok, err = pcall(function()
+    for _ = 1, 16 do
+      if self.done or not phases[self.phase](self) then break end
+    end
+  end)
+  self.stepping = false
+  if not ok then self:_fail(err) end
+  if not self.done then self.lp:step() end     -- brings pollfd() up to date
+  return self.done
+end
+
+--- An fd that is readable when `step()` has work to do (stable for the
+-- session's life; close-on-exec).
+-- @treturn integer
+function Session:pollfd()
+  return assert(self.lp:pollfd())
+end
+
+--- What `pollfd()` is waited for: "r".
+function Session:events()
+  return "r"
+end
+
+--- Seconds until `step()` must be called even if `pollfd()` stays quiet
+-- (0: at once), or nil.
+-- @treturn number|nil
+function Session:timeout()
+  if self.done then return 0 end
+  local t = self.lp:timeout()
+  if self.phase ~= "stream" and t ~= 0 then t = nil end    -- no pumps yet
+  local now, due = core.now(), self.retry_at or self.exit_due or self.removed_due
+  for _, r in pairs(self.reqs) do
+    if not due or r:due() < due then due = r:due() end
+  end
+  if due then
+    local d = math.max(0, due - now) / 1000
+    if not t or d < t then t = d end
+  end
+  return t
+end
+
+--- Whether the session has finished.
 -- @usage if s:finished() then print(s:result()) end
 function Session:finished()
-  -- the output decides: stdin and the wait's answer do not hold it open
-  local out = self.op._out_pump
-  if not out then return false end
-  local st = out:status()
-  return st ~= "running" and st ~= "flushing"
+  return self.done
 end
 
---- After the loop: `true|nil, "exit", code` or `true, "detach"`; raises the
--- session's error. Closes the session.
+-- The default poll: block in poll(2) on pollfd() for timeout().
+local function default_poll(obj)
+  local ok, msg, name = core.poll_fd(obj:pollfd(), "r", obj:timeout())
+  if ok == nil then errors.raise("os", msg, nil, { name = name }) end
+end
+M.poll = default_poll
+
+--- Step until finished; returns what `result()` returns. Between steps it
+-- calls `poll(s)` (default: poll(2) on `pollfd()` for `timeout()`);
+-- inside a cqueues coroutine pass `cqueues.poll` to yield instead.
+-- @tparam[opt] function poll
+-- @usage local ok, how, code = s:wait(cqueues.poll)
+function Session:wait(poll)
+  poll = poll or default_poll
+  while not self:step() do poll(self) end
+  return self:result()
+end
+
+--- After the end: `true|nil, "exit", code` or `true, "detach"`; raises the
+-- session's error object.
 -- @usage local ok, how, code = s:result()
 function Session:result()
-  local ok, a, b, c = pcall(self.op.finish, self.op)
-  self:close()
-  if not ok then error(a, 0) end
-  return a, b, c
+  if not self.done then error("session:result() before the session has finished", 2) end
+  if self.err then error(self.err, 0) end
+  return self.ok, self.how, self.code
 end
 
---- Release the connections (idempotent).
+--- Release the connections and the pollfd (idempotent). A session closed
+-- before its end counts as finished with the error "closed".
 -- @usage s:close()
 function Session:close()
-  self.op:close()
+  self:_release()
+  if not self.done then
+    self.done = true
+    self.err = self.err or errors.new("closed", "the session was closed before its end")
+  end
+  if not self.stepping then self.lp:close() end
 end
 Session.__close = Session.close
+Session.__gc = Session.close
 
---- Run sessions to their end in one poll loop.
+-- {======================================================
+-- Groups
+-- =======================================================
+
+local Group = {}
+Group.__index = Group
+M.Group = Group
+
+--- A group of sessions with the same five methods over all of them: its
+-- `pollfd()` is readable when any member has work.
+-- @usage local g = session.group(); g:add(s1); g:add(s2); g:wait()
+function M.group()
+  return setmetatable({ list = {}, byfd = {}, fds = {}, due = {}, lp = core.loop(), left = 0 },
+    Group)
+end
+
+--- Add a session (returns the group).
+function Group:add(s)
+  local list = self.list
+  list[#list + 1] = s
+  if not s:finished() then
+    local fd = s:pollfd()
+    self.byfd[fd] = s
+    self.fds[s] = fd
+    self.lp:watch(fd, "r")
+    self.due[s] = core.now()       -- step it soon
+    self.left = self.left + 1
+  end
+  return self
+end
+
+function Group:_member_done(s)
+  self.lp:watch(self.fds[s], nil)
+  self.byfd[self.fds[s]] = nil
+  self.due[s] = nil
+  self.left = self.left - 1
+end
+
+--- Step the members that have work (ready fds, deadlines passed).
+-- @treturn boolean true once every member has finished
+function Group:step()
+  local now, ready = core.now(), {}
+  for _, fd in ipairs(self.lp:ready_fds()) do
+    local s = self.byfd[fd]
+    if s then ready[s] = true end
+  end
+  for s, due in pairs(self.due) do
+    if due <= now then ready[s] = true end
+  end
+  for s in pairs(ready) do
+    if self.due[s] then
+      if s:step() then
+        self:_member_done(s)
+      else
+        local t = s:timeout()
+        self.due[s] = t and core.now() + math.floor(t * 1000) or math.huge
+      end
+    end
+  end
+  self.lp:step()
+  return self.left == 0
+end
+
+function Group:pollfd()
+  return assert(self.lp:pollfd())
+end
+
+function Group:events()
+  return "r"
+end
+
+function Group:timeout()
+  if self.left == 0 then return 0 end
+  local due = math.huge
+  for _, d in pairs(self.due) do if d < due then due = d end end
+  if due == math.huge then return nil end
+  return math.max(0, due - core.now()) / 1000
+end
+
+Group.wait = function(self, poll)
+  poll = poll or default_poll
+  while not self:step() do poll(self) end
+  return self:results()
+end
+
+--- One entry per member, in order: `{ok=, how=, code=}`, or `{ok = nil,
+-- how = "error", error = e}`.
+function Group:results()
+  local out = {}
+  for i, s in ipairs(self.list) do
+    local ok, a, b, c = pcall(s.result, s)
+    if ok then out[i] = { ok = a, how = b, code = c }
+    else out[i] = { ok = nil, how = "error", error = a } end
+  end
+  return out
+end
+
+function Group:close()
+  for _, s in ipairs(self.list) do s:close() end
+  self.lp:close()
+end
+Group.__close = Group.close
+
+-- }======================================================
+
+--- Run sessions to their end together (a Group).
 -- @tparam table sessions a list of Session
 -- @tparam[opt] table opts `timeout` (ms for the whole run; sessions not
 -- finished by then get `{ok = nil, how = "timeout"}` and are closed)
 -- @treturn table one entry per session: `{ok=, how=, code=}`, or
--- `{ok = nil, how = "error", error = e}` when it failed (opening or after)
+-- `{ok = nil, how = "error", error = e}` when it failed
 -- @usage for i, r in ipairs(session.run_all(list, { timeout = 60000 })) do print(i, r.how, r.code) end
 function M.run_all(sessions, opts)
   util.check(1, "run_all", sessions, "table")
   opts = util.check(2, "run_all", opts, "table", true) or {}
-  local results = {}
-  local lp = core.loop()
-  for i, s in ipairs(sessions) do
-    local ok, pumps = pcall(s.open, s)
-    if ok then
-      for _, p in ipairs(pumps) do lp:add(p) end
-    else
-      results[i] = { ok = nil, how = "error", error = pumps }
-      pcall(s.close, s)
+  local g = M.group()
+  for _, s in ipairs(sessions) do g:add(s) end
+  local deadline = opts.timeout and core.now() + opts.timeout
+  while not g:step() do
+    local t = g:timeout()
+    if deadline then
+      local left = math.max(0, deadline - core.now()) / 1000
+      if left == 0 then break end
+      if not t or left < t then t = left end
     end
+    core.poll_fd(g:pollfd(), "r", t)
   end
-  local how = lp:run(opts.timeout)
+  local late = {}
   for i, s in ipairs(sessions) do
-    if not results[i] then
-      if how == "timeout" and not s:finished() then
-        s:close()
-        results[i] = { ok = nil, how = "timeout" }
-      else
-        local ok, a, b, c = pcall(s.result, s)
-        if ok then
-          results[i] = { ok = a, how = b, code = c }
-        else
-          results[i] = { ok = nil, how = "error", error = a }
-        end
-      end
-    end
+    if not s:finished() then late[i] = true; s:close() end
   end
+  local results = g:results()
+  for i in pairs(late) do results[i] = { ok = nil, how = "timeout" } end
   return results
 end
 
