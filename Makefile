@@ -85,6 +85,11 @@ $(SO): $(SRCS) $(HDRS) $(BUILD)/.flags
 
 FORCE:
 
+# The specs' own module (spec/support/testcore.c): never installed.
+TESTSO        = $(BUILD)/dockerpty_test.so
+$(TESTSO): spec/support/testcore.c $(BUILD)/.flags
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(DP_CFLAGS) $(LUA_CFLAGS) $(LIBFLAG) -o $@ $<
+
 # Install what is missing (Debian packages), as root; else say what to run.
 deps:
 	@sh spec/support/deps.sh
@@ -96,12 +101,12 @@ deps:
 TEST_EXCLUDE ?= long,todo$(if $(filter 1,$(SANITIZE)),$(comma)nosanitize)
 comma := ,
 
-test: deps all
+test: deps all $(TESTSO)
 	@ENGINE=$(ENGINE) sh spec/support/engine run -- $(BUSTED_RUN) --run=integration \
 	  --exclude-tags=$(TEST_EXCLUDE) $(BUSTED_ARGS)
 
 # Specs that need neither a daemon nor a terminal.
-test-unit: all
+test-unit: all $(TESTSO)
 	$(BUSTED_RUN) $(BUSTED_ARGS)
 
 lint: check-sources

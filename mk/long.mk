@@ -4,5 +4,5 @@
 # which gives the specs the rig's private dockerd when no daemon is reused.
 .PHONY: test-long
 
-test-long: deps all
+test-long: deps all $(TESTSO)
 	@sh spec/support/engine run -- $(BUSTED_RUN) --run=long $(BUSTED_ARGS)

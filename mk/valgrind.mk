@@ -21,7 +21,7 @@ VALGRIND_FLAGS ?= --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=d
 
 .PHONY: valgrind
 
-valgrind: all
+valgrind: all $(TESTSO)
 	@if [ -n "$(SAN_FLAGS)" ]; then echo "make valgrind: build without SANITIZE=1" >&2; exit 1; fi
 	$(TEST_ENV) $(VALGRIND) $(VALGRIND_FLAGS) $(LUA) $(BUSTED) \
 	  --exclude-tags=$(VALGRIND_EXCLUDE) $(BUSTED_ARGS)

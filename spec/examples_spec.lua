@@ -90,6 +90,36 @@ describe("examples #docker", function()
     assert.is_true(client:inspect_container(id).State.Running)
   end)
 
+  -- what both fan-out examples print: 20 exit codes and answers, and that
+  -- the ticker in the same loop went on
+  local function fanout_output()
+    local lines = {}
+    for i = 1, 20 do
+      lines[i] = ("%2d nil exit %d exec %d\n"):format(i, i, i)
+    end
+    return table.concat(lines) .. "ticks while the sessions ran: 20 or more\n"
+  end
+
+  it("cqueues_fanout.lua: twenty execs in a cqueues controller, a ticker beside them", function()
+    local before = containers()
+    local t0 = core.now()
+    local out, err, code = example("examples/cqueues_fanout.lua")
+    local t = core.now() - t0
+    assert.same({ fanout_output(), "", 0 }, { out, err, code })
+    assert.same({}, new_since(before))
+    -- twenty 0.3 s execs at once, not one after another (6 s)
+    assert.is_true(t < 5000, "took " .. t .. " ms")
+  end)
+
+  it("luv_fanout.lua: twenty execs in a luv loop, a ticker beside them", function()
+    local before = containers()
+    local out, err, code = example("examples/luv_fanout.lua")
+    assert.same({ fanout_output(), "", 0 }, { out, err, code })
+    assert.same({}, new_since(before))
+    out, err, code = example("examples/luv_fanout.lua", background())
+    assert.same({ fanout_output(), "", 0 }, { out, err, code })
+  end)
+
   it("stdin_string.lua sorts the string it feeds", function()
     local before = containers()
     local out, err, code = example("examples/stdin_string.lua")

@@ -28,6 +28,7 @@
 --   respond    { ["METHOD /path"] = steps or {status =, body =} }: replaces
 --              the answer to a REST request (path without /vN.NN and query)
 --   timeout    ms the child lives at most (default 60000)
+--   delay      ms every answer waits before its first byte (a slow daemon)
 -- Events: "started" (POST start), "exit" (sets Running false; the wait
 -- answers, exec inspect reports the exit), "killed" (POST kill), and any
 -- name a step emits.
@@ -544,6 +545,12 @@ local function child(socket, scriptfile)
         report.lines[#report.lines + 1] = method .. " " .. path .. (query ~= "" and "?" .. query or "")
       end
       local steps, kind = route(method, path)
+      if script.delay and not path:find("^/_fake/") then
+        -- a slow daemon: every answer (REST, wait, hijack) comes late
+        local delayed = { { "sleep", script.delay } }
+        for _, st in ipairs(steps) do delayed[#delayed + 1] = st end
+        steps = delayed
+      end
       if kind ~= "rest" then
         c.reading = true
         if kind == "hijack" and not path:match("^/_fake/") then
