@@ -103,7 +103,7 @@ local function analyze(p)
       if not i then return nil, err end
     elseif c == "%" and find(d, "^%d$") then
       local k = tonumber(d)
-      if k == 0 or not closed[k] then return nil, format("invalid capture index %%%d in pattern", k) end
+      if k == 0 or not closed[k] then return nil, format("invalid capture index %%%d", k) end
       len, i = huge, i + 2
     else
       j, err = class_end(p, i)
@@ -140,7 +140,8 @@ local function compile(patterns, opts, level)
   local keys = { plain and "p" or "l" }
   for i, p in ipairs(list) do
     if type(p) ~= "string" then
-      error(format("bad argument #1 to 'expect' (pattern %d: string expected, got %s)", i, type(p)), level + 1)
+      error(format("bad argument #1 to 'expect' (pattern %d: string expected, got %s)", i, type(p)),
+        level + 1)
     end
     keys[i + 1] = p
   end
