@@ -147,6 +147,43 @@ describe("dockerpty.record", function()
     end
   end)
 
+  it("gives what a byte-by-byte reference gives for random bytes cut anywhere", function()
+    -- the reference: Lua's strict utf8.len, one U+FFFD per byte it rejects
+    local function reference(b)
+      local out, i = {}, 1
+      while i <= #b do
+        local ok, bad = utf8.len(b, i)
+        if ok then out[#out + 1] = b:sub(i); break end
+        out[#out + 1] = b:sub(i, bad - 1) .. "\u{FFFD}"
+        i = bad + 1
+      end
+      return table.concat(out)
+    end
+    local rnd = 4242
+    local function random(n)
+      rnd = (rnd * 1103515245 + 12345) % 2147483648
+      return rnd % n + 1
+    end
+    -- bytes biased to UTF-8 leads, continuations and edge values
+    local pool = { 0, 9, 10, 13, 27, 34, 47, 65, 92, 127, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1,
+      0xC2, 0xDF, 0xE0, 0xE1, 0xED, 0xEE, 0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5, 0xFF }
+    for _ = 1, 400 do
+      local b = {}
+      for k = 1, random(40) do b[k] = string.char(pool[random(#pool)]) end
+      b = table.concat(b)
+      local rec, lines = collector()
+      local i = 1
+      while i <= #b do
+        local j = math.min(#b, i + random(6) - 1)
+        rec:output(b:sub(i, j))
+        i = j + 1
+      end
+      rec:close()
+      for _, e in ipairs(events(lines)) do assert.is_truthy(utf8.len(e[3]), ("%q"):format(b)) end
+      assert.equal(reference(b), output_of(lines), ("%q"):format(b))
+    end
+  end)
+
   it("turns a character left incomplete at the end into U+FFFD, at close or at the stream's EOF", function()
     local rec, lines = collector()
     rec:output("x\226\130")

@@ -17,7 +17,6 @@
 -- local rec <close> = record.open("demo.cast", { width = 80, height = 24, command = "sh" })
 -- rec:output("$ ")
 -- rec:resize(100, 30)
-local cjson = require("cjson")
 local core = require("dockerpty.core")
 local errors = require("dockerpty.errors")
 local util = require("dockerpty.util")
@@ -29,56 +28,17 @@ Recorder.__index = Recorder
 Recorder.__name = "dockerpty.Recorder"
 M.Recorder = Recorder
 
-local byte, find, format, gsub, sub = string.byte, string.find, string.format, string.gsub, string.sub
-local utf8len = utf8.len
-local encode = cjson.encode
-local REPLACEMENT = "\u{FFFD}"
+local find, format, gsub, sub = string.find, string.format, string.gsub, string.sub
+local cast_event = core._cast_event
 
--- Replace every byte that is not part of a valid UTF-8 sequence (overlong
--- forms, surrogates and code points past U+10FFFF included) with U+FFFD.
--- utf8.len scans in C; the loop runs only for chunks that hold bad bytes.
-local function valid_utf8(s)
-  if utf8len(s) then return s end
-  local out, i = {}, 1
-  while true do
-    local ok, bad = utf8len(s, i)
-    if ok then
-      out[#out + 1] = sub(s, i)
-      return table.concat(out)
-    end
-    out[#out + 1] = sub(s, i, bad - 1)
-    out[#out + 1] = REPLACEMENT
-    i = bad + 1
-  end
-end
-M.valid_utf8 = valid_utf8
-
---- Any bytes as a JSON string (with its quotes): invalid UTF-8 replaced,
--- then escaped by lua-cjson's C encoder (control characters as `\u001b`,
--- `"`, `\`, and `/` as `\/`, which JSON allows).
+--- Any bytes as a JSON string (with its quotes) of valid UTF-8: each byte
+-- outside a valid sequence as U+FFFD, control characters, `"` and `\`
+-- escaped (`\u001b`).
 -- @usage record.json_string("a\27[0m\255") --> '"a\u001b[0m\xef\xbf\xbd"'
 function M.json_string(s)
-  return encode(valid_utf8(s))
+  return sub(cast_event(0, "o", s, true), #'[0.000000, "o", ' + 1, -2)
 end
 local json_string = M.json_string
-
--- Where the last character of s starts when it is an incomplete multi-byte
--- sequence (a lead byte with fewer continuation bytes than it announces),
--- else nil. Looks at the last three bytes at most.
-local function incomplete_tail(s)
-  local n = #s
-  for i = n, n > 3 and n - 2 or 1, -1 do
-    local b = byte(s, i)
-    if b < 0x80 then return nil end
-    if b >= 0xC0 then
-      if b >= 0xF8 then return nil end
-      local need = b >= 0xF0 and 4 or b >= 0xE0 and 3 or 2
-      if n - i + 1 < need then return i end
-      return nil
-    end
-  end
-  return nil
-end
 
 local function shell_word(w)
   if w ~= "" and not find(w, "[^%w%%+,./:=@_-]") then return w end
@@ -138,9 +98,8 @@ end
 -- @tparam string|file|function target a path (created or truncated; a path
 -- that cannot be written raises a "usage" error naming it, having created
 -- nothing), an open file (flushed after each event, not closed by `close`),
--- or a function called with each line as a string without its newline:
--- `fn(header_line)` first, then `fn(line, seconds, code, text)` per event
--- (`code` is "o", "i" or "r"; `text` the event's text, valid UTF-8).
+-- or a function called with each line, a string without its newline: the
+-- header first, then one per event.
 -- @tparam[opt] table info `width` and `height` (default 80x24), `command`
 -- (a string, or a list of words shown shell-quoted), `timestamp` (integer
 -- seconds since the epoch, default now), `env` (a table whose TERM and SHELL
@@ -163,9 +122,9 @@ function M.open(target, info)
   return self
 end
 
-function Recorder:_line(line, t, code, text)
+function Recorder:_line(line)
   if self._fn then
-    self._out(line, t, code, text)
+    self._out(line)
     return
   end
   local ok, err = self._out:write(line, "\n")
@@ -173,35 +132,18 @@ function Recorder:_line(line, t, code, text)
   if not ok then errors.raise("io", "writing the recording: " .. tostring(err)) end
 end
 
--- One event; text is valid UTF-8.
-function Recorder:_event(code, text)
-  local t = self._clock() - self._start
-  if t < 0 then t = 0 end
-  self:_line(format('[%.6f, "%s", %s]', t, code, encode(text)), t, code, text)
-end
-
--- Text of a chunk of a stream, holding back a character it splits.
-function Recorder:_text(data, stream)
+-- One event of a stream's bytes; a character they end in the middle of is
+-- held back for the stream's next chunk (or, final, becomes U+FFFD).
+function Recorder:_event(code, data, stream, final)
   local held = self._held[stream]
   if held then
     data = held .. data
     self._held[stream] = nil
   end
-  local cut = incomplete_tail(data)
-  if cut then
-    self._held[stream] = sub(data, cut)
-    data = sub(data, 1, cut - 1)
-  end
-  return valid_utf8(data)
-end
-
--- A held incomplete character, when its stream ends: U+FFFD per byte.
-function Recorder:_drain(code, stream)
-  local held = self._held[stream]
-  if held then
-    self._held[stream] = nil
-    self:_event(code, valid_utf8(held))
-  end
+  local t = self._clock() - self._start
+  local line, rest = cast_event(t, code, data, final)
+  self._held[stream] = rest
+  if line then self:_line(line) end
 end
 
 local function check_open(self, fname)
@@ -220,10 +162,11 @@ end
 function Recorder:output(data, stream)
   check_open(self, "output")
   stream = stream or "stdout"
-  if data == nil then return self:_drain("o", stream) end
-  if data == "" then return end
-  local text = self:_text(data, stream)
-  if text ~= "" then self:_event("o", text) end
+  if data == nil then
+    if self._held[stream] then self:_event("o", "", stream, true) end
+    return
+  end
+  if data ~= "" then self:_event("o", data, stream) end
 end
 
 --- Record input (what was sent to the container's stdin), only when the
@@ -232,17 +175,18 @@ end
 function Recorder:input(data)
   check_open(self, "input")
   if not self._input then return end
-  if data == nil then return self:_drain("i", "stdin") end
-  if data == "" then return end
-  local text = self:_text(data, "stdin")
-  if text ~= "" then self:_event("i", text) end
+  if data == nil then
+    if self._held.stdin then self:_event("i", "", "stdin", true) end
+    return
+  end
+  if data ~= "" then self:_event("i", data, "stdin") end
 end
 
 --- Record a resize of the terminal to cols x rows.
 -- @usage rec:resize(120, 40)
 function Recorder:resize(cols, rows)
   check_open(self, "resize")
-  self:_event("r", format("%dx%d", cols, rows))
+  self:_event("r", format("%dx%d", cols, rows), "resize")
 end
 
 --- A function suited as a session's output sink: called with each chunk,
@@ -260,7 +204,7 @@ function Recorder:close()
   local streams = {}
   for stream in pairs(self._held) do streams[#streams + 1] = stream end
   table.sort(streams)
-  for _, stream in ipairs(streams) do self:_drain(stream == "stdin" and "i" or "o", stream) end
+  for _, stream in ipairs(streams) do self:_event(stream == "stdin" and "i" or "o", "", stream, true) end
   self._closed = true
   if self._owned then
     self._out:close()
