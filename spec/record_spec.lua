@@ -269,6 +269,10 @@ describe("dockerpty.record", function()
       "bad argument #1 to 'open' (path, file or function expected, got no value)")
     assert.has_error(function() record.open(function() end, "x") end,
       "bad argument #2 to 'open' (table expected, got string)")
+    assert.has_error(function() record.open(function() end, { width = 80.5 }) end,
+      "bad argument #2 to 'open' (info.width: integer expected, got 80.5)")
+    assert.has_error(function() record.open(function() end, { height = "24" }) end,
+      "bad argument #2 to 'open' (info.height: integer expected, got string)")
     local f = io.tmpfile()
     f:close()
     assert.has_error(function() record.open(f) end, "bad argument #1 to 'open' (attempt to use a closed file)")

@@ -67,12 +67,26 @@ local function header_line(info)
   return line .. ', "env": {' .. table.concat(parts, ", ") .. "}}"
 end
 
-local function default_clock()
-  return core.now() / 1000
+-- Monotonic seconds: the core's microsecond clock when it has one, else its
+-- millisecond clock.
+local default_clock = core.now_us and function() return core.now_us() / 1e6 end
+  or function() return core.now() / 1000 end
+
+local function check_info(info)
+  for _, k in ipairs({ "width", "height", "timestamp" }) do
+    local v = info[k]
+    if v ~= nil and (type(v) ~= "number" or math.tointeger(v) == nil) then
+      error(format("bad argument #2 to 'open' (info.%s: integer expected, got %s)", k,
+        type(v) == "number" and tostring(v) or type(v)), 3)
+    end
+  end
+  if info.clock ~= nil and type(info.clock) ~= "function" then
+    error(format("bad argument #2 to 'open' (info.clock: function expected, got %s)", type(info.clock)), 3)
+  end
 end
 
--- The writer for a target: a function(line, t, code, text) that writes one
--- line (without its newline) or raises; and whether close closes the file.
+-- The output for a target (a file or a function), and whether the
+-- recorder opened the file itself (and so closes it).
 local function open_target(target)
   local tt = io.type(target)
   if type(target) == "string" then
@@ -105,12 +119,13 @@ end
 -- seconds since the epoch, default now), `env` (a table whose TERM and SHELL
 -- are recorded; default the process environment), `record_input` (default
 -- false: `input` records nothing), `clock` (a function giving monotonic
--- seconds; default the core's millisecond clock).
+-- seconds; default the core's clock).
 -- @treturn Recorder
 -- @usage local rec = record.open(io.stdout, { width = 80, height = 24 })
 function M.open(target, info)
   util.check(2, "open", info, "table", true)
   info = info or {}
+  check_info(info)
   local out, owned = open_target(target)
   local clock = info.clock or default_clock
   local self = setmetatable({
@@ -214,7 +229,15 @@ function Recorder:close()
 end
 
 Recorder.__close = Recorder.close
-Recorder.__gc = function(self) pcall(Recorder.close, self) end
+
+-- Collected unclosed: a file it opened is closed (stdio flushes it); no
+-- event is written and no function called from the collector.
+function Recorder.__gc(self)
+  if not self._closed and self._owned then
+    self._closed = true
+    pcall(self._out.close, self._out)
+  end
+end
 
 function Recorder.__tostring(self)
   return self._closed and "dockerpty.Recorder (closed)" or format("dockerpty.Recorder (%p)", self)
