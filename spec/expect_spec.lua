@@ -155,6 +155,8 @@ describe("dockerpty.expect", function()
     -- would take minutes (over 20,000 searches of 1 MiB).
     local plain = cost(3 * 2 ^ 20, { "Password:", "$ " }, { plain = true })
     local bounded = cost(3 * 2 ^ 20, { "[Pp]assword: $", "%$ $" })
+    local anchored = cost(3 * 2 ^ 20, { "^login: ", "^%$ " })
+    assert.is_true(anchored < 4, "anchored: " .. anchored)
     local unbounded = cost(3 * 2 ^ 20, { "(%d+) packets", "x.-y" })
     assert.is_true(plain < 4, "plain: " .. plain)
     assert.is_true(bounded < 4, "bounded: " .. bounded)

@@ -316,18 +316,25 @@ function Matcher:match(patterns, opts, level)
   for i, pat in ipairs(c) do
     local from = (pat[3] or pat[2] == huge) and 1 or math.max(1, scanned - pat[2])
     local s, init, base
-    if from <= 1 then
+    if pat[3] and pat[2] < scanned then
+      -- anchored, bounded, and already tried on more than it can match:
+      -- it fails until a match consumes the text
+      goto next
+    elseif from <= 1 then
       if not t0 and pat[2] == huge then t0, searched_all = self._cpu(), true end
       full = full or flatten(st)
       s, init, base = full, 1, 0
     else
       s, init, base = tail_from(st, from - 1), 2, from - 2
     end
-    local r = search(s, pat, init, c.plain, level)
-    if r[2] and r[2] + base < bs then
-      bs, be, r.base = r[2] + base, r[3] + base, base
-      best = { i, r }
+    do
+      local r = search(s, pat, init, c.plain, level)
+      if r[2] and r[2] + base < bs then
+        bs, be, r.base = r[2] + base, r[3] + base, base
+        best = { i, r }
+      end
     end
+    ::next::
   end
   if searched_all then
     st.full_size, st.full_at, st.full_cost = st.size, self._clock(), self._cpu() - t0
