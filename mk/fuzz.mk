@@ -12,7 +12,7 @@
 
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 60
-FUZZ_TARGETS  ?= demux httphead escape keys pump
+FUZZ_TARGETS  ?= demux httphead escape keys pump cast
 FUZZ_DIR       = $(BUILD)/fuzz
 FUZZ_SAN      ?= -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                  -fno-omit-frame-pointer
@@ -32,12 +32,14 @@ FUZZ_SRCS_demux    = src/demux.c src/util.c
 FUZZ_SRCS_httphead = src/httphead.c src/util.c
 FUZZ_SRCS_escape   = src/escape.c src/util.c
 FUZZ_SRCS_keys     = src/escape.c src/util.c
+FUZZ_SRCS_cast     = src/cast.c
 
 .PHONY: fuzz fuzz-build fuzz-seeds
 
 fuzz-build: $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ_TARGETS))
 
-$(FUZZ_DIR)/fuzz_demux $(FUZZ_DIR)/fuzz_httphead $(FUZZ_DIR)/fuzz_escape $(FUZZ_DIR)/fuzz_keys: \
+$(FUZZ_DIR)/fuzz_demux $(FUZZ_DIR)/fuzz_httphead $(FUZZ_DIR)/fuzz_escape $(FUZZ_DIR)/fuzz_keys \
+  $(FUZZ_DIR)/fuzz_cast: \
   $(FUZZ_DIR)/fuzz_%: spec/fuzz/fuzz_%.c $(HDRS)
 	@mkdir -p $(FUZZ_DIR)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) $(FUZZ_WARN) -Isrc $(LUA_CFLAGS) \

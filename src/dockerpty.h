@@ -34,6 +34,7 @@ DP_HIDDEN int curlapi_open(lua_State *L);
 DP_HIDDEN int term_open(lua_State *L);
 DP_HIDDEN int demux_open(lua_State *L);
 DP_HIDDEN int escape_open(lua_State *L);
+DP_HIDDEN int cast_open(lua_State *L);
 DP_HIDDEN int httphead_open(lua_State *L);
 DP_HIDDEN int conn_open(lua_State *L);
 DP_HIDDEN int http_open(lua_State *L);
