@@ -259,8 +259,9 @@ local function task_sinks(tasks, opts, sopts)
   local names = {}
   for i, t in ipairs(tasks) do names[i] = t.name end
   local wo = { color = opts.color, prefix = opts.prefix }
-  local out = sopts.stdout == false and false or prefix.new(sopts.stdout or io.stdout, names, wo)
-  local err = sopts.stderr == false and false or prefix.new(sopts.stderr or io.stderr, names, wo)
+  local out, err = false, false
+  if sopts.stdout ~= false then out = prefix.new(sopts.stdout or io.stdout, names, wo) end
+  if sopts.stderr ~= false then err = prefix.new(sopts.stderr or io.stderr, names, wo) end
   local function sinks(t)
     if opts.sinks then return opts.sinks(t) end
     return out and out:sink(t.name) or false, err and err:sink(t.name) or false
