@@ -428,4 +428,49 @@ describe("dockerpty.service #docker #swarm", function()
   end)
 end)
 
+describe("service exec -it in a terminal #docker #swarm #tty", function()
+  local client
+  local name
+
+  setup(function()
+    assert(MANAGER and WORKER and WNODE, "the rig's swarm is missing (spec/support/swarm)")
+    client = dockerpty.client.new{ host = MANAGER }
+    name = ("dpsvctty-%d"):format(core.now() % 100000)
+    local r = docker(MANAGER, { "service", "create", "--detach", "--no-resolve-image", "--name", name,
+      "--replicas", "2", "--replicas-max-per-node", "1", "--hostname", "{{.Node.Hostname}}",
+      "--stop-signal", "KILL", IMAGE, "sleep", "1000" })
+    assert.equal(0, r.code, r.err)
+    local deadline = core.now() + 60000
+    while #service.tasks(client, name) < 2 do
+      assert(core.now() < deadline, "fewer than 2 running tasks after 60 s")
+      core.sleep(100)
+    end
+  end)
+
+  teardown(function()
+    if name then docker(MANAGER, { "service", "rm", name }) end
+    if client then client:close() end
+  end)
+
+  it("gives a shell in the worker's task: prompt, hostname, stty size after a resize, exit code", function()
+    local wt
+    for _, t in ipairs(service.tasks(client, name)) do if t.node == WNODE then wt = t end end
+    local t = tmux.new{ rows = 20, cols = 80, env = { DOCKER_HOST = MANAGER },
+      cmd = { "lua5.4", "spec/support/service_exec.lua", "exec", "-it", "--node", WNODE .. "=" .. WORKER,
+        name .. "." .. wt.slot, "/bin/sh" } }
+    finally(function() t:kill() end)
+    t:wait_for("/ #", 15)
+    t:send("hostname"); t:keys("Enter")
+    t:wait_for("\n" .. WHOSTNAME:gsub("%p", "%%%0") .. "\n")
+    t:send("stty size"); t:keys("Enter")
+    t:wait_for("\n20 80\n")
+    t:resize(30, 100)
+    core.sleep(300)
+    t:send("stty size"); t:keys("Enter")
+    t:wait_for("\n30 100\n")
+    t:send("exit 7"); t:keys("Enter")
+    assert.equal(7, t:wait_exit(10))
+  end)
+end)
+
 -- }======================================================
