@@ -91,6 +91,50 @@ describe("dockerpty.prefix", function()
   end)
 end)
 
+describe("dockerpty.service_cli", function()
+  local service_cli = require("dockerpty.service_cli")
+
+  -- main(argv) with stdout and stderr in files: status, out, err
+  local function main(argv)
+    local out, err = assert(io.tmpfile()), assert(io.tmpfile())
+    local status = service_cli.main(argv, { stdout = out, stderr = err, stdin = assert(io.tmpfile()),
+      client = dockerpty.client.new{ host = "unix:///nonexistent/d.sock" } })
+    out:seek("set"); err:seek("set")
+    local o, e = out:read("a"), err:read("a")
+    out:close(); err:close()
+    return status, o, e
+  end
+
+  it("refuses a bad flag, -it with --all, a bad --node, and --no-prefix alone with 125", function()
+    local see = " (see 'dockerpty service exec --help')\n"
+    assert.same({ 125, "", "dockerpty: unknown flag: --bogus" .. see }, { main({ "exec", "--bogus", "s", "true" }) })
+    assert.same({ 125, "", "dockerpty: unknown shorthand flag: 'x' in -itx" .. see },
+      { main({ "exec", "-itx", "s", "true" }) })
+    assert.same({ 125, "", "dockerpty: -i and -t together cannot be used with --all (one terminal cannot feed"
+      .. " every task)" .. see }, { main({ "exec", "--all", "-it", "s", "true" }) })
+    assert.same({ 125, "", 'dockerpty: invalid argument "n1" for "--node" flag: NODE=HOST expected' .. see },
+      { main({ "exec", "--node", "n1", "s", "true" }) })
+    assert.same({ 125, "", "dockerpty: --no-prefix needs --all" .. see }, { main({ "exec", "--no-prefix", "s", "true" }) })
+    assert.same({ 125, "", "dockerpty: flag needs an argument: --ssh-user" .. see }, { main({ "exec", "--ssh-user" }) })
+  end)
+
+  it("wants a service and a command, and prints its help", function()
+    assert.same({ 1, "", "dockerpty: 'dockerpty service exec' requires at least 2 arguments"
+      .. " (see 'dockerpty service exec --help')\n" }, { main({ "exec", "s" }) })
+    assert.same({ 0, service_cli.HELP, "" }, { main({ "exec", "--help" }) })
+    assert.same({ 1, "", "dockerpty: unknown command: dockerpty service ls (see 'dockerpty service exec --help')\n" },
+      { main({ "ls" }) })
+  end)
+
+  it("says which daemon does not answer, in one line, with 125", function()
+    local status, out, err = main({ "exec", "web", "true" })
+    assert.equal(125, status)
+    assert.equal("", out)
+    assert.matches("^dockerpty: [^\n]+\n$", err)
+    assert.not_matches("%.lua:%d+", err)
+  end)
+end)
+
 -- {======================================================
 -- On the swarm
 -- =======================================================
