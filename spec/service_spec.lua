@@ -306,6 +306,45 @@ describe("dockerpty.service #docker #swarm", function()
     for i = 1, 10 do assert(errs[i]:match("| to%-stderr$"), errs[i]) end
   end)
 
+  it("a global service: one task per node named SERVICE.NODEID, reached by that name", function()
+    counter = counter + 1
+    local name = ("dpglobal%d-%d"):format(counter, core.now() % 100000)
+    local r = docker(MANAGER, { "service", "create", "--detach", "--no-resolve-image", "--name", name,
+      "--mode", "global", "--hostname", "{{.Node.Hostname}}", "--stop-signal", "KILL", IMAGE, "sleep", "1000" })
+    assert.equal(0, r.code, r.err)
+    made[#made + 1] = name
+    local deadline = core.now() + 60000
+    while #service.tasks(client, name) < 2 do
+      assert(core.now() < deadline, "fewer than 2 running tasks after 60 s")
+      core.sleep(100)
+    end
+    local want = {}
+    for _, t in ipairs(service.tasks(client, name)) do
+      assert.is_nil(t.slot)
+      assert.equal(name .. "." .. t.node, t.name)
+      want[t.name] = t.hostname
+    end
+    assert.equal(WHOSTNAME, want[name .. "." .. WNODE])
+    assert.is_string(want[name .. "." .. MNODE])
+    assert.not_equal(WHOSTNAME, want[name .. "." .. MNODE])
+    local d = docker(MANAGER, { "service", "ps", "--format", "{{.Name}}", name })
+    local names = lines(d.out)
+    table.sort(names)
+    local mine = { name .. "." .. MNODE, name .. "." .. WNODE }
+    table.sort(mine)
+    assert.same(mine, names)
+    r = cmd({ "exec", "--node", WNODE .. "=" .. WORKER, name .. "." .. WNODE, "hostname" })
+    assert.same({ 0, WHOSTNAME .. "\n" }, { r.code, r.out })
+    r = cmd({ "exec", "--all", "--node", WNODE .. "=" .. WORKER, name, "hostname" })
+    assert.equal(0, r.code, r.err)
+    local got = lines(r.out)
+    table.sort(got)
+    local exp = { name .. "." .. MNODE .. " | " .. want[name .. "." .. MNODE],
+      name .. "." .. WNODE .. " | " .. WHOSTNAME }
+    table.sort(exp)
+    assert.same(exp, got)
+  end)
+
   it("exec with all: one result per task in slot order, over both nodes, per-task sinks", function()
     local name = create(4, 2)
     local outs = {}

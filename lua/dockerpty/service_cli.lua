@@ -5,6 +5,8 @@
 --       [--all] [--no-prefix] [--node NODE=HOST]... [--ssh-user USER]
 --       SERVICE[.SLOT] COMMAND [ARG...]
 --
+-- SERVICE.NODEID names the task of a global service on a node.
+--
 -- Exit status: the task's; with `--all`, 0 when every task exited 0, else
 -- the first non-zero status in slot order (a task that could not run
 -- counts as 125), with a one-line summary on stderr naming the tasks that
@@ -50,8 +52,9 @@ M.HELP = [[
 Usage:  dockerpty service exec [OPTIONS] SERVICE[.SLOT] COMMAND [ARG...]
 
 Run a command in a running task of a Swarm service, on whichever node it
-runs; with --all, in every running task at once, each output line prefixed
-with the task's name.
+runs (SERVICE.SLOT, or SERVICE.NODEID for a global service's task; the
+first task by default); with --all, in every running task at once, each
+output line prefixed with the task's name.
 
 The engine of a task's node: a --node entry for its id or hostname; else a
 docker context named after it; else the manager itself when the task runs
@@ -185,14 +188,13 @@ local function node_map(list)
   return map
 end
 
--- SERVICE or SERVICE.SLOT: a name that is a service wins over a slot.
-local function target(cl, arg)
-  local name, slot = arg:match("^(.+)%.(%d+)$")
+-- SERVICE, SERVICE.SLOT or a task's name (SERVICE.NODEID for a global
+-- service): a service's name has no dot (a DNS name component).
+local function target(arg)
+  local name, rest = arg:match("^([^.]+)%.(.+)$")
   if not name then return arg, nil end
-  local ok, e = pcall(service.inspect, cl, arg)
-  if ok then return arg, nil end
-  if errors.is(e) and e.status == 404 then return name, tonumber(slot) end
-  error(e, 0)
+  if rest:match("^%d+$") then return name, tonumber(rest) end
+  return name, arg
 end
 
 -- The --all status and the summary line of the tasks that failed.
@@ -220,7 +222,7 @@ local function all_status(results, err)
 end
 
 local function exec(cl, o, args, io_)
-  local svc, slot = target(cl, args[1])
+  local svc, slot = target(args[1])
   local command = { table.unpack(args, 2) }
   local opts = {
     task = slot, all = o.all, nodes = node_map(o.node), ssh_user = o["ssh-user"],
