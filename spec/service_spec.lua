@@ -457,7 +457,10 @@ describe("dockerpty.service #docker #swarm", function()
     assert.equal(("dockerpty: service %s has no running task 5\n"):format(busy), r.err)
   end)
 
-  it("the command: a node no rule reaches exits 125 with one line", function()
+  -- With no --node, the worker's task goes to ssh://ADDR: an ssh:// host this
+  -- client cannot speak, or no engine answering there (the worker's Addr is
+  -- the manager's 127.0.0.1 in this rig).
+  it("the command: a task whose node's engine cannot be reached exits 125 with one line", function()
     local name = create(2, 1)
     local wt
     for _, t in ipairs(service.tasks(client, name)) do if t.node == WNODE then wt = t end end

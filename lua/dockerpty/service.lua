@@ -155,6 +155,8 @@ local function own_node(client, cache)
   return cache.own
 end
 
+local resolve
+
 --- The engine of the node a task runs on, by the module's rules.
 -- @tparam Client client the manager's
 -- @tparam table task from `tasks`
@@ -167,11 +169,15 @@ end
 -- @raise an error object (kind "connection", name "unreachable") naming
 -- the node and every rule tried, when none applies
 -- @usage local eng, rule = service.engine(client, task, { ssh_user = "ops" })
-function M.engine(client, task, opts, cache)
+function M.engine(client, task, opts)
   util.check(1, "engine", client, "table")
   util.check(2, "engine", task, "table")
   opts = util.check(3, "engine", opts, "table", true) or {}
-  cache = cache or {}
+  return resolve(client, task, opts, {})
+end
+
+-- The rules, with what `cache` keeps between tasks (the client's node).
+function resolve(client, task, opts, cache)
   local tried = {}
   local keys = { task.node }
   if task.hostname and task.hostname ~= "" and task.hostname ~= task.node then keys[2] = task.hostname end
@@ -238,7 +244,7 @@ end
 
 local function exec_one(client, tasks, service, command, opts, sopts)
   local task = M.pick(tasks, service, opts.task)
-  local eng, rule, where, owned = M.engine(client, task, opts)
+  local eng, rule, where, owned = resolve(client, task, opts, {})
   local ok, a, b, c = pcall(require("dockerpty").exec_command, eng, task.container, command, sopts)
   if owned then eng:close() end
   if not ok then exec_error(a, task, where, rule) end
@@ -284,7 +290,7 @@ local function exec_all(client, tasks, service, command, opts, sopts)
   local cache = {}
   for i, t in ipairs(tasks) do
     local ok, e = pcall(function()
-      local eng, rule, where, owned = M.engine(client, t, opts, cache)
+      local eng, rule, where, owned = resolve(client, t, opts, cache)
       if owned then engines[#engines + 1] = eng end
       local out, err = sinks(t)
       local sok, s = pcall(session.exec, eng, t.container, command, {
