@@ -557,6 +557,19 @@ describe("service exec -it in a terminal #docker #swarm #tty", function()
     t:send("exit 7"); t:keys("Enter")
     assert.equal(7, t:wait_exit(10))
   end)
+
+  it("detaches with --detach-keys, as docker exec does: status 1, \"read escape sequence\"", function()
+    local wt
+    for _, t in ipairs(service.tasks(client, name)) do if t.node == WNODE then wt = t end end
+    local t = tmux.new{ rows = 20, cols = 80, env = { DOCKER_HOST = MANAGER },
+      cmd = { "sh", "-c", 'lua5.4 spec/support/service_exec.lua "$@"; echo "status $?"; sleep 30', "sh",
+        "exec", "-it", "--detach-keys", "ctrl-x", "--node", WNODE .. "=" .. WORKER, name .. "." .. wt.slot,
+        "/bin/sh" } }
+    finally(function() t:kill() end)
+    t:wait_for("/ #", 15)
+    t:keys("C-x")
+    t:wait_for("dockerpty: read escape sequence%s+status 1")
+  end)
 end)
 
 -- }======================================================
