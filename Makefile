@@ -97,8 +97,9 @@ deps:
 # Every spec: unit, #docker (a real daemon from spec/support/engine) and
 # #tty (terminals from tmux).
 # Under SANITIZE=1 the specs that measure memory (RSS, which ASan inflates)
-# are left to the plain run: they are tagged #nosanitize.
-TEST_EXCLUDE ?= long,todo$(if $(filter 1,$(SANITIZE)),$(comma)nosanitize)
+# are left to the plain run: they are tagged #nosanitize. Podman has no
+# swarm: ENGINE=podman leaves out the #swarm specs.
+TEST_EXCLUDE ?= long,todo$(if $(filter 1,$(SANITIZE)),$(comma)nosanitize)$(if $(filter podman,$(ENGINE)),$(comma)swarm)
 comma := ,
 
 test: deps all $(TESTSO)

@@ -66,6 +66,8 @@ M.PseudoTerminal = pty.PseudoTerminal
 M.WINCHHandler = pty.WINCHHandler
 --- Many sessions in one process (`dockerpty.session`).
 M.session = require("dockerpty.session")
+--- Swarm services: tasks, their nodes' engines, exec in one or all (`dockerpty.service`).
+M.service = require("dockerpty.service")
 
 --- Attach to a container, starting it if it is not running, until it
 -- ends or the user detaches.

@@ -1,0 +1,292 @@
+--- The `service exec` command: a command in one task of a Swarm service, or
+-- in all of them at once, wherever they run (over `dockerpty.service`).
+--
+--     service exec [-i] [-t] [-e K=V]... [-w DIR] [-u USER] [--detach-keys K]
+--       [--all] [--no-prefix] [--node NODE=HOST]... [--ssh-user USER]
+--       SERVICE[.SLOT] COMMAND [ARG...]
+--
+-- SERVICE.NODEID names the task of a global service on a node.
+--
+-- Exit status: the task's; with `--all`, 0 when every task exited 0, else
+-- the first non-zero status in slot order (a task that could not run
+-- counts as 125), with a one-line summary on stderr naming the tasks that
+-- failed; 125 for a bad flag, an unknown service, a service with no
+-- running task, a node no rule reaches, or any other failure before the
+-- command ran.
+-- @module dockerpty.service_cli
+-- @usage os.exit(require("dockerpty.service_cli").main({ "exec", "web.2", "uptime" }))
+local client = require("dockerpty.client")
+local errors = require("dockerpty.errors")
+local service = require("dockerpty.service")
+local tty = require("dockerpty.tty")
+
+local M = {}
+
+local PROG = "dockerpty service"
+
+local Fail = {}
+Fail.__index = Fail
+
+local function fail(status, message)
+  error(setmetatable({ status = status, message = "dockerpty: " .. message }, Fail), 0)
+end
+
+local function usage(msg)
+  fail(125, ("%s (see '%s exec --help')"):format(msg, PROG))
+end
+
+-- The one-line message of any error value, never a Lua source position.
+local function message_of(e)
+  local m
+  if getmetatable(e) == Fail or errors.is(e) then
+    m = e.message
+  else
+    m = tostring(e):gsub("^[^:\n]*%.lua:%d+: ", "")
+    if m:sub(1, 11) ~= "dockerpty: " then m = "dockerpty: " .. m end
+  end
+  return (m:gsub("%s*\n%s*", " "):gsub("%s+$", ""))
+end
+M._message_of = message_of
+
+M.HELP = [[
+Usage:  dockerpty service exec [OPTIONS] SERVICE[.SLOT] COMMAND [ARG...]
+
+Run a command in a running task of a Swarm service, on whichever node it
+runs (SERVICE.SLOT, or SERVICE.NODEID for a global service's task; the
+first task by default); with --all, in every running task at once, each
+output line prefixed with the task's name.
+
+The engine of a task's node: a --node entry for its id or hostname; else a
+docker context named after it; else the manager itself when the task runs
+there; else ssh://[USER@]ADDR, the node's address.
+
+Options:
+  -i, --interactive        Keep STDIN open (with --all, every task gets it)
+  -t, --tty                Allocate a pseudo-TTY (not with -i and --all)
+  -e, --env list           Set environment variables
+  -w, --workdir string     Working directory inside the container
+  -u, --user string        Username or UID
+      --detach-keys string Override the key sequence for detaching
+      --all                Run in every running task
+      --no-prefix          With --all, do not prefix lines with task names
+      --node list          NODE=HOST: the engine of a node (id or hostname)
+      --ssh-user string    User for ssh://ADDR engines
+  -h, --help               Print usage
+
+Exit status: the task's; with --all, 0 when every task exited 0, else the
+first non-zero in slot order; 125 for an unknown service, no running task,
+a node no rule reaches, or a bad flag.
+]]
+
+local FLAGS = {
+  { "i", "interactive", "bool" }, { "t", "tty", "bool" }, { "e", "env", "list" },
+  { "w", "workdir", "string" }, { "u", "user", "string" }, { nil, "detach-keys", "string" },
+  { nil, "all", "bool" }, { nil, "no-prefix", "bool" }, { nil, "node", "list" },
+  { nil, "ssh-user", "string" }, { "h", "help", "bool" },
+}
+
+-- pflag's way, as docker: combined shorts (-it), -eK=V, -e K=V, --x=v,
+-- --x v, --all=false; options stop at the first positional or "--".
+local function parse(argv, first)
+  local by_short, by_long = {}, {}
+  for _, f in ipairs(FLAGS) do
+    local flag = { short = f[1], long = f[2], kind = f[3] }
+    if flag.short then by_short[flag.short] = flag end
+    by_long[flag.long] = flag
+  end
+  local values = {}
+  local function set(f, v, spelled)
+    if f.kind == "bool" then
+      if type(v) == "string" then
+        local b = ({ ["true"] = true, ["1"] = true, ["false"] = false, ["0"] = false })[v]
+        if b == nil then usage(('invalid argument "%s" for "%s" flag'):format(v, spelled)) end
+        v = b
+      end
+      values[f.long] = v
+    elseif f.kind == "list" then
+      values[f.long] = values[f.long] or {}
+      table.insert(values[f.long], v)
+    else
+      values[f.long] = v
+    end
+  end
+  local i = first
+  while i <= #argv do
+    local a = argv[i]
+    if a == "--" then
+      i = i + 1
+      break
+    elseif a:sub(1, 2) == "--" then
+      local name, v = a:match("^%-%-([^=]+)=(.*)$")
+      name = name or a:sub(3)
+      local f = by_long[name] or usage("unknown flag: --" .. name)
+      if f.kind ~= "bool" and v == nil then
+        i = i + 1
+        v = argv[i] or usage("flag needs an argument: --" .. name)
+      end
+      set(f, v == nil and true or v, "--" .. name)
+    elseif a:sub(1, 1) == "-" and #a > 1 then
+      local j = 2
+      while j <= #a do
+        local c = a:sub(j, j)
+        local f = by_short[c] or usage(("unknown shorthand flag: '%s' in %s"):format(c, a))
+        local rest = a:sub(j + 1)
+        if f.kind == "bool" then
+          if rest:sub(1, 1) == "=" then
+            set(f, rest:sub(2), "-" .. c)
+            break
+          end
+          set(f, true)
+        else
+          if rest == "" then
+            i = i + 1
+            rest = argv[i] or usage(("flag needs an argument: '%s' in %s"):format(c, a))
+          elseif rest:sub(1, 1) == "=" then
+            rest = rest:sub(2)
+          end
+          set(f, rest)
+          break
+        end
+        j = j + 1
+      end
+    else
+      break
+    end
+    i = i + 1
+  end
+  local pos = {}
+  for k = i, #argv do pos[#pos + 1] = argv[k] end
+  return values, pos
+end
+M._parse = parse
+
+-- -e as docker takes it: K=V as is; a bare K takes the local value if set.
+local function env_list(list, getenv)
+  if not list then return nil end
+  local out = {}
+  for _, v in ipairs(list) do
+    local k = v:match("^([^=]*)")
+    if k == "" then usage("invalid environment variable: " .. v) end
+    if v:find("=", 1, true) then
+      out[#out + 1] = v
+    elseif getenv(v) then
+      out[#out + 1] = v .. "=" .. getenv(v)
+    end
+  end
+  return out
+end
+
+-- --node NODE=HOST, repeated, as a `nodes` map.
+local function node_map(list)
+  if not list then return nil end
+  local map = {}
+  for _, v in ipairs(list) do
+    local k, h = v:match("^([^=]+)=(.+)$")
+    if not k then usage(('invalid argument "%s" for "--node" flag: NODE=HOST expected'):format(v)) end
+    map[k] = h
+  end
+  return map
+end
+
+-- SERVICE, SERVICE.SLOT or a task's name (SERVICE.NODEID for a global
+-- service): a service's name has no dot (a DNS name component).
+local function target(arg)
+  local name, rest = arg:match("^([^.]+)%.(.+)$")
+  if not name then return arg, nil end
+  if rest:match("^%d+$") then return name, tonumber(rest) end
+  return name, arg
+end
+
+-- The --all status and the summary line of the tasks that failed.
+local function all_status(results, err)
+  local status, failed = 0, {}
+  for _, r in ipairs(results) do
+    local code
+    if r.how == "error" then
+      code = 125
+      failed[#failed + 1] = ("%s (%s)"):format(r.task.name, message_of(r.error):gsub("^dockerpty: ", ""))
+    elseif r.how == "exit" and r.code ~= 0 then
+      code = math.tointeger(r.code) or 125
+      failed[#failed + 1] = ("%s (exit %s)"):format(r.task.name, tostring(r.code))
+    elseif r.how ~= "exit" then
+      code = 125
+      failed[#failed + 1] = ("%s (%s)"):format(r.task.name, tostring(r.how))
+    end
+    if code and status == 0 then status = code end
+  end
+  if #failed > 0 then
+    err:write(("dockerpty: %d of %d tasks failed: %s\n"):format(#failed, #results,
+      table.concat(failed, ", ")))
+  end
+  return status
+end
+
+local function exec(cl, o, args, io_)
+  local svc, slot = target(args[1])
+  local command = { table.unpack(args, 2) }
+  local opts = {
+    task = slot, all = o.all, nodes = node_map(o.node), ssh_user = o["ssh-user"],
+    interactive = o.interactive and true or false, tty = o.tty and true or false,
+    environment = env_list(o.env, io_.getenv), workdir = o.workdir, user = o.user,
+    detach_keys = o["detach-keys"],
+  }
+  if o.all then
+    opts.detach_keys = nil
+    opts.stdin = o.interactive and io_.stdin or false
+    opts.stdout, opts.stderr = io_.stdout, io_.stderr
+    opts.prefix = not o["no-prefix"]
+    return all_status(service.exec(cl, svc, command, opts), io_.stderr)
+  end
+  if o["no-prefix"] then usage("--no-prefix needs --all") end
+  if o.tty and o.interactive and not tty.isatty(io_.stdin) then
+    fail(1, "the input device is not a TTY")
+  end
+  local _, how, code = service.exec(cl, svc, command, opts)
+  if how == "detach" then fail(1, "read escape sequence") end
+  return math.tointeger(code) or 0
+end
+
+--- Run `service ARGV...`; returns the exit status. Messages go to stderr
+-- as one line each.
+-- @tparam table argv the words after `service`, e.g. `{ "exec", "web", "ls" }`
+-- @tparam[opt] table env `client` (a manager's client; default from the
+-- environment), `stdin`, `stdout`, `stderr` (files), `getenv`
+-- @treturn integer
+-- @usage os.exit(service_cli.main(arg))
+function M.main(argv, env)
+  env = env or {}
+  local io_ = { stdin = env.stdin or io.stdin, stdout = env.stdout or io.stdout,
+    stderr = env.stderr or io.stderr, getenv = env.getenv or os.getenv }
+  local cl
+  local ok, status = pcall(function()
+    if argv[1] ~= "exec" then
+      if argv[1] == nil or argv[1] == "-h" or argv[1] == "--help" then
+        io_.stdout:write(M.HELP)
+        return 0
+      end
+      fail(1, ("unknown command: %s %s (see '%s exec --help')"):format(PROG, argv[1], PROG))
+    end
+    local o, args = parse(argv, 2)
+    if o.help then
+      io_.stdout:write(M.HELP)
+      return 0
+    end
+    if #args < 2 then
+      fail(1, ("'%s exec' requires at least 2 arguments (see '%s exec --help')"):format(PROG, PROG))
+    end
+    if o.all and o.interactive and o.tty then
+      usage("-i and -t together cannot be used with --all (one terminal cannot feed every task)")
+    end
+    cl = env.client or client.from_env()
+    return exec(cl, o, args, io_)
+  end)
+  if cl and cl ~= env.client then cl:close() end
+  io_.stdout:flush()
+  if not ok then
+    io_.stderr:write(message_of(status), "\n")
+    return getmetatable(status) == Fail and status.status or 125
+  end
+  return status
+end
+
+return M
