@@ -198,6 +198,26 @@ describe("core.pump", function()
     assert.same({ "error", "write: Broken pipe", "EPIPE" }, { p2:status() })
   end)
 
+  it("moves what Pump:feed queues, and ends at feed(nil)", function()
+    local got = {}
+    local p = core.pump{ from = true, to = function(s) got[#got + 1] = s end }
+    local lp = core.loop():add(p)
+    assert.is_false(lp:step())
+    assert.is_nil(lp:timeout())          -- nothing to do until fed
+    assert.equal(3, p:feed("abc"))
+    assert.equal(6, p:feed("def"))
+    assert.is_false(lp:step())
+    assert.equal("abcdef", table.concat(got))
+    assert.equal(0, p:feed(""))
+    p:feed(nil)
+    assert.is_true(lp:step())
+    assert.equal("done", p:status())
+    assert.has_error(function() p:feed("late") end, "attempt to feed a pump after its end")
+    local q = core.pump{ from = "x", to = false }
+    assert.has_error(function() q:feed("y") end,
+      "attempt to feed a pump whose source is not a queue")
+  end)
+
   it("ends with ENOSPC on a full disk (/dev/full)", function()
     local f = assert(io.open("/dev/full", "w"))
     finally(function() f:close() end)

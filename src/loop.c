@@ -294,8 +294,12 @@ static void iter_build(iter *it, long long now_us, int sigfd) {
                 p->defer_until = 0;
                 p->src_ready = 1;    /* read it now, poll() or not */
             }
-            if (dp_pump_src_ready(p) || fd < 0)
+            if (dp_pump_src_ready(p))
                 it->ready_now = 1;
+            else if (dp_pump_src_fed(p))
+                ;                    /* nothing to read until Pump:feed */
+            else if (fd < 0)
+                it->ready_now = 1;   /* the read reports the closed connection */
             else
                 iter_add(it, fd, POLLIN, i, 0);
         }
@@ -314,7 +318,7 @@ static void iter_ready_reads(iter *it) {
         pump *p = it->pumps[i];
         if (!dp_pump_active(p) || !dp_pump_can_read(p) || p->defer_until > 0)
             continue;
-        if (dp_pump_src_ready(p) || dp_pump_src_fd(p) < 0)
+        if (dp_pump_src_ready(p) || (dp_pump_src_fd(p) < 0 && !dp_pump_src_fed(p)))
             dp_pump_read(&it->rc, p, it->base + i);
     }
 }

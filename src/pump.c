@@ -479,6 +479,21 @@ void dp_pump_read(runctx *rc, pump *p, int pidx) {
             p->src_ready = !src_shared(p);
             return;
         }
+        if (p->src_kind == EP_QUEUE) {
+            size_t left = p->ilen - p->ioff;
+            if (left == 0 && p->ieof) {
+                source_eof(rc, p, pidx);
+                return;
+            }
+            if (left == 0) {
+                p->src_ready = 0;
+                return;
+            }
+            n = left < p->rcap ? left : p->rcap;
+            p->ioff += n;           /* before process: a sink may feed more */
+            process(rc, p, pidx, p->ibuf + p->ioff - n, n);
+            continue;
+        }
         if (p->src_kind == EP_STRING) {
             size_t left = p->strlen - p->stroff;
             if (left == 0) {
@@ -568,6 +583,11 @@ int dp_pump_can_read(const pump *p) {
     return p->state == ST_RUNNING && !p->src_eof && sinks_have_room(p);
 }
 
+/* A source that gets bytes only from Pump:feed: nothing to poll for. */
+int dp_pump_src_fed(const pump *p) {
+    return p->src_kind == EP_QUEUE;
+}
+
 int dp_pump_src_fd(const pump *p) {
     if (p->src_kind == EP_FD)
         return p->src_io.fd;
@@ -582,6 +602,8 @@ int dp_pump_src_fd(const pump *p) {
 int dp_pump_src_ready(const pump *p) {
     if (p->src_ready || p->src_kind == EP_STRING)
         return 1;
+    if (p->src_kind == EP_QUEUE)
+        return p->ioff < p->ilen || p->ieof;
     if (p->src_kind == EP_CONN)
         return !conn_alive(p->src_conn) || dp_conn_pending(p->src_conn) > 0;
     return 0;
@@ -651,6 +673,9 @@ void dp_pump_release_fds(pump *p) {
 }
 
 static void pump_release(pump *p) {
+    free(p->ibuf);
+    p->ibuf = NULL;
+    p->ioff = p->ilen = p->icap = 0;
     free(p->qbuf);
     free(p->segs);
     p->qbuf = NULL;
@@ -679,6 +704,9 @@ static int parse_endpoint(lua_State *L, int pidx, int idx, int uv, int is_sink,
         lua_pushvalue(L, idx);
         lua_setiuservalue(L, pidx, uv);
         return EP_CONN;
+    }
+    if (!is_sink && t == LUA_TBOOLEAN) {
+        return EP_QUEUE;     /* true: fed by Pump:feed */
     }
     if (!is_sink && t == LUA_TSTRING) {
         lua_pushvalue(L, idx);
@@ -717,7 +745,8 @@ static void check_fields(lua_State *L, int idx, const char *const allowed[]) {
 /***
 ** Create a pump.
 ** @function pump
-** @tparam table opts `from` (fd, file, connection or string), `to` and `err`
+** @tparam table opts `from` (fd, file, connection, string, or true: a queue
+** fed by Pump:feed), `to` and `err`
 ** (fd, file, connection, function or false), `demux` (boolean),
 ** `detach_keys` (byte string from parse_keys), `wait_for_output` (boolean),
 ** `on_eof` ("none", "close" or "shutdown"), `bound` and `bufsize` (bytes),
@@ -908,6 +937,49 @@ static int pump_m_drain(lua_State *L) {
 }
 
 /***
+** Feed a pump whose source is `true` (a queue): its bytes go out as the
+** loop moves them; nil marks the end of the input. Returns the bytes
+** still queued (fed, not yet moved).
+** @function Pump:feed
+** @usage p:feed("answer\n"); p:feed(nil)
+*/
+static int pump_m_feed(lua_State *L) {
+    pump *p = dp_pump_check(L, 1);
+    size_t n = 0;
+    const char *data = luaL_optlstring(L, 2, NULL, &n);
+    if (!p->open || p->src_kind != EP_QUEUE)
+        return luaL_error(L, "attempt to feed a pump whose source is not a queue");
+    if (data == NULL) {
+        p->ieof = 1;
+    } else if (n > 0) {
+        if (p->ieof)
+            return luaL_error(L, "attempt to feed a pump after its end");
+        if (p->ioff > 0 && p->ioff == p->ilen)
+            p->ioff = p->ilen = 0;
+        if (p->ilen + n > p->icap) {
+            size_t left = p->ilen - p->ioff, cap = p->icap ? p->icap : 4096;
+            char *nb;
+            while (cap < left + n)
+                cap *= 2;
+            nb = (char *)malloc(cap);
+            if (nb == NULL)
+                return luaL_error(L, "not enough memory");
+            if (left)
+                memcpy(nb, p->ibuf + p->ioff, left);
+            free(p->ibuf);
+            p->ibuf = nb;
+            p->icap = cap;
+            p->ioff = 0;
+            p->ilen = left;
+        }
+        memcpy(p->ibuf + p->ilen, data, n);
+        p->ilen += n;
+    }
+    lua_pushinteger(L, (lua_Integer)(p->ilen - p->ioff));
+    return 1;
+}
+
+/***
 ** Drain the pump from now on: it goes on while bytes come and is cancelled
 ** once it has been idle for `ms` (as Pump:drain does when another pump
 ** finishes). Returns self.
@@ -982,6 +1054,7 @@ int pump_open(lua_State *L) {
         {"drain", pump_m_drain},
         {"cancel", pump_m_cancel},
         {"idle", pump_m_idle},
+        {"feed", pump_m_feed},
         {"close", pump_m_close},
         {NULL, NULL}
     };

@@ -25,7 +25,7 @@
 #define PU_END   6      /* on_end callback, or nil */
 #define PU_NUV   6
 
-enum { EP_NONE, EP_FD, EP_CONN, EP_FUNC, EP_STRING };
+enum { EP_NONE, EP_FD, EP_CONN, EP_FUNC, EP_STRING, EP_QUEUE };
 enum { ST_RUNNING, ST_FLUSHING, ST_DONE, ST_ERROR, ST_DETACHED, ST_CANCELLED };
 enum { EOF_NONE, EOF_CLOSE, EOF_SHUTDOWN };
 
@@ -50,6 +50,9 @@ typedef struct pump {
     dp_conn *src_conn;
     const char *str;     /* EP_STRING: anchored in uservalue PU_SRC */
     size_t strlen, stroff;
+    char *ibuf;          /* EP_QUEUE: bytes fed by Pump:feed, ibuf[ioff..ilen) */
+    size_t ioff, ilen, icap;
+    int ieof;            /* EP_QUEUE: feed(nil) said the input ends */
     int src_eof;         /* source reached EOF or failed */
     int src_ready;       /* may have data that poll() does not show */
     int use_demux;
@@ -105,6 +108,7 @@ int dp_pump_sinks_empty(const pump *p);
 /* The fd its source is read from (-1 when it has none: a string, a closed
 ** connection); whether a read may be tried without poll(). */
 int dp_pump_src_fd(const pump *p);
+int dp_pump_src_fed(const pump *p);
 int dp_pump_src_ready(const pump *p);
 /* The fd the head of its queue waits on (POLLOUT), or -1. */
 int dp_pump_wait_fd(const pump *p);
