@@ -265,6 +265,12 @@ static int util_f_now(lua_State *L) {
     return 1;
 }
 
+/* core.now_us(): monotonic microseconds. */
+static int util_f_now_us(lua_State *L) {
+    lua_pushinteger(L, dp_now_us());
+    return 1;
+}
+
 /* core.sleep(ms) */
 static int util_f_sleep(lua_State *L) {
     lua_Integer ms = luaL_checkinteger(L, 1);
@@ -289,6 +295,7 @@ int util_open(lua_State *L) {
         {"fileno", util_f_fileno},
         {"nonblock", util_f_nonblock},
         {"now", util_f_now},
+        {"now_us", util_f_now_us},
         {"poll_fd", util_f_poll_fd},
         {"sleep", util_f_sleep},
         {"getpid", util_f_getpid},
