@@ -187,6 +187,13 @@ function Operation:stream_outcome()
     return "detach"
   end
   local st, msg, name = out:status()
+  local failed = st == "error" and out:stats().failed_sink
+  if failed then
+    -- our own stdout or stderr would not take the bytes (a reader gone, a
+    -- full disk): docker's words, "write /dev/stdout: broken pipe"
+    errors.raise("io", ("write /dev/%s: %s"):format(failed == 2 and "stderr" or "stdout",
+      (msg:gsub("^write: ", ""):lower())), nil, { name = name })
+  end
   -- a reset or broken pipe after the output is the daemon closing with our
   -- stdin unread (case 42): the end of the stream, not a failure
   if st == "error" and (name == "ECONNRESET" or name == "EPIPE") then
