@@ -22,6 +22,7 @@ int luaopen_dockerpty_core(lua_State *L) {
     term_open(L);     /* termios, window size */
     demux_open(L);    /* stream framing, used by pumps */
     escape_open(L);   /* detach keys, used by pumps */
+    vtmodes_open(L);  /* terminal modes left on, used by pumps */
     httphead_open(L); /* response head parser, used by conn */
     conn_open(L);     /* hijacked connections, sources and sinks of pumps */
     http_open(L);     /* REST requests */
