@@ -222,3 +222,89 @@ describe("vtmodes", function()
       "bad argument #1 to 'feed' (string expected, got nil)")
   end)
 end)
+
+-- A real terminal: tmux's own pane flags before and after undo().
+describe("vtmodes undo in a real terminal #tty", function()
+  local tmux = require("support.tmux")
+
+  local FLAGS = "#{alternate_on} #{mouse_any_flag} #{cursor_flag}"
+  local MORE = "kp=#{keypad_flag} ck=#{keypad_cursor_flag} std=#{mouse_standard_flag} " ..
+    "btn=#{mouse_button_flag} all=#{mouse_all_flag} sgr=#{mouse_sgr_flag} utf8=#{mouse_utf8_flag}"
+
+  -- A program that prints BEFORE, then `set` and SET; shows the first line
+  -- typed (%q); at the next one prints its tracker's undo() and UNDONE,
+  -- then shows the line after that.
+  local function program(set)
+    return ([[
+      local core = require("dockerpty.core")
+      local set = %q
+      io.write("BEFORE\n", set, "SET\n"); io.flush()
+      io.write(("GOT %%q\n"):format(io.read("l"))); io.flush()
+      io.read("l")
+      local vt = core.vtmodes():feed(set)
+      io.write(vt:undo(), "UNDONE\n"); io.flush()
+      io.write(("GOT %%q\n"):format(io.read("l"))); io.flush()
+      io.read("l")
+    ]]):format(set)
+  end
+
+  local function paste(t, text)
+    t:command("set-buffer", "-b", "p", text)
+    t:command("paste-buffer", "-p", "-d", "-b", "p", "-t", "dp")
+    t:keys("Enter")
+  end
+
+  local function run(set)
+    local t = tmux.new{ cmd = { "lua5.4", "-e", program(set) } }
+    finally(function() t:kill() end)
+    t:wait_for("SET")
+    return t
+  end
+
+  it("turns off the alternate screen, mouse, paste, keypad, cursor keys, hidden cursor and SGR", function()
+    local E = "\27"
+    local set = E .. "[?1049h" .. E .. "[?1000h" .. E .. "[?1006h" .. E .. "[?1005h" .. E .. "[?2004h" ..
+      E .. "=" .. E .. "[?1h" .. E .. "[?25l" .. E .. "[?1004h" .. E .. "[1;31m"
+    local t = run(set)
+    -- on, as the pane sees it
+    assert.equal("1 1 0", t:_format(FLAGS))
+    assert.equal("kp=1 ck=1 std=1 btn=0 all=0 sgr=1 utf8=1", t:_format(MORE))
+    assert.matches("\27%[1m\27%[31mSET", t:command("capture-pane", "-e", "-p", "-t", "dp"))
+    paste(t, "pasted")
+    assert.matches('GOT "\\27%[200~pasted\\27%[201~"', t:wait_for("GOT"))
+    -- off after undo()
+    t:keys("Enter")
+    local screen = t:wait_for("UNDONE")
+    assert.equal("0 0 1", t:_format(FLAGS))
+    assert.equal("kp=0 ck=0 std=0 btn=0 all=0 sgr=0 utf8=0", t:_format(MORE))
+    -- back on the main screen, as it was, and no attribute left on
+    assert.matches("^BEFORE\nUNDONE", screen)
+    local cap = t:command("capture-pane", "-e", "-p", "-t", "dp")
+    assert.matches("^BEFORE\nUNDONE\n", cap)
+    paste(t, "pasted")
+    assert.matches('GOT "pasted"', t:wait_for("GOT"))
+  end)
+
+  for _, c in ipairs({
+    { "\27[?1049h\27[?1002h\27[?25l", "1 1 0", "btn=1" },
+    { "\27[?1049h\27[?1003h\27[?25l", "1 1 0", "all=1" },
+    { "\27[?47h", "1 0 1", "all=0" },
+    { "\27[?1047h\27[?1000h", "1 1 1", "std=1" },
+  }) do
+    local set, before, flag = c[1], c[2], c[3]
+    it("undoes " .. visible(set), function()
+      local t = run(set)
+      assert.equal(before, t:_format(FLAGS))
+      assert.matches(flag, t:_format(MORE), 1, true)
+      t:keys("Enter")
+      t:wait_for("GOT")
+      t:keys("Enter")
+      local screen = t:wait_for("UNDONE")
+      assert.equal("0 0 1", t:_format(FLAGS))
+      assert.equal("kp=0 ck=0 std=0 btn=0 all=0 sgr=0 utf8=0", t:_format(MORE))
+      -- the main screen again: what the alternate one showed is gone
+      assert.matches("^BEFORE\n", screen)
+      assert.is_nil(screen:find("SET", 1, true))
+    end)
+  end
+end)
