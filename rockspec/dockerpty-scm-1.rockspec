@@ -60,6 +60,7 @@ build = {
     ["dockerpty.io"] = "lua/dockerpty/io.lua",
     ["dockerpty.operation"] = "lua/dockerpty/operation.lua",
     ["dockerpty.pty"] = "lua/dockerpty/pty.lua",
+    ["dockerpty.resize"] = "lua/dockerpty/resize.lua",
     ["dockerpty.session"] = "lua/dockerpty/session.lua",
     ["dockerpty.tty"] = "lua/dockerpty/tty.lua",
     ["dockerpty.util"] = "lua/dockerpty/util.lua",

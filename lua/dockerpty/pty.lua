@@ -5,11 +5,10 @@
 -- @module dockerpty.pty
 local core = require("dockerpty.core")
 local errors = require("dockerpty.errors")
+local resize = require("dockerpty.resize")
 local tty = require("dockerpty.tty")
 
 local M = {}
-
-local RESIZE_TRIES = 10
 
 local PseudoTerminal = {}
 PseudoTerminal.__index = PseudoTerminal
@@ -42,9 +41,9 @@ function PseudoTerminal:resize(size)
   return op:try_resize(size[1], size[2])
 end
 
--- The first resize: retried while the process is not ready yet (PROTOCOL.md
--- 8.3), then a warning. Attaching to a running tty redraws its screen by
--- resizing to (rows+1, cols+1) and back.
+-- The first resize: retried while the process is not ready yet
+-- (dockerpty.resize), then a warning. Attaching to a running tty redraws its
+-- screen by resizing to (rows+1, cols+1) and back.
 function PseudoTerminal:_initial_resize()
   local op = self.operation
   if not op:is_tty() then return end
@@ -53,11 +52,9 @@ function PseudoTerminal:_initial_resize()
   if op:was_running() then
     op:try_resize(size[1] + 1, size[2] + 1)
   end
-  for i = 1, RESIZE_TRIES + 1 do
-    if op:try_resize(size[1], size[2]) then return end
-    if i <= RESIZE_TRIES then self._sleep(10 * i) end
+  if not resize.retry(function() return op:try_resize(size[1], size[2]) end, self._sleep) then
+    self._warn("failed to resize tty, using default size")
   end
-  self._warn("failed to resize tty, using default size")
 end
 
 local WINCHHandler = {}
