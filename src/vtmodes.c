@@ -37,27 +37,30 @@ enum {
     G_FONT, G_PROP, G_FG, G_BG, G_FRAME, G_OVER, G_ULCOLOR, G_IDEO, G_SUPER
 };
 
-static const struct sgr_code {
-    unsigned short lo, hi;
-    unsigned char group, on;
-} SGR_CODES[] = {
-    {1, 2, G_INTENS, 1}, {22, 22, G_INTENS, 0},
-    {3, 3, G_ITALIC, 1}, {20, 20, G_ITALIC, 1}, {23, 23, G_ITALIC, 0},
-    {4, 4, G_UNDER, 1}, {21, 21, G_UNDER, 1}, {24, 24, G_UNDER, 0},
-    {5, 6, G_BLINK, 1}, {25, 25, G_BLINK, 0},
-    {7, 7, G_INVERSE, 1}, {27, 27, G_INVERSE, 0},
-    {8, 8, G_HIDDEN, 1}, {28, 28, G_HIDDEN, 0},
-    {9, 9, G_STRIKE, 1}, {29, 29, G_STRIKE, 0},
-    {11, 19, G_FONT, 1}, {10, 10, G_FONT, 0},
-    {26, 26, G_PROP, 1}, {50, 50, G_PROP, 0},
-    {30, 38, G_FG, 1}, {90, 97, G_FG, 1}, {39, 39, G_FG, 0},
-    {40, 48, G_BG, 1}, {100, 107, G_BG, 1}, {49, 49, G_BG, 0},
-    {51, 52, G_FRAME, 1}, {54, 54, G_FRAME, 0},
-    {53, 53, G_OVER, 1}, {55, 55, G_OVER, 0},
-    {58, 58, G_ULCOLOR, 1}, {59, 59, G_ULCOLOR, 0},
-    {60, 64, G_IDEO, 1}, {65, 65, G_IDEO, 0},
-    {73, 74, G_SUPER, 1}, {75, 75, G_SUPER, 0},
+/* SGR code -> group + 1 it sets, or -(group + 1) it clears; 0: no effect.
+** Codes from 108 up name nothing. */
+#define SET(g) (signed char)((g) + 1)
+#define CLR(g) (signed char)(-(g) - 1)
+static const signed char SGR_CODES[108] = {
+    [1] = SET(G_INTENS), [2] = SET(G_INTENS), [22] = CLR(G_INTENS),
+    [3] = SET(G_ITALIC), [20] = SET(G_ITALIC), [23] = CLR(G_ITALIC),
+    [4] = SET(G_UNDER), [21] = SET(G_UNDER), [24] = CLR(G_UNDER),
+    [5] = SET(G_BLINK), [6] = SET(G_BLINK), [25] = CLR(G_BLINK),
+    [7] = SET(G_INVERSE), [27] = CLR(G_INVERSE),
+    [8] = SET(G_HIDDEN), [28] = CLR(G_HIDDEN),
+    [9] = SET(G_STRIKE), [29] = CLR(G_STRIKE),
+    [11 ... 19] = SET(G_FONT), [10] = CLR(G_FONT),
+    [26] = SET(G_PROP), [50] = CLR(G_PROP),
+    [30 ... 38] = SET(G_FG), [90 ... 97] = SET(G_FG), [39] = CLR(G_FG),
+    [40 ... 48] = SET(G_BG), [100 ... 107] = SET(G_BG), [49] = CLR(G_BG),
+    [51] = SET(G_FRAME), [52] = SET(G_FRAME), [54] = CLR(G_FRAME),
+    [53] = SET(G_OVER), [55] = CLR(G_OVER),
+    [58] = SET(G_ULCOLOR), [59] = CLR(G_ULCOLOR),
+    [60 ... 64] = SET(G_IDEO), [65] = CLR(G_IDEO),
+    [73] = SET(G_SUPER), [74] = SET(G_SUPER), [75] = CLR(G_SUPER),
 };
+#undef SET
+#undef CLR
 
 static const char *const NAMES[DP_VT_NMODES] = {
     "mouse_any", "mouse_btn", "mouse_vt200", "mouse_x10", "mouse_sgr",
@@ -117,7 +120,7 @@ static unsigned dec_mode(unsigned p) {
 ** ':' subparameters, the first being sub1. The ';' forms of 38, 48 and 58
 ** (5;n and 2;r;g;b) are followed by values that are not SGR codes. */
 static void sgr_param(dp_vt *v, unsigned p, int colon, unsigned sub1) {
-    size_t i;
+    int g;
     if (v->ext >= 2) {           /* a colour value: skip it */
         v->ext = (unsigned char)(v->ext == 2 ? 0 : v->ext - 1);
         return;
@@ -134,16 +137,11 @@ static void sgr_param(dp_vt *v, unsigned p, int colon, unsigned sub1) {
         v->sgr_try &= ~(1u << G_UNDER);
         return;
     }
-    for (i = 0; i < sizeof SGR_CODES / sizeof SGR_CODES[0]; i++) {
-        const struct sgr_code *c = &SGR_CODES[i];
-        if (p >= c->lo && p <= c->hi) {
-            if (c->on)
-                v->sgr_try |= 1u << c->group;
-            else
-                v->sgr_try &= ~(1u << c->group);
-            break;
-        }
-    }
+    g = p < sizeof SGR_CODES ? SGR_CODES[p] : 0;
+    if (g > 0)
+        v->sgr_try |= 1u << (g - 1);
+    else if (g < 0)
+        v->sgr_try &= ~(1u << (-g - 1));
     if ((p == 38 || p == 48 || p == 58) && !colon)
         v->ext = 1;
 }
@@ -291,6 +289,21 @@ void dp_vt_scan(dp_vt *v, const char *buf, size_t n) {
             p++;
             v->state = ST_ESC;
             continue;
+        }
+        if (v->state == ST_CSI && !(v->flags & F_INTER)) {
+            unsigned param = v->param;   /* a run of digits, in one go */
+            const unsigned char *q = p;
+            while (q < end && *q >= '0' && *q <= '9') {
+                if (param < PARAM_CAP)
+                    param = param * 10 + (unsigned)(*q - '0');
+                q++;
+            }
+            if (q != p) {
+                v->param = param;
+                v->flags |= F_STARTED;
+                p = q;
+                continue;
+            }
         }
         c = *p++;
         if (v->state == ST_CSI)
