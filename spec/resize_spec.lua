@@ -54,6 +54,14 @@ describe("resize.retry", function()
     assert.same({ true, 11 }, { resize.retry(try, sleep) })
   end)
 
+  it("stops, with no more tries, when a wait says the session ended", function()
+    local try, _, seen = fake(1000)
+    local waits = 0
+    local function sleep() waits = waits + 1; return waits == 3 end
+    assert.same({ false, 3, "no tty yet 3", true }, { resize.retry(try, sleep) })
+    assert.equal(3, (seen()))
+  end)
+
   it("takes another number of retries", function()
     local try, sleep, seen = fake(1000)
     assert.same({ false, 3, "no tty yet 3" }, { resize.retry(try, sleep, 2) })
@@ -68,7 +76,7 @@ describe("the first size against a fake engine", function()
   after_each(function() fe.cleanup() end)
 
   -- exec_command on a 24x80 pty against a fake answering as API `version`.
-  local function exec_session(version, script)
+  local function exec_session(version, script, stdout)
     script = script or {}
     script.exec = { tty = true, open_stdin = true }
     local srv = fe.fake(script)
@@ -77,7 +85,7 @@ describe("the first size against a fake engine", function()
     local _, s = fe.pty()
     local warnings = {}
     local ok, a, b, c = pcall(dockerpty.exec_command, client, "c1", "sh", {
-      stdin = s, stdout = function() end, warn = function(m) warnings[#warnings + 1] = m end })
+      stdin = s, stdout = stdout or function() end, warn = function(m) warnings[#warnings + 1] = m end })
     assert(ok, tostring(a))
     assert.same({ true, "exit", 0 }, { a, b, c })
     return srv:stop(), warnings
@@ -114,13 +122,26 @@ describe("the first size against a fake engine", function()
     assert.same({}, warnings)
   end)
 
-  it("retries a refused resize 10 times, then warns once and goes on", function()
+  it("retries a refused resize 10 times while the output flows, then warns once and goes on", function()
+    local out = {}
     local t0 = core.now()
-    local report, warnings = exec_session("1.41", { respond = {
-      ["POST /exec/e1/resize"] = { status = 500, body = '{"message":"no tty yet"}' } } })
+    local report, warnings = exec_session("1.41", {
+      respond = { ["POST /exec/e1/resize"] = { status = 500, body = '{"message":"no tty yet"}' } },
+      exec_start = { { "write", "early " }, { "sleep", 1500 }, { "write", "late" }, { "emit", "exit" },
+        { "close" } } }, function(b) out[#out + 1] = { core.now() - t0, b } end)
     assert.equal(11, count(report, "POST /exec/e1/resize?h=24&w=80"))
     assert.same({ "failed to resize tty, using default size" }, warnings)
-    assert.is_true(core.now() - t0 >= 550)
+    assert.equal("early late", out[1][2] .. out[2][2])
+    assert.is_true(out[1][1] < 500, "the output waited for the resizes")
+  end)
+
+  it("stops retrying, without a warning, when the process ends first", function()
+    local t0 = core.now()
+    local report, warnings = exec_session("1.41", { respond = {
+      ["POST /exec/e1/resize"] = { status = 500, body = '{"message":"exec is not running"}' } } })
+    assert.is_true(count(report, "POST /exec/e1/resize?h=24&w=80") < 11)
+    assert.same({}, warnings)
+    assert.is_true(core.now() - t0 < 500)
   end)
 
   it("sends HostConfig.ConsoleSize on container create with API 1.42+ only", function()
