@@ -97,7 +97,7 @@ const char *dp_vt_name(int i) {
 ** ===================================================================== */
 
 /* The tracked mode a DEC private mode number names (0: none). */
-static unsigned dec_mode(unsigned p) {
+static unsigned vt_dec_mode(unsigned p) {
     switch (p) {
     case 1: return DP_VT_CURSOR_KEYS;
     case 9: return DP_VT_MOUSE_X10;
@@ -119,7 +119,7 @@ static unsigned dec_mode(unsigned p) {
 /* One SGR parameter, applied to the tentative state. `colon`: it has
 ** ':' subparameters, the first being sub1. The ';' forms of 38, 48 and 58
 ** (5;n and 2;r;g;b) are followed by values that are not SGR codes. */
-static void sgr_param(dp_vt *v, unsigned p, int colon, unsigned sub1) {
+static void vt_sgr_param(dp_vt *v, unsigned p, int colon, unsigned sub1) {
     int g;
     if (v->ext >= 2) {           /* a colour value: skip it */
         v->ext = (unsigned char)(v->ext == 2 ? 0 : v->ext - 1);
@@ -147,22 +147,22 @@ static void sgr_param(dp_vt *v, unsigned p, int colon, unsigned sub1) {
 }
 
 /* The parameter just read ends (at ';' or the final byte). */
-static void csi_param_end(dp_vt *v) {
+static void vt_csi_param_end(dp_vt *v) {
     unsigned p = v->nsub ? v->main : v->param;
     unsigned sub1 = v->nsub == 1 ? v->param : v->sub1;
     if (v->flags & F_PRIV) {
-        unsigned m = dec_mode(p);
+        unsigned m = vt_dec_mode(p);
         v->pending |= m;
         if (m == DP_VT_ALT)
             v->alt_pending = (unsigned short)p;
     } else if (!(v->flags & F_MARK)) {
-        sgr_param(v, p, v->nsub != 0, sub1);
+        vt_sgr_param(v, p, v->nsub != 0, sub1);
     }
     v->param = v->main = v->sub1 = 0;
     v->nsub = 0;
 }
 
-static void csi_colon(dp_vt *v) {
+static void vt_csi_colon(dp_vt *v) {
     if (v->nsub == 0)
         v->main = v->param;
     else if (v->nsub == 1)
@@ -172,11 +172,11 @@ static void csi_colon(dp_vt *v) {
     v->param = 0;
 }
 
-static void csi_final(dp_vt *v, unsigned char c) {
+static void vt_csi_final(dp_vt *v, unsigned char c) {
     v->state = ST_GROUND;
     if (v->flags & (F_BAD | F_INTER))
         return;
-    csi_param_end(v);
+    vt_csi_param_end(v);
     if ((v->flags & (F_PRIV | F_MARK)) == F_PRIV && (c == 'h' || c == 'l')) {
         unsigned named = v->pending & ~DP_VT_CURSOR_HIDDEN;
         if (c == 'h')
@@ -196,14 +196,14 @@ static void csi_final(dp_vt *v, unsigned char c) {
     }
 }
 
-static void csi_byte(dp_vt *v, unsigned char c) {
+static void vt_csi_byte(dp_vt *v, unsigned char c) {
     if (c >= '0' && c <= ';') {               /* digits, ':' and ';' */
         if (v->flags & F_INTER)
             v->flags |= F_BAD;                /* a parameter after an intermediate */
         else if (c == ';')
-            csi_param_end(v);
+            vt_csi_param_end(v);
         else if (c == ':')
-            csi_colon(v);
+            vt_csi_colon(v);
         else if (v->param < PARAM_CAP)
             v->param = v->param * 10 + (unsigned)(c - '0');
         v->flags |= F_STARTED;
@@ -216,7 +216,7 @@ static void csi_byte(dp_vt *v, unsigned char c) {
     } else if (c >= 0x20 && c <= 0x2f) {
         v->flags |= F_INTER | F_STARTED;
     } else if (c >= 0x40 && c <= 0x7e) {
-        csi_final(v, c);
+        vt_csi_final(v, c);
     } else if (c == 0x1b) {
         v->state = ST_ESC;
     } else if (c == 0x18 || c == 0x1a || c >= 0x80) {
@@ -227,7 +227,7 @@ static void csi_byte(dp_vt *v, unsigned char c) {
 
 /* }==================================================================== */
 
-static void csi_start(dp_vt *v) {
+static void vt_csi_start(dp_vt *v) {
     v->state = ST_CSI;
     v->flags = 0;
     v->pending = 0;
@@ -238,10 +238,10 @@ static void csi_start(dp_vt *v) {
     v->ext = 0;
 }
 
-static void esc_byte(dp_vt *v, unsigned char c) {
+static void vt_esc_byte(dp_vt *v, unsigned char c) {
     switch (c) {
     case '[':
-        csi_start(v);
+        vt_csi_start(v);
         return;
     case 0x1b:
         return;                 /* a new escape */
@@ -268,7 +268,7 @@ static void esc_byte(dp_vt *v, unsigned char c) {
     v->state = ST_GROUND;
 }
 
-static void esc_int_byte(dp_vt *v, unsigned char c) {
+static void vt_esc_int_byte(dp_vt *v, unsigned char c) {
     if (c == 0x1b)
         v->state = ST_ESC;
     else if ((c >= 0x20 && c <= 0x2f) || (c < 0x20 && c != 0x18 && c != 0x1a))
@@ -307,11 +307,11 @@ void dp_vt_scan(dp_vt *v, const char *buf, size_t n) {
         }
         c = *p++;
         if (v->state == ST_CSI)
-            csi_byte(v, c);
+            vt_csi_byte(v, c);
         else if (v->state == ST_ESC)
-            esc_byte(v, c);
+            vt_esc_byte(v, c);
         else
-            esc_int_byte(v, c);
+            vt_esc_int_byte(v, c);
     }
 }
 
