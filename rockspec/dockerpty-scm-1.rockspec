@@ -47,7 +47,7 @@ build = {
       sources = {
         "src/core.c", "src/util.c", "src/term.c", "src/demux.c", "src/escape.c",
         "src/httphead.c", "src/curlapi.c", "src/conn.c", "src/http.c", "src/fdio.c",
-        "src/pump.c", "src/sigstate.c", "src/loop.c", "src/cast.c",
+        "src/pump.c", "src/sigstate.c", "src/loop.c", "src/cast.c", "src/vtmodes.c",
       },
       defines = { "_GNU_SOURCE" },
       incdirs = { "$(LIBCURL_INCDIR)" },
@@ -64,6 +64,7 @@ build = {
     ["dockerpty.pty"] = "lua/dockerpty/pty.lua",
     ["dockerpty.record"] = "lua/dockerpty/record.lua",
     ["dockerpty.request"] = "lua/dockerpty/request.lua",
+    ["dockerpty.resize"] = "lua/dockerpty/resize.lua",
     ["dockerpty.service"] = "lua/dockerpty/service.lua",
     ["dockerpty.service_cli"] = "lua/dockerpty/service_cli.lua",
     ["dockerpty.session"] = "lua/dockerpty/session.lua",

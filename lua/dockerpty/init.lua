@@ -14,6 +14,8 @@
 -- * `logs` (default false): replay the container's earlier output first.
 -- * `detach_keys`: docker's format ("ctrl-p,ctrl-q"); default `detachKeys`
 --   from `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`, else ctrl-p,ctrl-q.
+--   "" turns detaching off: every key reaches the container (for `start_exec`,
+--   the daemon keeps the keys the exec was created with).
 -- * `sig_proxy` (default true): without a tty, forward SIGINT, SIGTERM,
 --   SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the container (run and attach).
 -- * `warn` (default: a line on stderr): a function called with each warning
@@ -34,6 +36,7 @@
 -- print(dockerpty.start(client, c))  --> true  exit  0
 local core = require("dockerpty.core")
 local clientlib = require("dockerpty.client")
+local config = require("dockerpty.config")
 local errors = require("dockerpty.errors")
 local operation = require("dockerpty.operation")
 local pty = require("dockerpty.pty")
@@ -136,7 +139,7 @@ function M.exec_command(client, container, command, opts)
   local exec = client:exec_create(container, command, {
     stdin = attach_stdin, tty = want_tty and true or false, environment = o.environment,
     workdir = o.workdir, user = o.user, privileged = o.privileged,
-    detach_keys = opts and opts.detach_keys, console_size = size,
+    detach_keys = config.daemon_detach_keys(o.detach_spec, "exec"), console_size = size,
   })
   local eopts = {}
   for k, v in pairs(opts or {}) do eopts[k] = v end

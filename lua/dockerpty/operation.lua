@@ -70,7 +70,7 @@ function M.options(fname, opts)
       fname, type(o.warn)), 3)
   end
   local spec = config.detach_keys(o.detach_keys)
-  local keys, msg = core.parse_keys(spec)
+  local keys, msg = config.parse_detach_keys(spec)
   if not keys then errors.raise("usage", msg) end
   o.detach_spec, o.detach_bytes = spec, keys
   return setmetatable(o, Normalized)
@@ -305,7 +305,7 @@ function RunOperation:attach_params()
     stderr = self.opts.stderr ~= false,
     logs = self.opts.logs and true or false,
     stream = true,
-    detach_keys = self.opts.detach_spec,
+    detach_keys = config.daemon_detach_keys(self.opts.detach_spec, "attach"),
   }
 end
 
