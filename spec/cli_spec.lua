@@ -4,6 +4,7 @@
 -- prefix: "docker: " or "Error response from daemon: " for docker,
 -- "dockerpty: " for ours, which also adds the HTTP status in parentheses).
 -- Terminal scenarios run both programs in tmux.
+local cjson = require("cjson")
 local dockerpty = require("dockerpty")
 local daemon = require("support.daemon")
 local tmux = require("support.tmux")
@@ -71,6 +72,11 @@ local function name()
 end
 
 local client
+
+-- Run the same arguments through both; returns ours, docker's.
+local function both(args, input, docker_args)
+  return dp(args, input), docker(docker_args or args, input)
+end
 
 -- Our error text must be docker's on Docker. On Podman the docker CLI
 -- prints Podman's own words (and cannot map its start errors to 126/127),
@@ -201,10 +207,6 @@ describe("dockerpty and docker side by side #docker", function()
     client:close()
   end)
 
-  -- Run the same arguments through both; returns ours, docker's.
-  local function both(args, input, docker_args)
-    return dp(args, input), docker(docker_args or args, input)
-  end
 
   local function run_args(...)
     local a = { "run", "--rm", "--network", "none" }
@@ -256,8 +258,7 @@ describe("dockerpty and docker side by side #docker", function()
   end)
 
   it("exit 125 for an unknown image", function()
-    local ours, theirs = both(run_args("nope/nope:latest", "true"), nil,
-      run_args("--pull", "never", "nope/nope:latest", "true"))
+    local ours, theirs = both(run_args("--pull", "never", "nope/nope:latest", "true"))
     assert.same({ 125, 125 }, { ours.code, theirs.code })
     one_line(ours.err)
     same_err(theirs, ours, "no such image: nope/nope:latest")
@@ -453,6 +454,249 @@ describe("dockerpty and docker side by side #docker", function()
     assert.same({ 125, 125 }, { ours.code, theirs.code })
     one_line(ours.err)
     assert.matches("unix:///nonexistent/d.sock", ours.err, 1, true)
+  end)
+end)
+
+-- docker run's everyday flags (issue 15): each case runs through both
+-- programs on the same daemon, with a name and without --rm, so that both
+-- containers can be inspected: the exit status, stdout and stderr (after
+-- the prefixes) agree, and so do the Engine API fields the flag sets,
+-- which also hold the value the flag means (`want`), so that two
+-- programs that both ignored the flag could not pass.
+describe("docker run's everyday flags, side by side #docker", function()
+  local work
+
+  setup(function()
+    client = dockerpty.client.from_env()
+    work = os.tmpname()
+    os.remove(work)
+    assert(os.execute(("mkdir -p %s/bind && echo hello > %s/bind/f && chmod -R a+rX %s"):format(
+      work, work, work)))
+    local f = assert(io.open(work .. "/env", "w"))
+    f:write("A=1\n# a comment\n\nB=two words\nDP_SPEC_UNSET_VAR\nHOME\n")
+    f:close()
+    f = assert(io.open(work .. "/labels", "w"))
+    f:write("fromfile=1\nbareinfile\n")
+    f:close()
+  end)
+
+  teardown(function()
+    for _, n in ipairs(names) do pcall(client.remove_container, client, n, { force = true, v = true }) end
+    os.execute("rm -rf " .. work)
+    client:close()
+  end)
+
+  local function field(info, path)
+    local v = info
+    for k in path:gmatch("[^.]+") do
+      if type(v) ~= "table" then return nil end
+      v = v[math.tointeger(tonumber(k)) or k]
+    end
+    return v
+  end
+
+  -- Empty lists and maps, and absent fields, are the same request.
+  local function normal(v)
+    if v == nil or v == cjson.null or (type(v) == "table" and next(v) == nil) then return nil end
+    return v
+  end
+
+  -- Run `flags IMAGE cmd` through both; returns ours, docker's and their
+  -- inspect data (nil when nothing was created).
+  local function side_by_side(flags, cmd, input)
+    local results = {}
+    for _, prog in ipairs({ dp, docker }) do
+      local n = name()
+      local a = { "run", "--network", "none", "--name", n }
+      for _, w in ipairs(flags) do a[#a + 1] = (w:gsub("WORK", work)) end
+      a[#a + 1] = IMAGE
+      for _, w in ipairs(cmd or { "true" }) do a[#a + 1] = w end
+      local r = prog(a, input)
+      local ok, info = pcall(client.inspect_container, client, n)
+      r.info = ok and info or nil
+      results[#results + 1] = r
+    end
+    return results[1], results[2]
+  end
+
+  local CASES = {
+    { "-v bind mount, read-only", { "-v", "WORK/bind:/data:ro" }, { "sh", "-c", "cat /data/f; touch /data/x" },
+      code = 1, out = "hello\n", fields = { ["HostConfig.Binds.1"] = "WORK/bind:/data:ro" } },
+    { "-v anonymous volume", { "-v", "/anon" }, { "ls", "-d", "/anon" }, out = "/anon\n",
+      fields = { ["Config.Volumes"] = { ["/anon"] = {} } } },
+    { "--mount type=bind", { "--mount", "type=bind,source=WORK/bind,target=/data,readonly" }, { "cat", "/data/f" },
+      out = "hello\n", fields = { ["HostConfig.Mounts.1.ReadOnly"] = true, ["HostConfig.Mounts"] = 0 } },
+    { "--mount type=volume", { "--mount", "type=volume,target=/v,volume-nocopy,volume-label=a=b" },
+      { "ls", "-d", "/v" }, out = "/v\n", fields = { ["HostConfig.Mounts.1.VolumeOptions.NoCopy"] = true,
+        ["HostConfig.Mounts"] = 0 } },
+    { "--mount type=tmpfs", { "--mount", "type=tmpfs,target=/t,tmpfs-size=1m,tmpfs-mode=1770" },
+      { "stat", "-c", "%a", "/t" }, out = "1770\n",
+      fields = { ["HostConfig.Mounts.1.TmpfsOptions.SizeBytes"] = 1048576, ["HostConfig.Mounts"] = 0 } },
+    { "--env-file and -e", { "--env-file", "WORK/env", "-e", "C=3" }, { "sh", "-c", 'echo "$A|$B|$C|$HOME"' },
+      out = "1|two words|3|" .. os.getenv("HOME") .. "\n", fields = { ["Config.Env"] = 0 } },
+    { "-h/--hostname", { "-h", "box.example" }, { "hostname" }, out = "box.example\n",
+      fields = { ["Config.Hostname"] = "box.example" } },
+    { "-l/--label and --label-file", { "-l", "a=1", "--label", "b", "--label-file", "WORK/labels" }, nil,
+      fields = { ["Config.Labels.a"] = "1", ["Config.Labels.b"] = "", ["Config.Labels.fromfile"] = "1",
+        ["Config.Labels"] = 0 } },
+    { "--log-driver", { "--log-driver", "none" }, nil, fields = { ["HostConfig.LogConfig.Type"] = "none" } },
+    { "--log-opt", { "--log-opt", "max-size=1m", "--log-opt", "max-file=2" }, nil,
+      fields = { ["HostConfig.LogConfig.Config.max-size"] = "1m", ["HostConfig.LogConfig"] = 0 } },
+    { "--read-only", { "--read-only" }, { "touch", "/x" }, code = 1,
+      fields = { ["HostConfig.ReadonlyRootfs"] = true } },
+    { "--tmpfs", { "--tmpfs", "/run:size=1m,mode=700" }, { "stat", "-c", "%a", "/run" }, out = "700\n",
+      fields = { ["HostConfig.Tmpfs./run"] = "size=1m,mode=700" } },
+    -- the rig's daemon may not be allowed every capability: whatever it
+    -- answers, both programs get the same answer
+    { "--privileged", { "--privileged" }, { "true" }, fields = { ["HostConfig.Privileged"] = true } },
+    { "--cap-add and --cap-drop", { "--cap-add", "net_admin", "--cap-add", "SYS_TIME", "--cap-drop", "chown",
+      "--cap-drop", "CAP_KILL" }, { "grep", "CapEff", "/proc/self/status" },
+      fields = { ["HostConfig.CapAdd"] = 0, ["HostConfig.CapDrop"] = 0, ["HostConfig.CapAdd.1"] = "CAP_NET_ADMIN" } },
+    { "--cap-drop all", { "--cap-drop", "all", "--cap-add", "chown" }, nil,
+      fields = { ["HostConfig.CapDrop.1"] = "ALL", ["HostConfig.CapAdd.1"] = "CAP_CHOWN" } },
+    { "--security-opt", { "--security-opt", "no-new-privileges", "--security-opt", "label=disable" },
+      { "grep", "NoNewPrivs", "/proc/self/status" }, out = "NoNewPrivs:\t1\n",
+      fields = { ["HostConfig.SecurityOpt"] = 0, ["HostConfig.SecurityOpt.1"] = "no-new-privileges" } },
+    { "--device", { "--device", "/dev/null:/dev/mynull:rw" }, { "sh", "-c", "echo x > /dev/mynull && echo ok" },
+      out = "ok\n", fields = { ["HostConfig.Devices.1.PathInContainer"] = "/dev/mynull", ["HostConfig.Devices"] = 0 } },
+    { "-m/--memory", { "-m", "64m" }, nil, fields = { ["HostConfig.Memory"] = 64 * 1024 * 1024 } },
+    { "--cpus", { "--cpus", "0.5" }, nil, fields = { ["HostConfig.NanoCpus"] = 500000000 } },
+    { "--ulimit", { "--ulimit", "nofile=100:200" }, { "sh", "-c", "ulimit -n; ulimit -Hn" }, out = "100\n200\n",
+      fields = { ["HostConfig.Ulimits"] = { { Name = "nofile", Soft = 100, Hard = 200 } } } },
+    { "--add-host", { "--add-host", "foo:1.2.3.4", "--add-host", "bar=::1" }, { "grep", "-E", "foo|bar", "/etc/hosts" },
+      out = "1.2.3.4\tfoo\n::1\tbar\n", fields = { ["HostConfig.ExtraHosts"] = { "foo:1.2.3.4", "bar:::1" } } },
+    { "--dns", { "--dns", "192.0.2.53" }, { "grep", "nameserver", "/etc/resolv.conf" }, out = "nameserver 192.0.2.53\n",
+      fields = { ["HostConfig.Dns"] = { "192.0.2.53" } } },
+    { "--stop-signal and --stop-timeout", { "--stop-signal", "SIGINT", "--stop-timeout", "3" }, nil,
+      fields = { ["Config.StopSignal"] = "SIGINT", ["Config.StopTimeout"] = 3 } },
+    { "--init", { "--init" }, { "sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline" }, fields = { ["HostConfig.Init"] = true } },
+    { "--pull never, the image here", { "--pull", "never" }, { "echo", "hi" }, out = "hi\n" },
+    { "--pull missing, the image here", { "--pull=missing" }, { "echo", "hi" }, out = "hi\n" },
+    { "--platform", { "--platform", "linux/amd64" }, { "echo", "hi" }, out = "hi\n" },
+    { "-a stderr", { "-a", "stderr" }, { "sh", "-c", "echo out; echo err >&2" }, err = "err\n",
+      fields = { ["Config.AttachStdout"] = false, ["Config.AttachStderr"] = true } },
+    { "-i -a stdin -a stdout", { "-i", "-a", "stdin", "--attach=stdout" }, { "sh", "-c", "cat; echo err >&2" },
+      input = "piped\n", out = "piped\n", fields = { ["Config.AttachStdin"] = true, ["Config.AttachStderr"] = false } },
+    { "--rm=false", { "--rm=false" }, { "echo", "kept" }, out = "kept\n", fields = { ["HostConfig.AutoRemove"] = false } },
+    { "--group-add", { "--group-add", "10", "--group-add", "20" }, { "id", "-G" }, out = "0 10 20\n",
+      fields = { ["HostConfig.GroupAdd"] = { "10", "20" } } },
+    { "--ipc", { "--ipc", "private" }, nil, fields = { ["HostConfig.IpcMode"] = "private" } },
+    { "--pid", { "--pid", "host" }, nil, fields = { ["HostConfig.PidMode"] = "host" } },
+    { "--shm-size", { "--shm-size", "1m" }, { "sh", "-c", "df -k /dev/shm | tail -1 | awk '{print $2}'" },
+      out = "1024\n", fields = { ["HostConfig.ShmSize"] = 1048576 } },
+    { "--restart", { "--restart", "on-failure:3" }, nil,
+      fields = { ["HostConfig.RestartPolicy"] = { Name = "on-failure", MaximumRetryCount = 3 } } },
+    { "-p/--publish", { "-p", "8080:80", "-p", "127.0.0.1::81/udp", "-p", "90-91" }, nil,
+      fields = { ["HostConfig.PortBindings.80/tcp"] = { { HostIp = "", HostPort = "8080" } },
+        ["HostConfig.PortBindings"] = 0, ["Config.ExposedPorts"] = 0, ["Config.ExposedPorts.91/tcp"] = {} } },
+  }
+
+  for _, case in ipairs(CASES) do
+    it(case[1], function()
+      local ours, theirs = side_by_side(case[2], case[3], case.input)
+      assert.same({ theirs.code, theirs.out }, { ours.code, ours.out })
+      assert.equal(norm(theirs.err), norm(ours.err))
+      if case.code then assert.equal(case.code, ours.code) end
+      if case.out then assert.equal(case.out, ours.out) end
+      if case.err then assert.equal(case.err, ours.err) end
+      assert.truthy(ours.info, "dockerpty created the container")
+      assert.truthy(theirs.info, "docker created the container")
+      for path, want in pairs(case.fields or {}) do
+        local mine, its = field(ours.info, path), field(theirs.info, path)
+        assert.same(normal(its), normal(mine), path)
+        if want ~= 0 then
+          if type(want) == "string" then want = want:gsub("WORK", work) end
+          assert.same(want, mine, path)
+        else
+          assert.is_not_nil(normal(mine), path)
+        end
+      end
+    end)
+  end
+
+  it("-d prints the id and leaves the container running; --rm -d removes it at the end", function()
+    for _, prog in ipairs({ dp, docker }) do
+      local r = prog({ "run", "-d", "--network", "none", IMAGE, "sleep", "30" })
+      names[#names + 1] = r.out:match("%x+")
+      assert.same({ 0, "" }, { r.code, r.err })
+      assert.matches("^%x+\n$", r.out)
+      assert.equal(65, #r.out)
+      assert.is_true(running(r.out:match("%x+")))
+      r = prog({ "run", "-d", "--rm", "--network", "none", IMAGE, "true" })
+      assert.equal(0, r.code)
+      local id = r.out:match("%x+")
+      eventually(function() return not exists(id) end, "--rm -d removal")
+    end
+  end)
+
+  it("--pull always: the pull goes to the daemon and fails, as docker's, for an unknown registry", function()
+    local ours, theirs = side_by_side({ "--pull", "always" }, { "true" })
+    -- no registry is reachable from the rig: even the local image fails
+    assert.same({ 125, 125 }, { ours.code, theirs.code })
+    one_line(ours.err)
+    assert.equal(norm(theirs.err), norm(ours.err))
+    assert.is_nil(ours.info)
+    local a = { "run", "--rm", "--network", "none", "--pull", "always", "nope.invalid/x:1", "true" }
+    ours, theirs = dp(a), docker(a)
+    assert.same({ 125, 125 }, { ours.code, theirs.code })
+    one_line(ours.err)
+    assert.equal(norm(theirs.err), norm(ours.err))
+    assert.matches("nope%.invalid", ours.err)
+  end)
+
+  it("--pull missing: docker's line, then the pull's failure; --pull never: no such image", function()
+    local a = { "run", "--rm", "--network", "none", "nope.invalid/x", "true" }
+    local ours, theirs = dp(a), docker(a)
+    assert.same({ 125, 125 }, { ours.code, theirs.code })
+    local first, rest = ours.err:match("^([^\n]*\n)(.*)$")
+    assert.equal("Unable to find image 'nope.invalid/x:latest' locally\n", first)
+    assert.equal(first, theirs.err:match("^[^\n]*\n"))
+    one_line(rest)
+    assert.equal(norm(theirs.err:match("\n(.*)")), norm(rest))
+    a = { "run", "--rm", "--network", "none", "--pull", "never", "nope.invalid/x", "true" }
+    ours, theirs = dp(a), docker(a)
+    assert.same({ 125, 125 }, { ours.code, theirs.code })
+    assert.equal("dockerpty: no such image: nope.invalid/x:latest (404)\n", ours.err)
+    same_err(theirs, ours, "no such image: nope.invalid/x:latest")
+  end)
+
+  it("refuse bad values with docker's words and 125, creating what docker creates", function()
+    for _, flags in ipairs({
+      { "-m", "1q" }, { "--memory=x" }, { "--cpus", "abc" }, { "--ulimit", "nofile" }, { "--ulimit", "nofile=a" },
+      { "--ulimit", "bogus=1" }, { "--add-host", "foo" }, { "--add-host", "foo:notip" }, { "--dns", "notip" },
+      { "-a", "bogus" }, { "--mount", "target" }, { "--mount", "foo=bar,target=/x" }, { "--env-file", "/nonexistent" },
+      { "--label-file", "/nonexistent" }, { "-l", "" }, { "--security-opt", "bogus" }, { "--pid", "bogus" },
+      { "--pull", "sometimes" }, { "--stop-timeout", "x" }, { "-p", "abc" }, { "--shm-size", "x" },
+      { "--restart", "always", "--rm" }, { "--platform", "bogus" }, { "--ipc", "bogus" }, { "--restart", "bogus" },
+      { "--mount", "type=bogus,target=/x" }, { "-v", "a:b:c:d" }, { "--tmpfs", "rel" },
+    }) do
+      local ours, theirs = side_by_side(flags, { "true" })
+      local what = table.concat(flags, " ")
+      assert.same({ 125, 125 }, { ours.code, theirs.code }, what)
+      one_line(ours.err)
+      assert.equal(norm(theirs.err), norm(ours.err), what)
+      -- a value the CLI refuses creates nothing; one the daemon refuses at
+      -- start leaves a created container, for both alike
+      assert.equal(theirs.info == nil, ours.info == nil, what)
+    end
+  end)
+
+  it("exec -d, --env-file and --privileged", function()
+    local c = background({ "sleep", "300" })
+    for _, prog in ipairs({ dp, docker }) do
+      local r = prog({ "exec", "-d", c, "sh", "-c", "sleep 0.2; echo x >> /tmp/f" })
+      assert.same({ 0, "", "" }, { r.code, r.out, r.err })
+    end
+    eventually(function() return dp({ "exec", c, "cat", "/tmp/f" }).out == "x\nx\n" end, "both detached execs")
+    local ours, theirs = both({ "exec", "--env-file", work .. "/env", c, "sh", "-c", 'echo "$A|$B"' })
+    assert.same({ 0, "1|two words\n" }, { ours.code, ours.out })
+    assert.same({ 0, "1|two words\n" }, { theirs.code, theirs.out })
+    -- the rig's daemon may refuse every capability: the same answer for both
+    ours, theirs = both({ "exec", "--privileged", c, "true" })
+    assert.same({ theirs.code, theirs.out, theirs.err }, { ours.code, ours.out, ours.err })
+    ours, theirs = both({ "exec", "-d", "no-such-container-x", "true" })
+    assert.same({ 1, 1 }, { ours.code, theirs.code })
+    same_err(theirs, ours, "no such container: no-such-container-x")
   end)
 end)
 

@@ -184,7 +184,8 @@ local MOUNT_BOOL = { readonly = "ReadOnly", ro = "ReadOnly", ["volume-nocopy"] =
 
 local function mount_field(m, key, value, field)
   local function opts(name)
-    m[name] = m[name] or {}
+    -- docker sends an empty DriverConfig with any volume option
+    m[name] = m[name] or (name == "VolumeOptions" and { DriverConfig = {} } or {})
     return m[name]
   end
   if key == "type" then m.Type = value
@@ -196,9 +197,7 @@ local function mount_field(m, key, value, field)
   elseif key == "bind-nonrecursive" then opts("BindOptions").NonRecursive = value
   elseif key == "volume-nocopy" then opts("VolumeOptions").NoCopy = value
   elseif key == "volume-driver" then
-    local v = opts("VolumeOptions")
-    v.DriverConfig = v.DriverConfig or {}
-    v.DriverConfig.Name = value
+    opts("VolumeOptions").DriverConfig.Name = value
   elseif key == "volume-label" or key == "volume-opt" then
     local k, v = value:match("^([^=]*)=?(.*)$")
     local vo = opts("VolumeOptions")
@@ -206,7 +205,6 @@ local function mount_field(m, key, value, field)
       vo.Labels = vo.Labels or {}
       vo.Labels[k] = v
     else
-      vo.DriverConfig = vo.DriverConfig or {}
       vo.DriverConfig.Options = vo.DriverConfig.Options or {}
       vo.DriverConfig.Options[k] = v
     end
@@ -545,7 +543,7 @@ end
 
 --- Read a file of KEY=VALUE lines as docker's --env-file and --label-file:
 -- blank lines and lines starting with # are skipped; a bare KEY takes
--- `lookup(KEY)` when it gives a value.
+-- `lookup(KEY)` when it gives a value, and is left out otherwise.
 -- @usage local env = cli.read_kv_file("app.env", os.getenv)
 function M.read_kv_file(path, lookup)
   local f, err = io.open(path, "rb")
@@ -573,8 +571,6 @@ function M.read_kv_file(path, lookup)
         out[#out + 1] = k .. "=" .. v
       elseif lookup and lookup(k) then
         out[#out + 1] = k .. "=" .. lookup(k)
-      else
-        out[#out + 1] = k
       end
     end
   end
@@ -905,10 +901,15 @@ local function check_detach_keys(option)
   if not ok then fail(125, msg) end
 end
 
--- Raise e; "no such image" names the image as docker does (with its tag).
-local function no_such_image(e, image)
+-- Raise a create error in docker's words: "no such image" names the image
+-- with its tag; a platform the daemon cannot parse says so.
+local function create_error(e, req)
   if errors.is(e) and e.status == 404 and tostring(e.message):find("no such image", 1, true) then
-    errors.raise("api", ("no such image: %s (404)"):format(with_tag(image)), 404, { detail = e.detail })
+    errors.raise("api", ("no such image: %s (404)"):format(with_tag(req.image)), 404, { detail = e.detail })
+  end
+  if errors.is(e) and e.status == 400 and req.platform
+      and e.message:find('^dockerpty: "' .. req.platform:gsub("%p", "%%%0") .. '": ') then
+    errors.raise("api", "error parsing specified platform: " .. e.message:sub(#"dockerpty: " + 1), 400)
   end
   error(e, 0)
 end
@@ -916,22 +917,22 @@ end
 local run = {}
 
 function run.run(cl, o, args)
-  local req, how = M.run_request(o, args)
+  local req, plan = M.run_request(o, args)
   check_detach_keys(o["detach-keys"])
   -- docker checks the terminal before creating anything, and exits 1
-  if o.tty and o.interactive and not how.detach and not tty.isatty(io.stdin) then
+  if o.tty and o.interactive and not plan.detach and not tty.isatty(io.stdin) then
     fail(1, "the input device is not a TTY")
   end
   req.console_size = o.tty and tty.size(io.stdout) or nil
-  ensure_image(cl, req, how.pull)
-  if how.detach then
+  ensure_image(cl, req, plan.pull)
+  if plan.detach then
     local ok, created = pcall(cl.create_container, cl, req)
-    if not ok then no_such_image(created, req.image) end
+    if not ok then create_error(created, req) end
     cl:start(created.Id)
     io.stdout:write(created.Id, "\n")
     return 0
   end
-  local a = how.attach
+  local a = plan.attach
   local sopts = {
     interactive = (o.interactive and (not a or a.stdin)) and true or false,
     detach_keys = o["detach-keys"], sig_proxy = o["sig-proxy"] ~= false,
@@ -940,7 +941,7 @@ function run.run(cl, o, args)
   if a and not a.stdout then sopts.stdout = false end
   if a and not a.stderr then sopts.stderr = false end
   local ok, res, how, code = pcall(dockerpty.run, cl, req, sopts)
-  if not ok then no_such_image(res, req.image) end
+  if not ok then create_error(res, req) end
   if how == "detach" then return 0 end
   return code
 end
