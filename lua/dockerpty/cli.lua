@@ -1012,6 +1012,49 @@ local function client_for(host)
   return cl
 end
 
+-- {======================================================
+-- Answers for the bash completion script (completion/dockerpty.bash)
+-- =======================================================
+
+-- `dockerpty [-H HOST] __complete WHAT [ARG]`, a word a line, nothing on
+-- failure (no daemon, a bad word): commands; flags CMD ("FLAG 0|1", 1 when
+-- it takes a value); containers running|stopped|all; images.
+local function complete(g, what, arg)
+  local out = {}
+  if what == "commands" then
+    for _, n in ipairs(ORDER) do out[#out + 1] = n end
+  elseif what == "flags" then
+    local flags = arg == nil and GLOBAL_FLAGS or (COMMANDS[arg] or {}).flags or {}
+    for _, f in ipairs(flags) do
+      local valued = f.kind == "bool" and "0" or "1"
+      if f.short then out[#out + 1] = "-" .. f.short .. " " .. valued end
+      out[#out + 1] = "--" .. f.long .. " " .. valued
+    end
+  elseif what == "containers" or what == "images" then
+    local ok, list = pcall(function()
+      local cl = client_for(g.host)
+      local path = what == "images" and "/images/json" or "/containers/json"
+      local r = cl:_json("GET", path, what == "containers" and { all = arg ~= "running" } or nil)
+      cl:close()
+      return r
+    end)
+    for _, item in ipairs(ok and type(list) == "table" and list or {}) do
+      if what == "images" then
+        for _, t in ipairs(type(item.RepoTags) == "table" and item.RepoTags or {}) do
+          if t ~= "<none>:<none>" then out[#out + 1] = t end
+        end
+      elseif arg ~= "stopped" or item.State ~= "running" then
+        local n = type(item.Names) == "table" and item.Names[1]
+        if type(n) == "string" then out[#out + 1] = (n:gsub("^/", "")) end
+      end
+    end
+  end
+  if #out > 0 then io.stdout:write(table.concat(out, "\n"), "\n") end
+  return 0
+end
+
+-- }======================================================
+
 -- Parse the command line and run the command; returns the exit status or
 -- raises a failure.
 local function dispatch(argv)
@@ -1025,6 +1068,7 @@ local function dispatch(argv)
     io.stdout:write(global_help())
     return 0
   end
+  if name == "__complete" then return complete(g, rest[2], rest[3]) end
   local c = COMMANDS[name]
   if not c then
     fail(1, ("unknown command: %s %s (see '%s --help')"):format(PROG, name, PROG))
