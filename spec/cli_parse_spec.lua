@@ -211,6 +211,27 @@ describe("cli.run_request", function()
   end)
 end)
 
+describe("cli.platform", function()
+  it("reads os[/arch[/variant]] as containerd, and sends it normalized", function()
+    assert.equal("linux/amd64", cli.platform("linux/amd64"))
+    assert.equal("linux/amd64", cli.platform("x86_64"))
+    assert.equal("linux/arm64", cli.platform("linux/aarch64"))
+    assert.equal("linux/arm/v7", cli.platform("linux/arm"))
+    assert.equal("linux/arm/v6", cli.platform("linux/armel"))
+    assert.equal("windows/amd64", cli.platform("Windows/AMD64"))
+  end)
+
+  it("refuses what docker refuses, in docker's words", function()
+    assert.same({ 125, 'dockerpty: error parsing specified platform: "bogus": unknown operating system or '
+      .. "architecture: invalid argument" }, { failure(cli.platform, "bogus") })
+    assert.same({ 125, 'dockerpty: error parsing specified platform: "a/b/c/d": cannot parse platform '
+      .. "specifier: invalid argument" }, { failure(cli.platform, "a/b/c/d") })
+    assert.same({ 125, 'dockerpty: error parsing specified platform: "b c" is an invalid component of '
+      .. '"linux/b c": platform specifier component must match "^[A-Za-z0-9_-]+$": invalid argument' },
+      { failure(cli.platform, "linux/b c") })
+  end)
+end)
+
 describe("cli helpers", function()
   it("bytes: go-units' RAMInBytes", function()
     assert.same({ 1, 1024, 1536, 64 << 20, 1 << 30, 5 << 40, 512 * 1024 },

@@ -248,6 +248,69 @@ end
 
 local PULL = { always = true, missing = true, never = true }
 
+-- --platform as containerd's platforms.Parse reads it: os[/arch[/variant]]
+-- or an architecture alone (for this host's OS); sent normalized.
+local function set_of(words)
+  local t = {}
+  for w in words:gmatch("%S+") do t[w] = true end
+  return t
+end
+local KNOWN_OS = set_of("aix android darwin dragonfly freebsd hurd illumos ios js linux nacl netbsd "
+  .. "openbsd plan9 solaris wasip1 windows zos")
+local KNOWN_ARCH = set_of("386 amd64 amd64p32 arm armbe arm64 arm64be loong64 mips mipsle mips64 "
+  .. "mips64le mips64p32 mips64p32le ppc ppc64 ppc64le riscv riscv64 s390 s390x sparc sparc64 wasm")
+
+local function normal_arch(arch, variant)
+  arch, variant = arch:lower(), (variant or ""):lower()
+  if arch == "i386" then return "386", ""
+  elseif arch == "x86_64" or arch == "x86-64" or arch == "amd64" then
+    return "amd64", (variant == "v1" and "" or variant)
+  elseif arch == "aarch64" or arch == "arm64" then
+    return "arm64", ((variant == "8" or variant == "v8") and "" or variant)
+  elseif arch == "armhf" then return "arm", "v7"
+  elseif arch == "armel" then return "arm", "v6"
+  elseif arch == "arm" then
+    if variant == "" or variant == "7" then return "arm", "v7" end
+    if variant:match("^[5-8]$") then return "arm", "v" .. variant end
+  end
+  return arch, variant
+end
+
+function M.platform(spec)
+  local function bad(why, whole)
+    fail(125, ("error parsing specified platform: %s: invalid argument"):format(
+      whole or ('"%s": %s'):format(spec, why)))
+  end
+  local parts = {}
+  for p in (spec .. "/"):gmatch("([^/]*)/") do parts[#parts + 1] = p end
+  if #parts > 3 then bad("cannot parse platform specifier") end
+  for i, p in ipairs(parts) do
+    if i == 1 and not p:match("^[%w_-]+$") then
+      bad(nil, ('"%s" is an invalid OS component of "%s": OSAndVersion specifier component must match '
+        .. '"^([A-Za-z0-9_-]+)(?:\\\\(([A-Za-z0-9_.-]*)\\\\))?$"'):format(p, spec))
+    elseif not p:match("^[%w_-]+$") then
+      bad(nil, ('"%s" is an invalid component of "%s": platform specifier component must match '
+        .. '"^[A-Za-z0-9_-]+$"'):format(p, spec))
+    end
+  end
+  local os_, arch, variant
+  if #parts == 1 then
+    local o = parts[1]:lower():gsub("^macos$", "darwin")
+    if KNOWN_OS[o] then
+      os_, arch, variant = o, "amd64", ""
+    else
+      arch, variant = normal_arch(parts[1])
+      if arch == "arm" and variant == "v7" then variant = "" end
+      if not KNOWN_ARCH[arch] then bad("unknown operating system or architecture") end
+      os_ = "linux"
+    end
+  else
+    os_ = parts[1]:lower():gsub("^macos$", "darwin")
+    arch, variant = normal_arch(parts[2], parts[3])
+  end
+  return os_ .. "/" .. arch .. (variant ~= "" and "/" .. variant or "")
+end
+
 -- }======================================================
 
 -- {======================================================
@@ -827,7 +890,7 @@ function M.run_request(o, args)
     entrypoint = o.entrypoint and { o.entrypoint } or nil,
     stdin_open = o.interactive, tty = o.tty, detach = o.detach,
     environment = env_list(o["env-file"], o.env), working_dir = o.workdir, user = o.user, name = o.name,
-    labels = labels(o["label-file"], o.label), platform = o.platform,
+    labels = labels(o["label-file"], o.label), platform = o.platform and M.platform(o.platform),
     host_config = next(hc) and hc or nil, config = next(extra) and extra or nil,
   }
   local attach
@@ -902,14 +965,10 @@ local function check_detach_keys(option)
 end
 
 -- Raise a create error in docker's words: "no such image" names the image
--- with its tag; a platform the daemon cannot parse says so.
+-- with its tag.
 local function create_error(e, req)
   if errors.is(e) and e.status == 404 and tostring(e.message):find("no such image", 1, true) then
     errors.raise("api", ("no such image: %s (404)"):format(with_tag(req.image)), 404, { detail = e.detail })
-  end
-  if errors.is(e) and e.status == 400 and req.platform
-      and e.message:find('^dockerpty: "' .. req.platform:gsub("%p", "%%%0") .. '": ') then
-    errors.raise("api", "error parsing specified platform: " .. e.message:sub(#"dockerpty: " + 1), 400)
   end
   error(e, 0)
 end
