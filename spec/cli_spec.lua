@@ -626,7 +626,8 @@ describe("docker run's everyday flags, side by side #docker", function()
       fields = { ["HostConfig.RestartPolicy"] = { Name = "on-failure", MaximumRetryCount = 3 } } },
     { "-p/--publish", { "-p", "8080:80", "-p", "127.0.0.1::81/udp", "-p", "90-91" }, nil,
       fields = { ["HostConfig.PortBindings.80/tcp"] = { { HostIp = "", HostPort = "8080" } },
-        ["HostConfig.PortBindings"] = 0, ["Config.ExposedPorts"] = 0, ["Config.ExposedPorts.91/tcp"] = {} },
+        ["HostConfig.PortBindings"] = 0, ["Config.ExposedPorts"] = 0,
+        ["HostConfig.PortBindings.91/tcp"] = { { HostIp = "", HostPort = "" } } },
       podman = { why = "Podman keeps no port bindings under --network none", fields = false } },
   }
 

@@ -87,7 +87,7 @@ describe("rockspec/dockerpty-scm-1.rockspec", function()
     ok, out = sh(("cd %s/src && %s luarocks --lua-version 5.4 test rockspec/dockerpty-scm-1.rockspec "
       .. "-- BUSTED_ARGS=spec/util_spec.lua"):format(q(work), env))
     assert.is_true(ok, out)
-    assert.matches("\n%d+ passed, 0 failed, 0 skipped\n$", out)
+    assert.matches("\n[1-9]%d* passed, 0 failed, 0 skipped\n", out)
     assert.matches("%d+ successes / 0 failures", out)
   end)
 end)
