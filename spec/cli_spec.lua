@@ -190,6 +190,20 @@ describe("dockerpty command line", function()
       { r.code, r.err })
   end)
 
+  it("fails with 1 and one line, no Lua position, for a bad DOCKER_HOST or DOCKER_API_VERSION", function()
+    for _, env in ipairs({ "DOCKER_HOST=bogus://x", "DOCKER_HOST=tcp://h:1/x/y", "DOCKER_API_VERSION=abc" }) do
+      for _, args in ipairs({ { "run", IMAGE }, { "exec", "c", "true" }, { "attach", "c" }, { "start", "c" } }) do
+        local r = sh("env " .. env .. " " .. DP .. " " .. words(args))
+        local what = env .. " " .. args[1]
+        assert.equal(1, r.code, what)
+        one_line(r.err)
+        assert.is_nil(r.err:find("%.lua:%d+:"), r.err)
+        assert.is_nil(r.err:find("dockerpty:%d+:"), r.err)
+        assert.is_nil(r.err:find("traceback", 1, true), r.err)
+      end
+    end
+  end)
+
   it("refuses invalid detach keys with 125 before creating anything", function()
     local r = dp({ "run", "--detach-keys", "shift-z", "--name", "never-made", IMAGE })
     assert.same({ 125, "dockerpty: invalid detach keys: shift-z\n" }, { r.code, r.err })
