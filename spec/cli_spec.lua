@@ -782,6 +782,49 @@ describe("docker run's everyday flags, side by side #docker", function()
   end)
 end)
 
+-- dockerpty.run, the library under `dockerpty run`: create, attach, start,
+-- wait, and remove with auto_remove, whatever happened.
+describe("dockerpty.run #docker", function()
+  setup(function() client = dockerpty.client.from_env() end)
+  teardown(function()
+    for _, n in ipairs(names) do pcall(client.remove_container, client, n, { force = true }) end
+    client:close()
+  end)
+
+  it("returns the exit as start does, and removes the container with auto_remove", function()
+    local out, n = {}, name()
+    local ok, how, code, id = dockerpty.run(client, { image = IMAGE, name = n,
+      command = { "sh", "-c", "echo hi; exit 7" }, host_config = { NetworkMode = "none" } },
+      { interactive = false, stdout = function(s) out[#out + 1] = s end, auto_remove = true })
+    assert.same({ nil, "exit", 7, "hi\n" }, { ok, how, code, table.concat(out) })
+    assert.matches("^%x+$", id)
+    assert.is_false(exists(n))
+    -- without auto_remove the container stays
+    n = name()
+    ok, how, code = dockerpty.run(client, { image = IMAGE, name = n, command = { "true" },
+      host_config = { NetworkMode = "none" } }, { interactive = false })
+    assert.same({ true, "exit", 0 }, { ok, how, code })
+    assert.is_true(exists(n))
+  end)
+
+  it("raises the start failure, gives docker's status for it, and still removes the container", function()
+    local n = name()
+    local ok, e = pcall(dockerpty.run, client, { image = IMAGE, name = n, command = { "nope" },
+      host_config = { NetworkMode = "none", AutoRemove = true } }, { interactive = false })
+    assert.is_false(ok)
+    assert.is_true(dockerpty.errors.is(e), tostring(e))
+    assert.equal(127, dockerpty.errors.exit_status(e))
+    assert.equal(1, dockerpty.errors.exit_status(e, "exec"))
+    assert.is_false(exists(n))
+  end)
+
+  it("checks its arguments at the caller's line", function()
+    local ok, e = pcall(function() dockerpty.run(client) end)
+    assert.is_false(ok)
+    assert.matches("^[^:]*cli_spec%.lua:%d+: bad argument #2 to 'run' %(table expected, got no value%)$", e)
+  end)
+end)
+
 -- `make demo` without make (which could rebuild the module under test with
 -- other flags): the engine, in a rig directory of its own, runs
 -- spec/support/demo.sh. Whichever daemon it picks (a reachable one, or a
