@@ -125,9 +125,12 @@ check-sources:
 LIBCURL_INCDIR ?= $(shell $(PKG_CONFIG) --variable=includedir libcurl 2>/dev/null)
 ROCK_VARS     = LIBCURL_INCDIR=$(LIBCURL_INCDIR)
 
+BASH_COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
+
 install:
 	$(LUAROCKS) --lua-version 5.4 make --deps-mode=none --tree $(ROCKTREE) \
 	  rockspec/dockerpty-scm-1.rockspec $(ROCK_VARS)
+	install -D -m 644 completion/dockerpty.bash $(DESTDIR)$(BASH_COMPLETION_DIR)/dockerpty
 
 env:
 	@echo "export LUA_PATH='$(LUA_PATH_DEV)'"

@@ -339,7 +339,9 @@ end
 -- argv table), `entrypoint`, `stdin_open`, `tty`, `environment` (list of
 -- "K=V" or a map), `working_dir`, `user`, `name`, `labels`, `host_config`
 -- (table sent as HostConfig, e.g. `{NetworkMode = "none", AutoRemove = true}`),
--- `console_size` ({rows, cols}, API 1.42+), `detach`. `stdin_open` sets
+-- `console_size` ({rows, cols}, API 1.42+), `detach`, `config` (more
+-- Config fields, sent as given, e.g. `{Hostname = "h", StopSignal = "SIGINT"}`),
+-- `platform` ("os[/arch[/variant]]"). `stdin_open` sets
 -- OpenStdin, StdinOnce and AttachStdin as `docker run -i` does.
 -- @treturn table `{Id=, Warnings=}`
 -- @usage local r = c:create_container{ image = "busybox", command = "sh", tty = true, stdin_open = true }
@@ -347,7 +349,8 @@ function Client:create_container(opts)
   util.check(1, "create_container", opts, "table")
   check_fields("create_container", opts, { image = true, command = true, entrypoint = true,
     stdin_open = true, tty = true, environment = true, working_dir = true, user = true,
-    name = true, labels = true, host_config = true, console_size = true, detach = true })
+    name = true, labels = true, host_config = true, console_size = true, detach = true,
+    config = true, platform = true })
   util.check(1, "create_container", opts.image, "string")
   local body = {
     Image = opts.image,
@@ -364,6 +367,7 @@ function Client:create_container(opts)
   body.WorkingDir = opts.working_dir
   body.User = opts.user
   body.Labels = opts.labels
+  for k, v in pairs(opts.config or {}) do body[k] = v end
   local hc = {}
   for k, v in pairs(opts.host_config or {}) do hc[k] = v end
   local cs = size_pair("create_container", opts.console_size)
@@ -371,7 +375,7 @@ function Client:create_container(opts)
     hc.ConsoleSize = cs
   end
   if next(hc) then body.HostConfig = hc end
-  local query = opts.name and { name = opts.name } or nil
+  local query = (opts.name or opts.platform) and { name = opts.name, platform = opts.platform } or nil
   local ok, r = pcall(self._json, self, "POST", "/containers/create", query, body)
   if not ok then
     if errors.is(r) and r.status == 404 then
