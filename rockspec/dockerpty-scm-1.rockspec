@@ -47,6 +47,7 @@ build = {
       sources = {
         "src/core.c", "src/util.c", "src/term.c", "src/demux.c", "src/escape.c",
         "src/httphead.c", "src/curlapi.c", "src/conn.c", "src/http.c", "src/pump.c",
+        "src/ssh.c", "src/sha256.c",
       },
       defines = { "_GNU_SOURCE" },
       incdirs = { "$(LIBCURL_INCDIR)" },

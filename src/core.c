@@ -26,5 +26,6 @@ int luaopen_dockerpty_core(lua_State *L) {
     conn_open(L);     /* hijacked connections, sources and sinks of pumps */
     http_open(L);     /* REST requests */
     pump_open(L);     /* pumps and the poll loop, over all of the above */
+    sha256_open(L);   /* context store names (context.lua) */
     return 1;
 }
