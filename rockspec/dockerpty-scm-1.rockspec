@@ -56,6 +56,7 @@ build = {
     ["dockerpty"] = "lua/dockerpty/init.lua",
     ["dockerpty.client"] = "lua/dockerpty/client.lua",
     ["dockerpty.config"] = "lua/dockerpty/config.lua",
+    ["dockerpty.context"] = "lua/dockerpty/context.lua",
     ["dockerpty.errors"] = "lua/dockerpty/errors.lua",
     ["dockerpty.io"] = "lua/dockerpty/io.lua",
     ["dockerpty.operation"] = "lua/dockerpty/operation.lua",
