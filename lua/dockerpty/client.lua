@@ -202,6 +202,21 @@ end
 local function from_env_common(getenv, opts, ctxname, env_tls)
   local verify = env_tls and getenv("DOCKER_TLS_VERIFY")
   if opts.host and opts.host:find("^ssh://") then verify = nil end
+  local certs = getenv("DOCKER_CERT_PATH")
+  if certs == "" then certs = nil end
+  if verify and verify ~= "" then
+    certs = certs or ((getenv("HOME") or "") .. "/.docker")
+    opts.tls = { ca = certs .. "/ca.pem", cert = certs .. "/cert.pem", key = certs .. "/key.pem",
+      verify = true }
+  end
+  local v = getenv("DOCKER_API_VERSION")
+  if v and v ~= "" then opts.version = v end
+  local tr = getenv("DOCKERPTY_TRANSPORT")
+  if tr and tr ~= "" then opts.transport = tr end
+  local c = M.new(opts)
+  c.context = ctxname
+  return c
+end
 
 --- Make a client from the environment, as the docker CLI does:
 -- the context in force (`opts.context` as `--context`; else none when
@@ -239,22 +254,6 @@ function M.from_env(getenv, opts)
   local opts2 = { host = ohost or getenv("DOCKER_HOST") }
   if opts2.host == "" then opts2.host = nil end
   return from_env_common(getenv, opts2, nil, true)
-end
-
-  local certs = getenv("DOCKER_CERT_PATH")
-  if certs == "" then certs = nil end
-  if verify and verify ~= "" then
-    certs = certs or ((getenv("HOME") or "") .. "/.docker")
-    opts.tls = { ca = certs .. "/ca.pem", cert = certs .. "/cert.pem", key = certs .. "/key.pem",
-      verify = true }
-  end
-  local v = getenv("DOCKER_API_VERSION")
-  if v and v ~= "" then opts.version = v end
-  local tr = getenv("DOCKERPTY_TRANSPORT")
-  if tr and tr ~= "" then opts.transport = tr end
-  local c = M.new(opts)
-  c.context = ctxname
-  return c
 end
 
 -- The REST handle (one per client, keeping its connection alive).

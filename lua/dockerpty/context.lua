@@ -68,8 +68,8 @@ end
 function M.load(name, getenv)
   local dir = M.config_dir(getenv)
   if not dir then
-    errors.raise("usage", ('context "%s": no docker configuration directory (neither DOCKER_CONFIG nor HOME is set)')
-      :format(name))
+    errors.raise("usage", ('context "%s": no docker configuration directory (%s)')
+      :format(name, "neither DOCKER_CONFIG nor HOME is set"))
   end
   local id = core.sha256(name)
   local meta = ("%s/contexts/meta/%s/meta.json"):format(dir, id)
