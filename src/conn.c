@@ -152,6 +152,32 @@ static void ep_checkssh(lua_State *L, int arg, dp_endpoint *ep) {
     lua_pop(L, 1);
 }
 
+/* Check ep->url (when set) and set ep->tls and the default ep->where.
+** Raises on misuse. */
+static void ep_checkurl(lua_State *L, int arg, dp_endpoint *ep) {
+    if (ep->url[0]) {
+        size_t len = strlen(ep->url);
+        const char *host, *slash;
+        if (strncmp(ep->url, "https://", 8) == 0)
+            ep->tls = 1;
+        else if (strncmp(ep->url, "http://", 7) != 0)
+            ep_argerror(L, arg, "field 'url' must start with http:// or https:// (got '%s')",
+                        ep->url);
+        host = ep->url + (ep->tls ? 8 : 7);
+        if (*host == '\0' || *host == '/')
+            ep_argerror(L, arg, "field 'url' has no host (got '%s')", ep->url);
+        while (len > 0 && ep->url[len - 1] == '/')
+            ep->url[--len] = '\0';
+        slash = strchr(host, '/');
+        snprintf(ep->where, sizeof ep->where, "tcp://%.*s",
+                 (int)(slash ? (size_t)(slash - host) : strlen(host)), host);
+    } else if (ep->sshargc) {
+        snprintf(ep->where, sizeof ep->where, "ssh");
+    } else {
+        snprintf(ep->where, sizeof ep->where, "unix://%s", ep->socket);
+    }
+}
+
 /* Validate the endpoint table at arg into *ep. Can raise (misuse). */
 void dp_endpoint_check(lua_State *L, int arg, dp_endpoint *ep) {
     static const char *const fields[] = {
@@ -175,27 +201,7 @@ void dp_endpoint_check(lua_State *L, int arg, dp_endpoint *ep) {
         luaL_argerror(L, arg, "fields 'socket', 'url' and 'ssh' are exclusive");
     if (!ep->socket[0] && !ep->url[0] && !ep->sshargc)
         luaL_argerror(L, arg, "field 'socket', 'url' or 'ssh' required");
-    if (ep->url[0]) {
-        size_t len = strlen(ep->url);
-        const char *host, *slash;
-        if (strncmp(ep->url, "https://", 8) == 0)
-            ep->tls = 1;
-        else if (strncmp(ep->url, "http://", 7) != 0)
-            ep_argerror(L, arg, "field 'url' must start with http:// or https:// (got '%s')",
-                        ep->url);
-        host = ep->url + (ep->tls ? 8 : 7);
-        if (*host == '\0' || *host == '/')
-            ep_argerror(L, arg, "field 'url' has no host (got '%s')", ep->url);
-        while (len > 0 && ep->url[len - 1] == '/')
-            ep->url[--len] = '\0';
-        slash = strchr(host, '/');
-        snprintf(ep->where, sizeof ep->where, "tcp://%.*s",
-                 (int)(slash ? (size_t)(slash - host) : strlen(host)), host);
-    } else if (ep->sshargc) {
-        snprintf(ep->where, sizeof ep->where, "ssh");
-    } else {
-        snprintf(ep->where, sizeof ep->where, "unix://%s", ep->socket);
-    }
+    ep_checkurl(L, arg, ep);
 
     t = lua_getfield(L, arg, "tls");
     if (t != LUA_TNIL) {
