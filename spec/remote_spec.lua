@@ -54,7 +54,7 @@ local function docker(host, args, input, envs)
   return piped(("env -u LD_PRELOAD %s docker -H %s %s"):format(envs or "", shq(host), words(args)), input)
 end
 
--- Our ssh children: pid -> state letter, for those running dial-stdio.
+-- Our ssh children: pid -> "alive" (running dial-stdio) or "zombie".
 local function ssh_children()
   local me = io.open("/proc/self/stat"):read("l"):match("^%d+")
   local kids, pids = {}, {}
@@ -72,7 +72,11 @@ local function ssh_children()
         local c = io.open("/proc/" .. pid .. "/cmdline")
         local cmd = c and c:read("a") or ""
         if c then c:close() end
-        if cmd:find("dial-stdio", 1, true) or state == "Z" then kids[tonumber(pid)] = state end
+        if state == "Z" then
+          kids[tonumber(pid)] = "zombie"
+        elseif cmd:find("dial-stdio", 1, true) then
+          kids[tonumber(pid)] = "alive"
+        end
       end
     end
   end
@@ -149,6 +153,7 @@ describe("ssh:// hosts #docker", function()
   it("shares one ssh child among REST requests, gives each session its own, reaps all on close", function()
     assert.same({}, ssh_children())
     local c = dockerpty.client.new{ host = SSH }
+    finally(function() c:close() end)
     c:ping()
     c:version()
     local id = running()
@@ -205,6 +210,7 @@ describe("ssh:// hosts #docker", function()
     end
     -- the library: one error object of kind "connection" with the same text
     local c = dockerpty.client.new{ host = "ssh://root@127.0.0.1:1" }
+    finally(function() c:close() end)
     local ok, e = pcall(c.ping, c)
     assert.is_false(ok)
     assert.same({ "connection", "dockerpty: cannot connect to the Docker daemon at ssh://root@127.0.0.1:1: " ..
