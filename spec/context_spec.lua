@@ -213,7 +213,9 @@ describe("contexts that reach the rig #docker", function()
     assert.is_string(host, "the rig exports DOCKERPTY_TLS_HOST")
     create("tls", ("host=%s,ca=%s/ca.pem,cert=%s/cert.pem,key=%s/key.pem"):format(host, certs, certs, certs))
     local c = dockerpty.client.from_env(getenv_of(), { context = "tls" })
-    finally(function() c:close() end)
+    local opened = { c }
+    -- one finally per test (a second call replaces the first)
+    finally(function() for _, x in ipairs(opened) do x:close() end end)
     local dir = ("%s/contexts/tls/%s/docker"):format(cfg, core.sha256("tls"))
     assert.same({ ca = dir .. "/ca.pem", cert = dir .. "/cert.pem", key = dir .. "/key.pem", verify = true },
       c._ep.tls)
@@ -226,14 +228,14 @@ describe("contexts that reach the rig #docker", function()
     -- skip-tls-verify: no CA, no verification, the client certificate still sent
     create("tls-skip", ("host=%s,cert=%s/cert.pem,key=%s/key.pem,skip-tls-verify=true"):format(host, certs, certs))
     local s = dockerpty.client.from_env(getenv_of(), { context = "tls-skip" })
-    finally(function() s:close() end)
+    opened[#opened + 1] = s
     assert.is_false(s._ep.tls.verify)
     assert.equal("OK", s:ping())
     -- DOCKER_TLS_VERIFY and DOCKER_CERT_PATH belong to the default context only
     local bad = os.getenv("DOCKERPTY_TLS_BADCA")
     local e = dockerpty.client.from_env(getenv_of({ DOCKER_TLS_VERIFY = "1", DOCKER_CERT_PATH = bad }),
       { context = "tls" })
-    finally(function() e:close() end)
+    opened[#opened + 1] = e
     assert.equal("OK", e:ping())
   end)
 
@@ -243,9 +245,11 @@ describe("contexts that reach the rig #docker", function()
     create("remote", "host=" .. host)
     local r = sh(("env -u LD_PRELOAD docker run -d --network none %s sleep 600"):format(IMAGE))
     local id = r.out:match("%x+")
-    finally(function() sh("env -u LD_PRELOAD docker rm -f " .. id) end)
     local c = dockerpty.client.from_env(getenv_of({ DOCKER_CONTEXT = "remote" }))
-    finally(function() c:close() end)
+    finally(function()
+      c:close()
+      sh("env -u LD_PRELOAD docker rm -f " .. id)
+    end)
     assert.equal(host, c:where())
     assert.equal("remote", c.context)
     local ok, how, code = dockerpty.exec_command(c, id, "sh -c 'exit 6'",

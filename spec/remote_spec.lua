@@ -309,12 +309,14 @@ end)
 describe("exec -it over ssh #docker #tty", function()
   it("gives a prompt, the terminal's size and the exit code, as docker -H ssh:// does", function()
     local id = running()
-    local results = {}
+    local results, terms = {}, {}
+    -- one finally for both terminals (a second call would replace the first)
+    finally(function() for _, t in ipairs(terms) do t:kill() end end)
     for _, prog in ipairs({ "dockerpty", "docker" }) do
       local cmd = prog == "dockerpty" and (DP .. " -H " .. shq(SSH))
         or ("env -u LD_PRELOAD docker -H " .. shq(SSH))
       local t = tmux.new{ cmd = cmd .. " exec -it " .. id .. " sh", rows = 30, cols = 100 }
-      finally(function() t:kill() end)
+      terms[#terms + 1] = t
       t:wait_for("/ #", 15)
       t:send("stty size; echo done:$((6*7))")
       t:keys("Enter")
