@@ -30,5 +30,6 @@ int luaopen_dockerpty_core(lua_State *L) {
     pump_open(L);     /* pumps, over all of the above */
     sigstate_open(L); /* signal dispositions of a blocking run; kill */
     loop_open(L);     /* the loop that steps or runs pumps */
+    sha256_open(L);   /* context store names (context.lua) */
     return 1;
 }

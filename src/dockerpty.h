@@ -43,6 +43,7 @@ DP_HIDDEN int http_open(lua_State *L);
 DP_HIDDEN int pump_open(lua_State *L);
 DP_HIDDEN int sigstate_open(lua_State *L);
 DP_HIDDEN int loop_open(lua_State *L);
+DP_HIDDEN int sha256_open(lua_State *L);
 
 int DP_EXPORT luaopen_dockerpty_core(lua_State *L);
 

@@ -479,6 +479,8 @@ local function command_help(name)
 end
 
 local GLOBAL_FLAGS = {
+  flag("c", "context", "string", "Name of the context to use to connect to the daemon "
+    .. "(overrides DOCKER_HOST and DOCKER_CONTEXT)"),
   flag("H", "host", "string", "Daemon socket to connect to (default: $DOCKER_HOST, else "
     .. "unix:///var/run/docker.sock)"),
   flag("h", "help", "bool", "Print usage"),
@@ -1062,12 +1064,18 @@ end
 
 -- The client, as docker makes it: a bad DOCKER_HOST or DOCKER_API_VERSION
 -- fails every command with 1 before anything else.
-local function client_for(host)
-  local ok, cl = pcall(dockerpty.client.from_env, host and function(k)
-    if k == "DOCKER_HOST" then return host end
-    return os.getenv(k)
-  end or nil)
-  if not ok then fail(1, (message_of(cl):gsub("^" .. PROG .. ": ", ""))) end
+-- The client by docker's rules: -H, else --context, else DOCKER_HOST,
+-- DOCKER_CONTEXT, the config's currentContext (dockerpty.context).
+local function client_for(host, ctx)
+  if host and ctx then
+    fail(1, "conflicting options: cannot specify both --host and --context")
+  end
+  local ok, cl = pcall(dockerpty.client.from_env, nil, { host = host, context = ctx })
+  if not ok then
+    -- an unknown context is a usage error: 125, as docker's
+    fail(errors.is(cl) and cl.kind == "usage" and 125 or 1,
+      (message_of(cl):gsub("^" .. PROG .. ": ", "")))
+  end
   return cl
 end
 
@@ -1091,7 +1099,7 @@ local function complete(g, what, arg)
     end
   elseif what == "containers" or what == "images" then
     local ok, list = pcall(function()
-      local cl = client_for(g.host)
+      local cl = client_for(g.host, g.context)
       local path = what == "images" and "/images/json" or "/containers/json"
       local r = cl:_json("GET", path, what == "containers" and { all = arg ~= "running" } or nil)
       cl:close()
@@ -1143,7 +1151,7 @@ local function dispatch(argv)
     fail(1, ("'%s' requires %s argument%s (see '%s --help')"):format(see, n,
       c.min == 1 and "" or "s", see))
   end
-  local cl = client_for(g.host)
+  local cl = client_for(g.host, g.context)
   local ok, status = pcall(run[name], cl, o, args)
   cl:close()
   if not ok then
