@@ -41,7 +41,8 @@
 #define LO_PUMPS  1     /* sequence of pumps */
 #define LO_WINCH  2     /* on_winch callback */
 #define LO_SIGNAL 3     /* on_signal callback */
-#define LO_NUV    3
+#define LO_SCRATCH 4    /* the poll set's memory, kept from one step to the next */
+#define LO_NUV    4
 
 #define DP_LOOPGUARD     "dockerpty.LoopGuard"
 #define WINCH_QUIET_MS   30     /* SIGWINCH burst: call once, 30 ms after the last */
@@ -153,6 +154,31 @@ static loopguard *guard_push(lua_State *L, loop *lp, int self) {
 ** =======================================================
 */
 
+/* The pumps array and the poll set, in one block of the loop's (uservalue
+** LO_SCRATCH), grown when needed: a step allocates nothing. Only one
+** iteration of a loop runs at a time (the guard), so one block serves. */
+static void iter_scratch(lua_State *L, int self, iter *it) {
+    size_t n = (size_t)it->npumps, a, b, c;
+    char *block;
+    a = sizeof(pump *) * (n + 1);
+    a = (a + 15) & ~(size_t)15;
+    b = sizeof(struct pollfd) * (n * 2 + 1);
+    b = (b + 15) & ~(size_t)15;
+    c = sizeof(pollent) * (n * 2 + 1);
+    lua_getiuservalue(L, self, LO_SCRATCH);
+    if (lua_rawlen(L, -1) < a + b + c) {
+        lua_pop(L, 1);
+        lua_newuserdatauv(L, (a + b + c) * 2, 0);    /* room to grow */
+        lua_pushvalue(L, -1);
+        lua_setiuservalue(L, self, LO_SCRATCH);
+    }
+    block = (char *)lua_touserdata(L, -1);
+    lua_pop(L, 1);            /* anchored by the loop */
+    it->pumps = (pump **)(void *)block;
+    it->pfd = (struct pollfd *)(void *)(block + a);
+    it->ent = (pollent *)(void *)(block + a + b);
+}
+
 /* Anchor the pumps on the stack (callbacks may remove them from the loop)
 ** and allocate the poll set. Raises only on memory errors. */
 static void iter_open(lua_State *L, loop *lp, int self, iter *it) {
@@ -168,10 +194,7 @@ static void iter_open(lua_State *L, loop *lp, int self, iter *it) {
     it->base = lua_gettop(L) + 1;
     for (i = 0; i < it->npumps; i++)
         lua_rawgeti(L, it->base - 1, i + 1);
-    it->pumps = (pump **)lua_newuserdatauv(L, sizeof(pump *) * (size_t)(it->npumps + 1), 0);
-    it->pfd = (struct pollfd *)lua_newuserdatauv(L, sizeof(struct pollfd) *
-                                                 (size_t)(it->npumps * 2 + 1), 0);
-    it->ent = (pollent *)lua_newuserdatauv(L, sizeof(pollent) * (size_t)(it->npumps * 2 + 1), 0);
+    iter_scratch(L, self, it);
     for (i = 0; i < it->npumps; i++)
         it->pumps[i] = dp_pump_check(L, it->base + i);
 }
@@ -423,7 +446,7 @@ static void sync_one(loop *lp, int fd, unsigned events) {
         return;
     }
     op = r->events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
-    if (r->events != events || !r->mark) {
+    if (r->events != events) {         /* only a change costs a syscall */
         if (epoll_ctl(lp->epfd, op, fd, &ev) < 0) {
             int e = errno;
             /* the fd was closed and its number reused, or the reverse */
@@ -652,7 +675,8 @@ static int loop_m_pollfd(lua_State *L) {
         lp->epfd = epoll_create1(EPOLL_CLOEXEC);
         if (lp->epfd < 0)
             return dp_push_errno(L, "epoll_create1", errno);
-        lp->stepped = 0;         /* the set is empty until the next step */
+        loop_sync(lp, NULL);     /* the watched fds now; the pumps' at the next step */
+        lp->stepped = 0;
     }
     lua_pushinteger(L, lp->epfd);
     return 1;
@@ -692,8 +716,8 @@ static int loop_m_events(lua_State *L) {
 
 /***
 ** Add fd to what pollfd() waits on ("r", "w" or "rw"), or remove it (nil):
-** the caller's own fds (a request on its way), outside any pump. Returns
-** self.
+** the caller's own fds (a request on its way), outside any pump. Remove an
+** fd before closing it. Returns self.
 ** @function Loop:watch
 ** @usage lp:watch(conn:getfd(), "w")
 */
@@ -711,6 +735,14 @@ static int loop_m_watch(lua_State *L) {
     }
     w = fdlist_find(&lp->watches, (int)fd);
     if (events == 0 && w != NULL) {
+        /* out of the epoll set now, while the fd is still open: once closed,
+        ** its number may come back for another fd, which must be added anew */
+        fdev *r = fdlist_find(&lp->regs, (int)fd);
+        if (r != NULL) {
+            if (lp->epfd >= 0)
+                epoll_ctl(lp->epfd, EPOLL_CTL_DEL, (int)fd, NULL);
+            *r = lp->regs.v[--lp->regs.n];
+        }
         *w = lp->watches.v[--lp->watches.n];
     } else if (events != 0) {
         if (w == NULL && (w = fdlist_add(&lp->watches, (int)fd)) == NULL)

@@ -109,6 +109,7 @@ end
 -- (demultiplexed without a tty). Detach keys are watched on a raw tty.
 -- @usage local pumps = op:pumps(op:sockets())
 function Operation:pumps(conn)
+  self._conn = conn          -- the operation's now: close() closes it
   local o = self.opts
   local is_tty = self:is_tty()
   local out = core.pump{

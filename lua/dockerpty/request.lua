@@ -129,7 +129,9 @@ end
 
 function Request:_body()
   while true do
-    local s, msg, name = self.conn:recv(65536, 0)
+    -- what is left of a known length, else a piece big enough for JSON
+    local want = self.length and math.max(1, math.min(65536, self.length - self.got)) or 16384
+    local s, msg, name = self.conn:recv(want, 0)
     if s then
       self.parts[#self.parts + 1] = s
       self.got = self.got + #s

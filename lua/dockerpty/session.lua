@@ -117,6 +117,7 @@ function Session:_poll_req(name)
     return r
   end
   self.lp:watch(fd, r:events())
+  self.lp_stepped = false     -- the loop's epoll set must take the new watch
   return nil
 end
 
@@ -134,14 +135,31 @@ end
 
 local phases = {}
 
+-- One ping per client, however many sessions start at once: the first
+-- asks (the ping is kept on the client); the others look again every few
+-- ms until the version is settled, or take over when the asker went away.
 function phases.version(s)
-  local r = s:_ask("ping", "GET", "/_ping", { raw = true })
-  if not r then return false end
-  r:close()
-  if r.status ~= 200 then
-    errors.raise("api", ("ping of %s failed (%d)"):format(s.client:where(), r.status), r.status)
+  local c = s.client
+  local r = c._ping
+  if not c._version and r and r.owner ~= s and not r.owner.done then
+    s.retry_at = core.now() + 5
+    return false
   end
-  s.client:_negotiate(r.headers["api-version"])
+  if not c._version then
+    if not s.reqs.ping then
+      r = request.new(c, "GET", "/_ping", { raw = true })
+      r.owner, c._ping, s.reqs.ping = s, r, r
+    end
+    r = s:_poll_req("ping")
+    if not r then return false end
+    r:close()
+    c._ping = nil
+    if r.status ~= 200 then
+      errors.raise("api", ("ping of %s failed (%d)"):format(c:where(), r.status), r.status)
+    end
+    if not c._version then c:_negotiate(r.headers["api-version"]) end
+  end
+  s.retry_at = nil
   s.phase = "begin"
   return true
 end
@@ -251,6 +269,7 @@ end
 
 function phases.stream(s)
   if s.kind == "run" then s:_step_wait() end
+  s.lp_stepped = true
   if not s.lp:step() then return false end
   local how = s.op:stream_outcome()
   if how == "detach" then
@@ -341,7 +360,7 @@ end
 function Session:step()
   if self.done then return true end
   if self.stepping then error("session:step() called from inside its own step", 2) end
-  self.stepping = true
+  self.stepping, self.lp_stepped = true, false
   local ok, err = pcall(function()
     for _ = 1, 16 do
       if self.done or not phases[self.phase](self) then break end
@@ -349,7 +368,8 @@ function Session:step()
   end)
   self.stepping = false
   if not ok then self:_fail(err) end
-  if not self.done then self.lp:step() end     -- brings pollfd() up to date
+  -- brings pollfd() up to date (once a step is enough)
+  if not self.done and not self.lp_stepped then self.lp:step() end
   return self.done
 end
 
@@ -370,8 +390,9 @@ end
 -- @treturn number|nil
 function Session:timeout()
   if self.done then return 0 end
-  local t = self.lp:timeout()
-  if self.phase ~= "stream" and t ~= 0 then t = nil end    -- no pumps yet
+  -- the loop's deadlines count while its pumps run; before and after, it
+  -- has none of its own (its pollfd carries the requests' fds)
+  local t = self.phase == "stream" and self.lp:timeout() or nil
   local now, due = core.now(), self.retry_at or self.exit_due or self.removed_due
   for _, r in pairs(self.reqs) do
     if not due or r:due() < due then due = r:due() end
@@ -442,8 +463,8 @@ M.Group = Group
 -- `pollfd()` is readable when any member has work.
 -- @usage local g = session.group(); g:add(s1); g:add(s2); g:wait()
 function M.group()
-  return setmetatable({ list = {}, byfd = {}, fds = {}, due = {}, lp = core.loop(), left = 0 },
-    Group)
+  return setmetatable({ list = {}, byfd = {}, fds = {}, due = {}, next_due = 0, lp = core.loop(),
+    left = 0 }, Group)
 end
 
 --- Add a session (returns the group).
@@ -456,6 +477,7 @@ function Group:add(s)
     self.fds[s] = fd
     self.lp:watch(fd, "r")
     self.due[s] = core.now()       -- step it soon
+    self.next_due = math.min(self.next_due, self.due[s])
     self.left = self.left + 1
   end
   return self
@@ -470,14 +492,19 @@ end
 
 --- Step the members that have work (ready fds, deadlines passed).
 -- @treturn boolean true once every member has finished
+-- Members' deadlines are scanned only once the earliest is due: a step
+-- costs what its ready members cost, not the size of the group.
 function Group:step()
   local now, ready = core.now(), {}
   for _, fd in ipairs(self.lp:ready_fds()) do
     local s = self.byfd[fd]
     if s then ready[s] = true end
   end
-  for s, due in pairs(self.due) do
-    if due <= now then ready[s] = true end
+  local scan = now >= self.next_due
+  if scan then
+    for s, due in pairs(self.due) do
+      if due <= now then ready[s] = true end
+    end
   end
   for s in pairs(ready) do
     if self.due[s] then
@@ -486,8 +513,14 @@ function Group:step()
       else
         local t = s:timeout()
         self.due[s] = t and core.now() + math.floor(t * 1000) or math.huge
+        if self.due[s] < self.next_due then self.next_due = self.due[s] end
       end
     end
+  end
+  if scan then
+    local m = math.huge
+    for _, d in pairs(self.due) do if d < m then m = d end end
+    self.next_due = m
   end
   self.lp:step()
   return self.left == 0
@@ -503,10 +536,8 @@ end
 
 function Group:timeout()
   if self.left == 0 then return 0 end
-  local due = math.huge
-  for _, d in pairs(self.due) do if d < due then due = d end end
-  if due == math.huge then return nil end
-  return math.max(0, due - core.now()) / 1000
+  if self.next_due == math.huge then return nil end
+  return math.max(0, self.next_due - core.now()) / 1000
 end
 
 Group.wait = function(self, poll)
