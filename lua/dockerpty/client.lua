@@ -394,8 +394,9 @@ function Client:create_container(opts)
   local query = opts.name and { name = opts.name } or nil
   local ok, r = pcall(self._json, self, "POST", "/containers/create", query, body)
   if not ok then
-    if errors.is(r) and r.status == 404 then
-      -- docker's words on every engine (Podman adds its registry's name)
+    if errors.is(r) and r.status == 404 and (not r.detail or r.detail:lower():find("image", 1, true)) then
+      -- docker's words on every engine (Podman adds its registry's name);
+      -- a 404 about something else (a network, a volume) keeps the daemon's
       errors.raise("api", ("no such image: %s (404)"):format(opts.image), 404, { detail = r.detail })
     end
     error(r, 0)
