@@ -137,12 +137,39 @@ local function refuse_spent(client, op)
   errors.raise("api", msg .. " (409)", 409, { detail = text })
 end
 
+-- Base64 (RFC 4648) to bytes, or nil when it is not base64.
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+local function unbase64(s)
+  if #s % 4 ~= 0 or not s:find("^[%w+/]*=?=?$") then return nil end
+  local bits = s:gsub("=", ""):gsub(".", function(c)
+    local v = B64:find(c, 1, true) - 1
+    local t = {}
+    for i = 5, 0, -1 do t[#t + 1] = (v >> i) & 1 end
+    return table.concat(t)
+  end)
+  return (bits:gsub("%d%d%d%d%d%d%d%d", function(b) return string.char(tonumber(b, 2)) end)
+    :sub(1, #bits // 8))
+end
+
+-- Without a `detach_keys` option, the local scanner watches for the keys
+-- the daemon watches for: the exec's own, from exec inspect (Docker gives
+-- the bytes in base64, Podman docker's format), whoever created it.
+local function adopt_exec_keys(op, opts)
+  if opts ~= nil and opts.detach_keys ~= nil then return end
+  local keys = op:info().DetachKeys
+  if type(keys) ~= "string" or keys == "" then return end
+  local bytes = core.parse_keys(keys) or unbase64(keys)
+  if bytes and bytes ~= "" then
+    op.opts.detach_spec, op.opts.detach_bytes = keys, bytes
+  end
+end
+
 --- Start an exec made by exec_create and attach to it.
 -- @tparam Client client
 -- @tparam string|table exec_id id or table with `Id`
 -- @tparam[opt] table opts session options. The daemon's detach keys are
--- the exec's, fixed by exec_create: give both the same `detach_keys`
--- (both default to config.json's, else ctrl-p,ctrl-q).
+-- the exec's, fixed by exec_create; without a `detach_keys` option the
+-- session watches for those same keys.
 -- @return `true|nil, "exit", code`, or `true, "detach"`; an exec that
 -- already ran raises the daemon's error (kind "api", status 409)
 -- @usage print(dockerpty.start_exec(client, dockerpty.exec_create(client, "web", "sh", true)))
@@ -151,6 +178,7 @@ function M.start_exec(client, exec_id, opts)
   util.id_of(2, "start_exec", exec_id)
   local op = operation.ExecOperation.new(client, exec_id, opts)
   refuse_spent(client, op)
+  adopt_exec_keys(op, opts)
   return pty.PseudoTerminal.new(client, op):start()
 end
 
