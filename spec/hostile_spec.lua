@@ -565,20 +565,22 @@ describe("config.json", function()
 end)
 
 describe("a daemon that accepts and never answers", function()
-  it("costs one timeout for HEAD then GET /_ping, not two", function()
-    local hang = { { "read_head" }, { "sleep", 5000 } }
-    local srv = fake.start({ hang, hang, hang, timeout = 8000 })
-    defer(function() srv:stop() end)
-    local c = dockerpty.client.new{ host = "unix://" .. srv.socket, timeout = 0.6 }
-    local t0 = core.now()
-    local ok, e = pcall(c.api_version, c)
-    local elapsed = core.now() - t0
-    c:close()
-    assert.is_false(ok)
-    assert.equal("timeout", e.kind)
-    assert.is_true(elapsed >= 550, "took " .. elapsed .. " ms")
-    assert.is_true(elapsed < 1000, "took " .. elapsed .. " ms: more than one budget")
-  end)
+  for _, transport in ipairs({ "plain", "libcurl" }) do
+    it("costs one timeout for HEAD then GET /_ping, not two (" .. transport .. ")", function()
+      local hang = { { "read_head" }, { "sleep", 5000 } }
+      local srv = fake.start({ hang, hang, hang, timeout = 8000 })
+      defer(function() srv:stop() end)
+      local c = dockerpty.client.new{ host = "unix://" .. srv.socket, timeout = 0.6, transport = transport }
+      local t0 = core.now()
+      local ok, e = pcall(c.api_version, c)
+      local elapsed = core.now() - t0
+      c:close()
+      assert.is_false(ok)
+      assert.equal("timeout", e.kind)
+      assert.is_true(elapsed >= 550, "took " .. elapsed .. " ms")
+      assert.is_true(elapsed < 1000, "took " .. elapsed .. " ms: more than one budget")
+    end)
+  end
 end)
 
 describe("argument errors", function()
