@@ -7,8 +7,10 @@
 ** test primitives _listen_unix and _accept.
 */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <link.h>
 #include <poll.h>
@@ -358,6 +360,64 @@ int dp_curl_need(lua_State *L) {
     return dp_push_error(L, err, "libcurl");
 }
 
+/* libcurl's sockets, unix and TCP alike, close-on-exec from birth: a child
+** started while a connection is open (os.execute, io.popen) must not get
+** the daemon's connection. libcurl makes them non-blocking itself. */
+static curl_socket_t conn_opensocket(void *clientp, curlsocktype purpose,
+                                     struct curl_sockaddr *addr) {
+    (void)clientp;
+    (void)purpose;
+    return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+}
+
+/* Call fn(fd, arg) for each open fd below DP_FDS_MAX (from /proc/self/fd,
+** else by probing the first 1024). */
+static void conn_eachfd(void (*fn)(int, void *), void *arg) {
+    DIR *d = opendir("/proc/self/fd");   /* O_CLOEXEC (glibc) */
+    struct dirent *e;
+    int fd;
+    if (d == NULL) {
+        for (fd = 0; fd < 1024; fd++)
+            if (fcntl(fd, F_GETFD) >= 0)
+                fn(fd, arg);
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long n = strtol(e->d_name, &end, 10);
+        if (*end != '\0' || end == e->d_name || n < 0 || n >= DP_FDS_MAX || n == dirfd(d))
+            continue;
+        fn((int)n, arg);
+    }
+    closedir(d);
+}
+
+static void conn_note1(int fd, void *arg) {
+    dp_fdset *s = arg;
+    int fl = fcntl(fd, F_GETFD);
+    if (fl >= 0 && !(fl & FD_CLOEXEC))
+        s->bits[fd / 8] |= (unsigned char)(1u << (fd % 8));
+}
+
+void dp_fds_note(dp_fdset *s) {
+    memset(s, 0, sizeof *s);
+    conn_eachfd(conn_note1, s);
+}
+
+static void conn_seal1(int fd, void *arg) {
+    const dp_fdset *before = arg;
+    int fl;
+    if (before->bits[fd / 8] & (1u << (fd % 8)))
+        return;                     /* inheritable before: not ours */
+    fl = fcntl(fd, F_GETFD);
+    if (fl >= 0 && !(fl & FD_CLOEXEC))
+        (void)fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+}
+
+void dp_fds_seal(const dp_fdset *before) {
+    conn_eachfd(conn_seal1, (void *)before);
+}
+
 /* Set the options every handle of ours gets (not the URL). */
 CURLcode dp_endpoint_apply(CURL *curl, const dp_endpoint *ep) {
     CURLcode rc = CURLE_OK;
@@ -370,6 +430,7 @@ CURLcode dp_endpoint_apply(CURL *curl, const dp_endpoint *ep) {
     EP_SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
     EP_SET(CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
+    EP_SET(CURLOPT_OPENSOCKETFUNCTION, conn_opensocket);
     EP_SET(CURLOPT_FOLLOWLOCATION, 0L);
     EP_SET(CURLOPT_PROXY, "");
     EP_SET(CURLOPT_NOPROXY, "*");
@@ -784,8 +845,16 @@ static int conn_f_connect(lua_State *L) {
     if (rc == CURLE_OK)
         rc = curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errmsg);
     c->errmsg[0] = '\0';
-    if (rc == CURLE_OK)
+    if (rc == CURLE_OK) {
+        dp_fdset *before = malloc(sizeof *before);   /* nothing raises until freed */
+        if (before != NULL)
+            dp_fds_note(before);
         rc = curl_easy_perform(c->curl);
+        if (before != NULL) {
+            dp_fds_seal(before);
+            free(before);
+        }
+    }
     if (rc == CURLE_OK)
         rc = curl_easy_getinfo(c->curl, CURLINFO_ACTIVESOCKET, &s);
     if (rc == CURLE_OK && s == CURL_SOCKET_BAD)

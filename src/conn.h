@@ -69,6 +69,21 @@ int dp_push_ssherr(lua_State *L, const char *where, dp_ssh *child);
 ** name, errno for an errno value from dp_unix_connect ("timeout" for
 ** ETIMEDOUT); returns the count. */
 int dp_push_unixerr(lua_State *L, const dp_endpoint *ep, int err);
+/*
+** The first curl_easy_perform of a handle also makes libcurl's internal
+** multi handle, with a socketpair (its wakeup) that libcurl 7.x opens
+** inheritable. Around that first perform: dp_fds_note records the fds open
+** without FD_CLOEXEC, dp_fds_seal sets FD_CLOEXEC on those opened since
+** (a per-descriptor flag: no shared file description changes). Up to
+** DP_FDS_MAX; the connection sockets themselves are close-on-exec from
+** birth (CURLOPT_OPENSOCKETFUNCTION).
+*/
+#define DP_FDS_MAX 65536
+typedef struct dp_fdset {
+    unsigned char bits[DP_FDS_MAX / 8];
+} dp_fdset;
+void dp_fds_note(dp_fdset *s);
+void dp_fds_seal(const dp_fdset *before);
 /* Load libcurl (curlapi.h) or push nil, message, "libcurl"; returns 0 when
 ** loaded, else the count pushed. */
 int dp_curl_need(lua_State *L);

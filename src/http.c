@@ -35,6 +35,7 @@ typedef struct http_buf {
 typedef struct http_handle {
     int closed;
     CURL *curl;                  /* libcurl: made on the first request */
+    int sealed;                  /* libcurl: its first perform's fds made close-on-exec */
     int fd;                      /* plain: the kept-alive socket or -1 */
     dp_ssh ssh;                  /* plain over ssh: the child behind fd */
     struct curl_slist *hdrs;     /* libcurl: request headers of the last request */
@@ -135,6 +136,7 @@ static void http_release(http_handle *h) {
     if (h->curl != NULL)
         curl_easy_cleanup(h->curl);
     h->curl = NULL;
+    h->sealed = 0;
     if (h->hdrs != NULL)
         curl_slist_free_all(h->hdrs);    /* only set once libcurl is loaded */
     h->hdrs = NULL;
@@ -726,6 +728,25 @@ static int http_f_http(lua_State *L) {
     return 1;
 }
 
+
+/* curl_easy_perform; the handle's first one makes libcurl's multi handle,
+** whose fds are then made close-on-exec (conn.h). Calls no Lua. */
+static CURLcode http_perform(http_handle *h) {
+    CURLcode rc;
+    dp_fdset *before;
+    if (h->sealed)
+        return curl_easy_perform(h->curl);
+    before = malloc(sizeof *before);
+    if (before != NULL)
+        dp_fds_note(before);
+    rc = curl_easy_perform(h->curl);
+    if (before != NULL) {
+        dp_fds_seal(before);
+        free(before);
+        h->sealed = 1;
+    }
+    return rc;
+}
 /***
 Perform one request, reusing a kept-alive connection when there is one.
 @function Http:request
@@ -818,7 +839,7 @@ static int http_m_request(lua_State *L) {
     }
 #undef HTTP_SET
     if (rc == CURLE_OK)
-        rc = curl_easy_perform(h->curl);
+        rc = http_perform(h);
 
     if (rc == CURLE_WRITE_ERROR && h->overflow) {
         luaL_pushfail(L);

@@ -10,6 +10,7 @@
 -- local c = client:create_container{ image = "busybox", command = "echo hi" }
 local core = require("dockerpty.core")
 local cjson = require("cjson")
+local config = require("dockerpty.config")
 local errors = require("dockerpty.errors")
 local util = require("dockerpty.util")
 local context = require("dockerpty.context")
@@ -117,7 +118,7 @@ end
 local function check_fields(fname, opts, allowed)
   for k in pairs(opts) do
     if not allowed[k] then
-      error(("bad argument #1 to '%s' (unknown option '%s')"):format(fname, tostring(k)), 3)
+      util.argerror(1, fname, ("unknown option '%s'"):format(tostring(k)))
     end
   end
 end
@@ -188,7 +189,8 @@ function M.new(opts)
     context = ctxname,
     _ep = ep,
     _timeout = math.floor((opts.timeout or 60) * 1000),
-    _version = opts.version ~= "auto" and opts.version or nil,
+    -- "v1.41" as docker accepts it: the path gets "/v1.41", never "/vv1.41"
+    _version = opts.version ~= "auto" and opts.version and tostring(opts.version):gsub("^v", "") or nil,
     _http = opts.http,
   }, Client)
   if self._version and not vnum(self._version) then
@@ -296,19 +298,38 @@ local function subject_of(path)
   return nil
 end
 
--- Raise the API error for an HTTP status and body. A 404 on a container
--- or exec says "no such container: ID" whatever the engine's wording (the
--- daemon's own text stays in `detail`).
+-- Whether a daemon's 404 text is about the container or exec itself
+-- (Docker: "No such container: ID", Podman: "no container with name or ID
+-- ... found: no such container"), not about something it refers to (a
+-- network, an image, a volume).
+local NOT_FOUND = {
+  container = { "no such container", "no container with" },
+  exec = { "no such exec", "no exec session" },
+}
+
+local function about(kind, msg)
+  if not msg or msg == "" then return true end   -- nothing else to go by
+  local low = msg:lower()
+  for _, p in ipairs(NOT_FOUND[kind]) do
+    if low:find(p, 1, true) then return true end
+  end
+  return false
+end
+
+-- Raise the API error for an HTTP status and body. A 404 about the
+-- container or exec says "no such container: ID" whatever the engine's
+-- wording (the daemon's own text stays in `detail`); any other error is
+-- the daemon's own message ("network bogusnet not found").
 local function api_error(status, body, what, path)
   local msg = daemon_message(body)
   local text
   local kind, id = subject_of(path or "")
-  if status == 404 and kind == "container" then
+  if status == 404 and kind == "container" and about(kind, msg) then
     text = "no such container: " .. id
-  elseif status == 404 and kind == "exec" then
+  elseif status == 404 and kind == "exec" and about(kind, msg) then
     text = "no such exec instance: " .. id
   elseif msg and msg ~= "" then
-    text = lowerfirst(msg)
+    text = lowerfirst((msg:gsub("^Error: ", "")))
   else
     text = (what or "request") .. " failed"
   end
@@ -348,10 +369,19 @@ end
 -- @usage if c:api_version() >= "1.42" then ... end
 function Client:api_version()
   if self._version then return self._version end
+  -- HEAD and the GET after it share one budget (the client's timeout): a
+  -- daemon that accepts and never answers costs that, not twice that
+  local t0 = core.now()
   local ok, status, hdrs = pcall(self._raw, self, "HEAD", "/_ping")
+  if not ok and errors.is(status) and status.kind == "timeout" then error(status, 0) end
   if not ok or status ~= 200 or not hdrs["api-version"] then
+    local left = self._timeout - (core.now() - t0)
+    if left < 1 then
+      errors.raise("timeout", ("GET /_ping: no answer from %s in time"):format(self:where()),
+        nil, { name = "timeout" })
+    end
     local _
-    _, hdrs = self:_raw("GET", "/_ping")
+    _, hdrs = self:_raw("GET", "/_ping", nil, nil, math.floor(left))
   end
   return self:_negotiate(hdrs and hdrs["api-version"])
 end
@@ -493,8 +523,9 @@ function Client:create_container(opts)
   local query = (opts.name or opts.platform) and { name = opts.name, platform = opts.platform } or nil
   local ok, r = pcall(self._json, self, "POST", "/containers/create", query, body)
   if not ok then
-    if errors.is(r) and r.status == 404 then
-      -- docker's words on every engine (Podman adds its registry's name)
+    if errors.is(r) and r.status == 404 and (not r.detail or r.detail:lower():find("image", 1, true)) then
+      -- docker's words on every engine (Podman adds its registry's name);
+      -- a 404 about something else (a network, a volume) keeps the daemon's
       errors.raise("api", ("no such image: %s (404)"):format(opts.image), 404, { detail = r.detail })
     end
     error(r, 0)
@@ -563,7 +594,8 @@ end
 -- @tparam string|table container
 -- @tparam string|table cmd shell-split string or argv table
 -- @tparam[opt] table opts `stdin`, `tty`, `stdout` and `stderr` (default
--- true), `environment`, `workdir`, `user`, `privileged`, `detach_keys`,
+-- true), `environment`, `workdir`, `user`, `privileged`, `detach_keys`
+-- (default: `detachKeys` from config.json, else ctrl-p,ctrl-q),
 -- `console_size` ({rows, cols}, with tty, API 1.42+)
 -- @treturn table `{Id=}`
 -- @usage local e = c:exec_create("web", "sh -c 'echo hi'", { tty = false })
@@ -590,7 +622,8 @@ function Client:_exec_body(id, argv, opts)
     WorkingDir = opts.workdir,
     User = opts.user,
     Privileged = opts.privileged and true or false,
-    DetachKeys = opts.detach_keys,
+    -- the keys the session will watch for (docker-py defaults them the same)
+    DetachKeys = opts.detach_keys or config.detach_keys(nil),
   }
   local cs = size_pair("exec_create", opts.console_size)
   if cs and opts.tty and cs[1] > 0 and cs[2] > 0 and self:api_at_least("1.42") then

@@ -22,26 +22,74 @@ function M.path(getenv)
   return dir .. "/config.json"
 end
 
---- The decoded config, or an empty table when absent or unreadable.
--- @usage local cfg = config.load()
-function M.load(getenv)
-  local path = M.path(getenv)
-  local f = path and io.open(path, "rb")
-  if not f then return {} end
-  local s = f:read("a")
-  f:close()
-  local ok, t = pcall(cjson.decode, s)
-  if ok and type(t) == "table" then return t end
-  return {}
+-- Paths already warned about: each bad file is reported once per process.
+local warned = {}
+
+local function warn_once(path, msg, warn)
+  if warned[path] then return end
+  warned[path] = true
+  if warn == nil then
+    io.stderr:write(msg, "\n")
+  elseif warn then
+    warn(msg)
+  end
 end
 
---- The detach keys in force: the option, else the config's, else the default.
--- An option "" (no detaching) is kept; an empty `detachKeys` in the config
--- counts as absent, as in the docker CLI.
+-- What is wrong with a decoded config, or nil: it must be an object, and
+-- the settings read from it must have their types.
+local function bad_shape(t)
+  if t == cjson.null then return nil end
+  if type(t) ~= "table" or (next(t) ~= nil and #t > 0) then
+    return ("%s where an object was expected"):format(type(t) == "table" and "an array" or "a " .. type(t))
+  end
+  if t.detachKeys ~= nil and type(t.detachKeys) ~= "string" then
+    return ("detachKeys: string expected, got %s"):format(
+      t.detachKeys == cjson.null and "null" or type(t.detachKeys))
+  end
+  return nil
+end
+
+--- The decoded config, or an empty table when absent. A file that cannot
+-- be read, is not JSON or has a setting of the wrong type is ignored with
+-- a warning (docker's words, once per process and path) on stderr, or
+-- through `warn` (a function, or false for none).
+-- @usage local cfg = config.load()
+function M.load(getenv, warn)
+  local path = M.path(getenv)
+  if not path then return {} end
+  local f, err, code = io.open(path, "rb")
+  if not f then
+    if code ~= 2 then   -- ENOENT: no config, nothing to say
+      -- "PATH: Permission denied" -> docker's "open PATH: permission denied"
+      local why = tostring(err):gsub(": (%u)(%l[^:]*)$", function(a, b) return ": " .. a:lower() .. b end)
+      warn_once(path, ("WARNING: Error loading config file: open %s"):format(why), warn)
+    end
+    return {}
+  end
+  local s, rerr = f:read("a")
+  f:close()
+  if not s then
+    local why = tostring(rerr):gsub("^(%u)(%l)", function(a, b) return a:lower() .. b end)
+    warn_once(path, ("WARNING: Error parsing config file (%s): read %s: %s"):format(path, path, why), warn)
+    return {}
+  end
+  if s:find("^%s*$") then return {} end   -- empty: as docker, no settings and no warning
+  local ok, t = pcall(cjson.decode, s)
+  local why = not ok and tostring(t):gsub("^.-:%d+: ", "") or bad_shape(t)
+  if why then
+    warn_once(path, ("WARNING: Error parsing config file (%s): %s"):format(path, why), warn)
+    return {}
+  end
+  return type(t) == "table" and t or {}
+end
+
+--- The detach keys in force: the option, else the config's, else the
+-- default. `warn` as for `load`. An option "" (no detaching) is kept; an
+-- empty `detachKeys` in the config counts as absent, as in the docker CLI.
 -- @usage config.detach_keys(nil) --> "ctrl-p,ctrl-q"
-function M.detach_keys(option, getenv)
+function M.detach_keys(option, getenv, warn)
   if option ~= nil then return option end
-  local keys = M.load(getenv).detachKeys
+  local keys = M.load(getenv, warn).detachKeys
   if type(keys) == "string" and keys ~= "" then return keys end
   return M.DEFAULT_DETACH_KEYS
 end

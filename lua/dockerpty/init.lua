@@ -45,6 +45,15 @@ local util = require("dockerpty.util")
 
 local M = {}
 
+-- The client methods each entry point uses: a wrong client is refused at
+-- once, not met as "attempt to call a nil value" inside a session.
+local NEEDS = {
+  start = { "inspect_container", "wait_async", "attach_socket", "start", "resize", "kill" },
+  exec_create = { "exec_create" },
+  start_exec = { "exec_inspect", "exec_start", "exec_resize" },
+  exec_command = { "inspect_container", "exec_create", "exec_inspect", "exec_start", "exec_resize" },
+}
+
 --- The version of dockerpty.
 M._VERSION = core._VERSION
 --- The C core (`dockerpty.core`): pumps, loop, terminal, transport.
@@ -80,7 +89,8 @@ M.service = require("dockerpty.service")
 -- @return `true|nil, "exit", code`, or `true, "detach"`
 -- @usage local ok, how, code = dockerpty.start(client, "my-container")
 function M.start(client, container, opts)
-  util.check(1, "start", client, "table")
+  util.check_client(1, "start", client, NEEDS.start)
+  util.id_of(2, "start", container)
   local op = operation.RunOperation.new(client, container, opts)
   return pty.PseudoTerminal.new(client, op):start()
 end
@@ -153,20 +163,85 @@ end
 -- @treturn table `{Id=}`
 -- @usage local e = dockerpty.exec_create(client, "web", "sh", true)
 function M.exec_create(client, container, command, interactive)
-  util.check(1, "exec_create", client, "table")
+  util.check_client(1, "exec_create", client, NEEDS.exec_create)
+  util.id_of(2, "exec_create", container)
+  util.argv(3, "exec_create", command)
+  -- the daemon watches for the same detach keys as start_exec will
   return client:exec_create(container, command, { stdin = interactive and true or false,
-    tty = interactive and true or false })
+    tty = interactive and true or false, detach_keys = config.detach_keys(nil) })
+end
+
+-- The text of a stream read whole: frames unwrapped when multiplexed.
+local function stream_text(data)
+  local out, i = {}, 1
+  while #data - i + 1 >= 8 and data:find("^[%z\1\2]%z%z%z", i) do
+    local len = string.unpack(">I4", data, i + 4)
+    out[#out + 1] = data:sub(i + 8, i + 7 + len)
+    i = i + 8 + len
+  end
+  out[#out + 1] = data:sub(i)
+  return table.concat(out)
+end
+
+-- An exec that already ran (or runs) cannot be started again. The daemon
+-- says so only inside the stream it opens (Docker writes "Error: Exec
+-- command ID has already run" as output, then closes), where it would
+-- pass for the process's output and the old exit code for its status; so
+-- ask for it apart and raise it.
+local function refuse_spent(client, op)
+  local info = op:info()
+  local ran = info.Running == true
+    or (math.type(info.Pid) ~= nil and info.Pid ~= 0 and type(info.ExitCode) == "number")
+  if not ran then return end
+  local data = client:exec_start(op.exec_id, { tty = op:is_tty() })
+  local text = type(data) == "string" and stream_text(data):gsub("%s+$", "") or ""
+  if text == "" then text = "Error: Exec command " .. op.exec_id .. " has already run" end
+  local msg = text:gsub("^Error: ", ""):gsub("^(%u)(%l)", function(a, b) return a:lower() .. b end)
+  errors.raise("api", msg .. " (409)", 409, { detail = text })
+end
+
+-- Base64 (RFC 4648) to bytes, or nil when it is not base64.
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+local function unbase64(s)
+  if #s % 4 ~= 0 or not s:find("^[%w+/]*=?=?$") then return nil end
+  local bits = s:gsub("=", ""):gsub(".", function(c)
+    local v = B64:find(c, 1, true) - 1
+    local t = {}
+    for i = 5, 0, -1 do t[#t + 1] = (v >> i) & 1 end
+    return table.concat(t)
+  end)
+  return (bits:gsub("%d%d%d%d%d%d%d%d", function(b) return string.char(tonumber(b, 2)) end)
+    :sub(1, #bits // 8))
+end
+
+-- Without a `detach_keys` option, the local scanner watches for the keys
+-- the daemon watches for: the exec's own, from exec inspect (Docker gives
+-- the bytes in base64, Podman docker's format), whoever created it.
+local function adopt_exec_keys(op, opts)
+  if opts ~= nil and opts.detach_keys ~= nil then return end
+  local keys = op:info().DetachKeys
+  if type(keys) ~= "string" or keys == "" then return end
+  local bytes = core.parse_keys(keys) or unbase64(keys)
+  if bytes and bytes ~= "" then
+    op.opts.detach_spec, op.opts.detach_bytes = keys, bytes
+  end
 end
 
 --- Start an exec made by exec_create and attach to it.
 -- @tparam Client client
 -- @tparam string|table exec_id id or table with `Id`
--- @tparam[opt] table opts session options
--- @return `true|nil, "exit", code`, or `true, "detach"`
+-- @tparam[opt] table opts session options. The daemon's detach keys are
+-- the exec's, fixed by exec_create; without a `detach_keys` option the
+-- session watches for those same keys.
+-- @return `true|nil, "exit", code`, or `true, "detach"`; an exec that
+-- already ran raises the daemon's error (kind "api", status 409)
 -- @usage print(dockerpty.start_exec(client, dockerpty.exec_create(client, "web", "sh", true)))
 function M.start_exec(client, exec_id, opts)
-  util.check(1, "start_exec", client, "table")
+  util.check_client(1, "start_exec", client, NEEDS.start_exec)
+  util.id_of(2, "start_exec", exec_id)
   local op = operation.ExecOperation.new(client, exec_id, opts)
+  refuse_spent(client, op)
+  adopt_exec_keys(op, opts)
   return pty.PseudoTerminal.new(client, op):start()
 end
 
@@ -181,7 +256,7 @@ end
 -- @return `true|nil, "exit", code`, or `true, "detach"`
 -- @usage local ok, how, code = dockerpty.exec_command(client, "web", "sh -c 'exit 7'") --> nil exit 7
 function M.exec_command(client, container, command, opts)
-  util.check(1, "exec_command", client, "table")
+  util.check_client(1, "exec_command", client, NEEDS.exec_command)
   local o = operation.options("exec_command", opts)
   util.id_of(2, "exec_command", container)
   util.argv(3, "exec_command", command)
@@ -198,6 +273,9 @@ function M.exec_command(client, container, command, opts)
   local exec = client:exec_create(container, command, {
     stdin = attach_stdin, tty = want_tty and true or false, environment = o.environment,
     workdir = o.workdir, user = o.user, privileged = o.privileged,
+    -- the resolved keys (option, config.json, default): the ones the local
+    -- scanner watches for, so the daemon never detaches on others ("" for
+    -- none becomes keys nobody types: config.daemon_detach_keys)
     detach_keys = config.daemon_detach_keys(o.detach_spec, "exec"), console_size = size,
   })
   local eopts = {}

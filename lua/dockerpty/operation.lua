@@ -32,8 +32,8 @@ local function check_endpoint(fname, name, v, is_input)
       and getmetatable(v).__call)) then
     return v
   end
-  error(("bad argument #3 to '%s' (option '%s': %s expected, got %s)"):format(fname, name,
-    is_input and "file, fd, string or false" or "file, fd, function or false", type(v)), 4)
+  util.argerror(3, fname, ("option '%s': %s expected, got %s"):format(name,
+    is_input and "file, fd, string or false" or "file, fd, function or false", type(v)))
 end
 
 -- Marks a table M.options made: given again, it is taken as it is.
@@ -44,12 +44,12 @@ Normalized = {}
 function M.options(fname, opts)
   if type(opts) == "table" and getmetatable(opts) == Normalized then return opts end
   if opts ~= nil and type(opts) ~= "table" then
-    error(("bad argument #3 to '%s' (table expected, got %s)"):format(fname, type(opts)), 3)
+    util.argerror(3, fname, ("table expected, got %s"):format(type(opts)))
   end
   opts = opts or {}
   for k in pairs(opts) do
     if not OPTIONS[k] then
-      error(("bad argument #3 to '%s' (unknown option '%s')"):format(fname, tostring(k)), 3)
+      util.argerror(3, fname, ("unknown option '%s'"):format(tostring(k)))
     end
   end
   local o = {}
@@ -66,10 +66,9 @@ function M.options(fname, opts)
   if o.warn == nil then
     o.warn = function(msg) io.stderr:write(msg, "\n") end
   elseif o.warn ~= false and type(o.warn) ~= "function" then
-    error(("bad argument #3 to '%s' (option 'warn': function or false expected, got %s)"):format(
-      fname, type(o.warn)), 3)
+    util.argerror(3, fname, ("option 'warn': function or false expected, got %s"):format(type(o.warn)))
   end
-  local spec = config.detach_keys(o.detach_keys)
+  local spec = config.detach_keys(o.detach_keys, nil, o.warn)
   local keys, msg = config.parse_detach_keys(spec)
   if not keys then errors.raise("usage", msg) end
   o.detach_spec, o.detach_bytes = spec, keys

@@ -2,9 +2,37 @@
 -- @module dockerpty.util
 local M = {}
 
---- Raise the Lua-style argument error at the caller's caller.
+-- The directory of the library's modules, from this file's own source
+-- ("@./lua/dockerpty/util.lua" -> "./lua/dockerpty/").
+local LIBDIR = debug.getinfo(1, "S").source:match("^@(.*[/\\])util%.lua$")
+
+local function in_library(info)
+  return LIBDIR ~= nil and info ~= nil and info.source:sub(1, #LIBDIR + 1) == "@" .. LIBDIR
+end
+
+--- Raise `msg` (a "bad argument" text) at the first caller outside the
+-- library, so the position names the line that misused it, however deep in
+-- the library the check ran. A C function (pcall) called from outside the
+-- library counts as outside: its error carries no position, as Lua's own.
+-- @usage util.raise_arg("bad argument #1 to 'start' (client expected, got nil)")
+function M.raise_arg(msg)
+  local level = 2
+  while true do
+    local info = debug.getinfo(level, "S")
+    if info == nil then break end
+    if info.what == "C" then
+      if not in_library(debug.getinfo(level + 1, "S")) then break end
+    elseif not in_library(info) then
+      break
+    end
+    level = level + 1
+  end
+  error(msg, level)
+end
+
+--- Raise the Lua-style argument error at the caller outside the library.
 function M.argerror(n, fname, msg)
-  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 3)
+  M.raise_arg(("bad argument #%d to '%s' (%s)"):format(n, fname, msg))
 end
 
 --- Check an argument's type; `tname` may be "string|table".
@@ -15,8 +43,32 @@ function M.check(n, fname, v, tname, optional)
     if t == want then return v end
     if want == "integer" and math.type(v) == "integer" then return v end
   end
-  error(("bad argument #%d to '%s' (%s expected, got %s)"):format(
-    n, fname, tname:gsub("|", " or "), v == nil and "no value" or t), 3)
+  M.raise_arg(("bad argument #%d to '%s' (%s expected, got %s)"):format(
+    n, fname, tname:gsub("|", " or "), v == nil and "no value" or t))
+end
+
+local function callable(v)
+  if type(v) == "function" then return true end
+  local mt = getmetatable(v)
+  return type(mt) == "table" and mt.__call ~= nil
+end
+
+--- Check that an argument is a client: a table (or object) with each of
+-- the named methods, so a wrong one fails here, not deep in a session.
+-- @usage util.check_client(1, "start", client, { "inspect_container", "attach_socket" })
+function M.check_client(n, fname, v, methods)
+  local t = type(v)
+  if t ~= "table" and t ~= "userdata" then
+    M.raise_arg(("bad argument #%d to '%s' (client expected, got %s)"):format(
+      n, fname, v == nil and "no value" or t))
+  end
+  for _, m in ipairs(methods) do
+    if not callable(v[m]) then
+      M.raise_arg(("bad argument #%d to '%s' (client expected, got a %s without method '%s')")
+        :format(n, fname, t, m))
+    end
+  end
+  return v
 end
 
 --- The id of a container or exec given as a string or a table with `Id`.
@@ -26,8 +78,8 @@ function M.id_of(n, fname, v)
     local id = v.Id or v.id or v.ID
     if type(id) == "string" and id ~= "" then return id end
   end
-  error(("bad argument #%d to '%s' (id string or table with Id expected, got %s)"):format(
-    n, fname, v == "" and "empty string" or type(v)), 3)
+  M.raise_arg(("bad argument #%d to '%s' (id string or table with Id expected, got %s)"):format(
+    n, fname, v == "" and "empty string" or v == nil and "no value" or type(v)))
 end
 
 --- Split a command line into words as a POSIX shell does (quotes and
@@ -81,24 +133,28 @@ function M.split(s)
   return words
 end
 
---- A command as an argv table: a string is split, a table copied.
+--- A command as an argv table: a string is split, a table copied. An
+-- empty command (no words) is refused: the daemon would get `{}`.
 function M.argv(n, fname, cmd)
+  local argv
   if type(cmd) == "string" then
     local ok, words = pcall(M.split, cmd)
-    if not ok then error(("bad argument #%d to '%s' (%s)"):format(n, fname, words), 3) end
-    return words
+    if not ok then M.argerror(n, fname, words) end
+    argv = words
   elseif type(cmd) == "table" then
-    local argv = {}
+    argv = {}
     for i, w in ipairs(cmd) do
       if type(w) ~= "string" then
-        error(("bad argument #%d to '%s' (command word %d is a %s)"):format(n, fname, i, type(w)), 3)
+        M.argerror(n, fname, ("command word %d is a %s"):format(i, type(w)))
       end
       argv[i] = w
     end
-    return argv
+  else
+    M.argerror(n, fname, ("string or table expected, got %s"):format(
+      cmd == nil and "no value" or type(cmd)))
   end
-  error(("bad argument #%d to '%s' (string or table expected, got %s)"):format(
-    n, fname, cmd == nil and "no value" or type(cmd)), 3)
+  if #argv == 0 then M.argerror(n, fname, "empty command") end
+  return argv
 end
 
 --- Percent-encode a query value.

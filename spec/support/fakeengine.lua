@@ -48,7 +48,8 @@
 -- What the client sends on a hijacked connection is read (and recorded as
 -- that hijack's stdin) whenever the step list waits, unless stop_reading.
 --
--- The report: `requests` ({method =, path =, query =, body =}, in order),
+-- The report: `requests` ({method =, path =, query =, body =, target =
+-- (as sent, with the version)}, in order),
 -- `lines` ("METHOD /path?query"), `hijacks` ({path =, stdin =, eof =}),
 -- `events` (set), `accepted` (connections), `open` (connections still
 -- open), `errors` (list).
@@ -541,7 +542,7 @@ local function child(socket, scriptfile)
       path = path:gsub("^/v%d+%.%d+/", "/")
       if not path:match("^/_fake/") then
         report.requests[#report.requests + 1] = { method = method, path = path, query = query,
-          body = body }
+          body = body, target = target }
         report.lines[#report.lines + 1] = method .. " " .. path .. (query ~= "" and "?" .. query or "")
       end
       local steps, kind = route(method, path)
