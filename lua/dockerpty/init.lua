@@ -21,6 +21,11 @@
 --   inside a frame), or false.
 -- * `tty` (exec_command only; default: interactive and stdin is a terminal),
 --   `environment`, `workdir`, `user`, `privileged` (exec_command only).
+-- * `record`: a path, an open file or a function (called with each line):
+--   the session recorded as asciicast v2 (`dockerpty.record`), output and
+--   resizes; a path that cannot be written fails before anything is made.
+-- * `record_input` (default false): record what is typed too ("i" events;
+--   keystrokes may hold passwords).
 --
 -- Results follow `os.execute`: `true|nil, "exit", code` when the process
 -- ended (`true` only for 0), `true, "detach"` when the user detached. Daemon,
@@ -79,6 +84,7 @@ M.service = require("dockerpty.service")
 function M.start(client, container, opts)
   util.check(1, "start", client, "table")
   local op = operation.RunOperation.new(client, container, opts)
+  op.recorder = operation.open_record(op.opts, nil, op:local_size())
   return pty.PseudoTerminal.new(client, op):start()
 end
 
@@ -105,6 +111,7 @@ end
 function M.start_exec(client, exec_id, opts)
   util.check(1, "start_exec", client, "table")
   local op = operation.ExecOperation.new(client, exec_id, opts)
+  op.recorder = operation.open_record(op.opts, nil, op:local_size())
   return pty.PseudoTerminal.new(client, op):start()
 end
 
@@ -130,20 +137,29 @@ function M.exec_command(client, container, command, opts)
       and not tty.isatty(o.stdin) then
     errors.raise("usage", "the input device is not a TTY")
   end
-  -- inspect first, so "no such container" wins and no exec is left behind
-  client:inspect_container(container)
-  local size = want_tty and (tty.size(o.stdout) or tty.size(o.stdin)) or nil
-  local exec = client:exec_create(container, command, {
-    stdin = attach_stdin, tty = want_tty and true or false, environment = o.environment,
-    workdir = o.workdir, user = o.user, privileged = o.privileged,
-    detach_keys = opts and opts.detach_keys, console_size = size,
-  })
+  local local_size = tty.size(o.stdout) or tty.size(o.stdin)
+  local rec = operation.open_record(o, command, local_size)   -- a bad path fails first
+  local size = want_tty and local_size or nil
+  local made, exec = pcall(function()
+    -- inspect first, so "no such container" wins and no exec is left behind
+    client:inspect_container(container)
+    return client:exec_create(container, command, {
+      stdin = attach_stdin, tty = want_tty and true or false, environment = o.environment,
+      workdir = o.workdir, user = o.user, privileged = o.privileged,
+      detach_keys = opts and opts.detach_keys, console_size = size,
+    })
+  end)
+  if not made then
+    if rec then rec:close() end
+    error(exec, 0)
+  end
   local eopts = {}
   for k, v in pairs(opts or {}) do eopts[k] = v end
   eopts.tty, eopts.environment, eopts.workdir, eopts.user, eopts.privileged = nil, nil, nil, nil, nil
   -- the exec is as created: no inspect needed before starting it
   local op = operation.ExecOperation.created(client, exec,
     { tty = want_tty, stdin = attach_stdin }, eopts)
+  op.recorder = rec
   return pty.PseudoTerminal.new(client, op):start()
 end
 
