@@ -1,5 +1,5 @@
 # make docs: the API reference from the LDoc comments (Debian's lua-ldoc,
-# with lua-discount for markdown), written to docs/ (ignored by git). Any
+# with lua-discount for markdown), written to build/docs/ (docs/ is hand-written: design.md, protocol.md). Any
 # LDoc warning fails the target.
 LDOC ?= ldoc
 

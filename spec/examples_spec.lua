@@ -181,6 +181,20 @@ describe("examples #docker", function()
     assert.same({}, new_since(before))
   end)
 
+  it("repl.lua survives Ctrl-C during a session: the call raises 'interrupted', the REPL goes on #tty", function()
+    local t = term({ "lua5.4", "-i", "examples/repl.lua" })
+    t:wait_for("\n> ?$")
+    t:send("ok, e = pcall(run, 'sleep 30'); print(ok, e.kind, e.signal, e)"); t:keys("Enter")
+    core.sleep(1500)                  -- the exec is running, stdin not attached
+    t:keys("C-c")
+    t:wait_for("false%s+interrupted%s+INT%s+dockerpty: interrupted by SIGINT\n> ?$")
+    -- the REPL is alive and the library still works
+    t:send("print((run('echo again')))"); t:keys("Enter")
+    t:wait_for("\nagain\n\n> ?$")
+    t:send("done()"); t:keys("Enter")
+    assert.equal(0, t:wait_exit(10))
+  end)
+
   it("repl.lua removes its container when the REPL ends with Ctrl-D #tty", function()
     local before = containers()
     local t = term({ "lua5.4", "-i", "examples/repl.lua" })

@@ -1,7 +1,9 @@
 --- Error objects raised by the high-level API.
 -- Each has `message` (starting with "dockerpty: "), `kind` ("connection",
--- "api", "protocol", "timeout", "usage") and `status` (the HTTP status or nil),
--- and prints as its message.
+-- "api", "protocol", "timeout", "usage", "io" for a failed write to a sink,
+-- "interrupted" when a stop signal ended a session, with `signal` = "INT",
+-- "TERM" or "HUP", "closed" for a session closed before its end) and
+-- `status` (the HTTP status or nil), and prints as its message.
 -- @module dockerpty.errors
 local M = {}
 

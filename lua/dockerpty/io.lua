@@ -50,7 +50,9 @@ function Stream:write(data)
     local n, msg, name = core._write(self.fd, data:sub(off))
     if not n then
       if name ~= "EAGAIN" then return nil, msg, name end
-      core.sleep(1)
+      -- a non-blocking fd that is full: wait until it takes more
+      local ok, pmsg, pname = core.poll_fd(core.fileno(self.fd), "w")
+      if ok == nil then return nil, pmsg, pname end
     else
       off = off + n
     end
@@ -130,7 +132,9 @@ end
 --- Move what is ready now; returns true while the pump is not finished.
 -- @usage while p:flush() do end
 function Pump:flush()
-  core.loop():add(self._pump):run(0)
+  -- one loop per pump, stepped (never blocks): no loop built per flush
+  if not self._lp then self._lp = core.loop():add(self._pump) end
+  self._lp:step()
   local st = self._pump:status()
   return st == "running" or st == "flushing"
 end

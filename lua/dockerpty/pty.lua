@@ -130,9 +130,11 @@ function PseudoTerminal:start(sockets)
     error(how, 0)
   end
   if how == "signal" then
+    -- a library does not re-raise a signal into its host (a REPL must
+    -- survive Ctrl-C): the session ends and the call says why; the
+    -- command re-raises it (bin/dockerpty)
     op:close()
-    core.raise_default(sig)
-    errors.raise("usage", "interrupted by SIG" .. sig)
+    errors.raise("interrupted", "interrupted by SIG" .. sig, nil, { signal = sig })
   end
   local rok, a, b, c = pcall(op.finish, op)
   op:close()
