@@ -64,6 +64,31 @@ local function asciinema_cat(path)
   return read(out)
 end
 
+describe("core.pump tap", function()
+  it("is told of each piece and its stream, also for a sink that is false", function()
+    local seen, out = {}, {}
+    -- a demultiplexed source: a stdout frame, a stderr frame, a stdout frame
+    local function frame(stream, data)
+      return string.char(stream, 0, 0, 0) .. string.pack(">I4", #data) .. data
+    end
+    local p = core.pump{ from = frame(1, "one ") .. frame(2, "two ") .. frame(1, "three"),
+      to = function(c) out[#out + 1] = c end, err = false, demux = true,
+      tap = function(c, stream) seen[#seen + 1] = stream .. ":" .. c end }
+    local lp = core.loop()
+    lp:add(p)
+    lp:run()
+    assert.same({ "stdout:one ", "stderr:two ", "stdout:three" }, seen)
+    assert.equal("one three", table.concat(out))
+  end)
+
+  it("an error in the tap ends the loop with it", function()
+    local p = core.pump{ from = "x", to = false, tap = function() error("tap failed", 0) end }
+    local lp = core.loop()
+    lp:add(p)
+    assert.has_error(function() lp:run() end, "tap failed")
+  end)
+end)
+
 describe("scripted sessions #docker", function()
   local client
   local made = {}
@@ -190,7 +215,7 @@ describe("scripted sessions #docker", function()
         { expect = true, stdout = false })
       got = select(3, s:expect("ready", { poll = cqueues.poll }))
       s:wait(cqueues.poll)
-      finally(function() s:close() end)   -- after the loop: cqueues still holds its pollfd
+      cqueues.cancel(s:pollfd()); s:close()      -- as for any fd cqueues polled
       done = true
     end)
     cq:wrap(function()
@@ -199,6 +224,24 @@ describe("scripted sessions #docker", function()
     assert(cq:loop())
     assert.equal("ready", got)
     assert.is_true(ticks >= 10, "ticks " .. ticks)
+  end)
+
+  it("the README's expect example runs as written", function()
+    local readme = read("README.md")
+    local code = readme:match("## Scripts that type.-```lua\n(.-)```")
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir " .. dir))
+    finally(function() os.execute("rm -rf " .. dir) end)
+    local lines = {}
+    local env = setmetatable({ client = client, c = box, dockerpty = dockerpty,
+      print = function(...) lines[#lines + 1] = table.concat({ tostring(select(1, ...)),
+        select(2, ...) }, " ") end }, { __index = _G })
+    local chunk = assert(load(code:gsub('"demo.cast"', ("%q"):format(dir .. "/demo.cast")), "README", "t", env))
+    chunk()
+    assert.same({ "true exit 0" }, lines)
+    local _, list = parse(read(dir .. "/demo.cast"))
+    assert.truthy(events(list, "o"):find("\r\n42\r\n", 1, true))
   end)
 
   describe("bad input", function()
