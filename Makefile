@@ -44,7 +44,8 @@ SO            = $(BUILD)/dockerpty/core.so
 # Keep in sync with rockspec/dockerpty-scm-1.rockspec (make check-sources).
 SRCS          = src/core.c src/util.c src/term.c src/demux.c src/escape.c \
                 src/httphead.c src/curlapi.c src/conn.c src/http.c src/fdio.c src/pump.c \
-                src/sigstate.c src/loop.c src/cast.c
+                src/sigstate.c src/loop.c src/cast.c src/vtmodes.c \
+                src/ssh.c src/sha256.c
 HDRS          = $(wildcard src/*.h)
 
 PREFIX       ?= /usr/local
@@ -125,9 +126,12 @@ check-sources:
 LIBCURL_INCDIR ?= $(shell $(PKG_CONFIG) --variable=includedir libcurl 2>/dev/null)
 ROCK_VARS     = LIBCURL_INCDIR=$(LIBCURL_INCDIR)
 
+BASH_COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
+
 install:
 	$(LUAROCKS) --lua-version 5.4 make --deps-mode=none --tree $(ROCKTREE) \
 	  rockspec/dockerpty-scm-1.rockspec $(ROCK_VARS)
+	install -D -m 644 completion/dockerpty.bash $(DESTDIR)$(BASH_COMPLETION_DIR)/dockerpty
 
 env:
 	@echo "export LUA_PATH='$(LUA_PATH_DEV)'"

@@ -1,5 +1,6 @@
 # mk/fuzz.mk: libFuzzer targets under spec/fuzz (issue 7; RELIABILITY.md
-# "Fuzzing and sanitizers", F1-F5). Needs clang and libclang-rt-14-dev.
+# "Fuzzing and sanitizers", F1-F5; F6, the terminal modes of issue 14).
+# Needs clang and libclang-rt-14-dev.
 #
 #   make fuzz                   each target for FUZZ_SECONDS (60) under ASan+UBSan
 #   make fuzz FUZZ_SECONDS=300 FUZZ_TARGETS='demux pump'
@@ -12,7 +13,7 @@
 
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 60
-FUZZ_TARGETS  ?= demux httphead escape keys pump cast
+FUZZ_TARGETS  ?= demux httphead escape keys pump cast vtmodes
 FUZZ_DIR       = $(BUILD)/fuzz
 FUZZ_SAN      ?= -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                  -fno-omit-frame-pointer
@@ -33,13 +34,14 @@ FUZZ_SRCS_httphead = src/httphead.c src/util.c
 FUZZ_SRCS_escape   = src/escape.c src/util.c
 FUZZ_SRCS_keys     = src/escape.c src/util.c
 FUZZ_SRCS_cast     = src/cast.c
+FUZZ_SRCS_vtmodes  = src/vtmodes.c src/util.c
 
 .PHONY: fuzz fuzz-build fuzz-seeds
 
 fuzz-build: $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ_TARGETS))
 
 $(FUZZ_DIR)/fuzz_demux $(FUZZ_DIR)/fuzz_httphead $(FUZZ_DIR)/fuzz_escape $(FUZZ_DIR)/fuzz_keys \
-  $(FUZZ_DIR)/fuzz_cast: \
+  $(FUZZ_DIR)/fuzz_cast $(FUZZ_DIR)/fuzz_vtmodes: \
   $(FUZZ_DIR)/fuzz_%: spec/fuzz/fuzz_%.c $(HDRS)
 	@mkdir -p $(FUZZ_DIR)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) $(FUZZ_WARN) -Isrc $(LUA_CFLAGS) \

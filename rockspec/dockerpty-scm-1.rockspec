@@ -27,17 +27,21 @@ dependencies = {
 }
 
 external_dependencies = {
-  -- the header only: the core loads libcurl.so.4 with dlopen when a TCP or
-  -- TLS endpoint needs it
-  LIBCURL = { header = "curl/curl.h" },
+  -- The header only: the core loads libcurl.so.4 with dlopen when a TCP or
+  -- TLS endpoint needs it. No file is named for LuaRocks to look for: it
+  -- searches PREFIX/include only, while Debian and Ubuntu keep curl.h in
+  -- the multiarch /usr/include/<triplet>, which the compiler searches
+  -- itself. LIBCURL_DIR=/prefix or LIBCURL_INCDIR=/dir names another place.
+  LIBCURL = {},
 }
 
-test_dependencies = {
-  "busted",
-}
-
+-- `luarocks test`: busted, through `make test-unit` (which builds the core
+-- first). The busted test type would install busted as a rock before it
+-- runs, which an offline machine with Debian's lua-busted cannot do; so
+-- busted (lua-busted) is a system dependency, as lua5.4 is (`make deps`).
 test = {
-  type = "busted",
+  type = "command",
+  command = "make test-unit",
 }
 
 build = {
@@ -47,15 +51,18 @@ build = {
       sources = {
         "src/core.c", "src/util.c", "src/term.c", "src/demux.c", "src/escape.c",
         "src/httphead.c", "src/curlapi.c", "src/conn.c", "src/http.c", "src/fdio.c",
-        "src/pump.c", "src/sigstate.c", "src/loop.c", "src/cast.c",
+        "src/pump.c", "src/sigstate.c", "src/loop.c", "src/cast.c", "src/vtmodes.c",
+        "src/ssh.c", "src/sha256.c",
       },
       defines = { "_GNU_SOURCE" },
       incdirs = { "$(LIBCURL_INCDIR)" },
       libraries = { "dl" },
     },
     ["dockerpty"] = "lua/dockerpty/init.lua",
+    ["dockerpty.cli"] = "lua/dockerpty/cli.lua",
     ["dockerpty.client"] = "lua/dockerpty/client.lua",
     ["dockerpty.config"] = "lua/dockerpty/config.lua",
+    ["dockerpty.context"] = "lua/dockerpty/context.lua",
     ["dockerpty.errors"] = "lua/dockerpty/errors.lua",
     ["dockerpty.expect"] = "lua/dockerpty/expect.lua",
     ["dockerpty.io"] = "lua/dockerpty/io.lua",
@@ -64,6 +71,7 @@ build = {
     ["dockerpty.pty"] = "lua/dockerpty/pty.lua",
     ["dockerpty.record"] = "lua/dockerpty/record.lua",
     ["dockerpty.request"] = "lua/dockerpty/request.lua",
+    ["dockerpty.resize"] = "lua/dockerpty/resize.lua",
     ["dockerpty.service"] = "lua/dockerpty/service.lua",
     ["dockerpty.service_cli"] = "lua/dockerpty/service_cli.lua",
     ["dockerpty.session"] = "lua/dockerpty/session.lua",

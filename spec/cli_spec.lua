@@ -4,6 +4,7 @@
 -- prefix: "docker: " or "Error response from daemon: " for docker,
 -- "dockerpty: " for ours, which also adds the HTTP status in parentheses).
 -- Terminal scenarios run both programs in tmux.
+local cjson = require("cjson")
 local dockerpty = require("dockerpty")
 local daemon = require("support.daemon")
 local tmux = require("support.tmux")
@@ -71,6 +72,11 @@ local function name()
 end
 
 local client
+
+-- Run the same arguments through both; returns ours, docker's.
+local function both(args, input, docker_args)
+  return dp(args, input), docker(docker_args or args, input)
+end
 
 -- Our error text must be docker's on Docker. On Podman the docker CLI
 -- prints Podman's own words (and cannot map its start errors to 126/127),
@@ -184,6 +190,20 @@ describe("dockerpty command line", function()
       { r.code, r.err })
   end)
 
+  it("fails with 1 and one line, no Lua position, for a bad DOCKER_HOST or DOCKER_API_VERSION", function()
+    for _, env in ipairs({ "DOCKER_HOST=bogus://x", "DOCKER_HOST=tcp://h:1/x/y", "DOCKER_API_VERSION=abc" }) do
+      for _, args in ipairs({ { "run", IMAGE }, { "exec", "c", "true" }, { "attach", "c" }, { "start", "c" } }) do
+        local r = sh("env " .. env .. " " .. DP .. " " .. words(args))
+        local what = env .. " " .. args[1]
+        assert.equal(1, r.code, what)
+        one_line(r.err)
+        assert.is_nil(r.err:find("%.lua:%d+:"), r.err)
+        assert.is_nil(r.err:find("dockerpty:%d+:"), r.err)
+        assert.is_nil(r.err:find("traceback", 1, true), r.err)
+      end
+    end
+  end)
+
   it("refuses invalid detach keys with 125 before creating anything", function()
     local r = dp({ "run", "--detach-keys", "shift-z", "--name", "never-made", IMAGE })
     assert.same({ 125, "dockerpty: invalid detach keys: shift-z\n" }, { r.code, r.err })
@@ -201,10 +221,6 @@ describe("dockerpty and docker side by side #docker", function()
     client:close()
   end)
 
-  -- Run the same arguments through both; returns ours, docker's.
-  local function both(args, input, docker_args)
-    return dp(args, input), docker(docker_args or args, input)
-  end
 
   local function run_args(...)
     local a = { "run", "--rm", "--network", "none" }
@@ -256,8 +272,7 @@ describe("dockerpty and docker side by side #docker", function()
   end)
 
   it("exit 125 for an unknown image", function()
-    local ours, theirs = both(run_args("nope/nope:latest", "true"), nil,
-      run_args("--pull", "never", "nope/nope:latest", "true"))
+    local ours, theirs = both(run_args("--pull", "never", "nope/nope:latest", "true"))
     assert.same({ 125, 125 }, { ours.code, theirs.code })
     one_line(ours.err)
     same_err(theirs, ours, "no such image: nope/nope:latest")
@@ -453,6 +468,360 @@ describe("dockerpty and docker side by side #docker", function()
     assert.same({ 125, 125 }, { ours.code, theirs.code })
     one_line(ours.err)
     assert.matches("unix:///nonexistent/d.sock", ours.err, 1, true)
+  end)
+end)
+
+-- docker run's everyday flags (issue 15): each case runs through both
+-- programs on the same daemon, with a name and without --rm, so that both
+-- containers can be inspected: the exit status, stdout and stderr (after
+-- the prefixes) agree, and so do the Engine API fields the flag sets,
+-- which also hold the value the flag means (`want`), so that two
+-- programs that both ignored the flag could not pass.
+describe("docker run's everyday flags, side by side #docker", function()
+  local work
+
+  setup(function()
+    client = dockerpty.client.from_env()
+    work = os.tmpname()
+    os.remove(work)
+    assert(os.execute(("mkdir -p %s/bind && echo hello > %s/bind/f && chmod -R a+rX %s"):format(
+      work, work, work)))
+    local f = assert(io.open(work .. "/env", "w"))
+    f:write("A=1\n# a comment\n\nB=two words\nDP_SPEC_UNSET_VAR\nHOME\n")
+    f:close()
+    f = assert(io.open(work .. "/labels", "w"))
+    f:write("fromfile=1\nbareinfile\n")
+    f:close()
+  end)
+
+  teardown(function()
+    for _, n in ipairs(names) do pcall(client.remove_container, client, n, { force = true, v = true }) end
+    os.execute("rm -rf " .. work)
+    client:close()
+  end)
+
+  local function field(info, path)
+    local v = info
+    for k in path:gmatch("[^.]+") do
+      if type(v) ~= "table" then return nil end
+      v = v[math.tointeger(tonumber(k)) or k]
+    end
+    return v
+  end
+
+  -- Empty lists and maps, and absent fields, are the same request.
+  local function normal(v)
+    if v == nil or v == cjson.null or (type(v) == "table" and next(v) == nil) then return nil end
+    return v
+  end
+
+  -- An environment as a sorted list, without the HOSTNAME that Podman adds
+  -- (each container its own) in an order of its own.
+  local function env_set(list)
+    if not list then return nil end
+    local out = {}
+    for _, v in ipairs(list) do
+      if not v:find("^HOSTNAME=") then out[#out + 1] = v end
+    end
+    table.sort(out)
+    return out
+  end
+
+  -- Run `flags IMAGE cmd` through both; returns ours, docker's and their
+  -- inspect data (nil when nothing was created).
+  local function side_by_side(flags, cmd, input)
+    local results = {}
+    for _, prog in ipairs({ dp, docker }) do
+      local n = name()
+      local a = { "run", "--network", "none", "--name", n }
+      for _, w in ipairs(flags) do a[#a + 1] = (w:gsub("WORK", work)) end
+      a[#a + 1] = IMAGE
+      for _, w in ipairs(cmd or { "true" }) do a[#a + 1] = w end
+      local r = prog(a, input)
+      local ok, info = pcall(client.inspect_container, client, n)
+      r.info = ok and info or nil
+      results[#results + 1] = r
+    end
+    return results[1], results[2]
+  end
+
+  local CASES = {
+    { "-v bind mount, read-only", { "-v", "WORK/bind:/data:ro" }, { "sh", "-c", "cat /data/f; touch /data/x" },
+      code = 1, out = "hello\n", fields = { ["HostConfig.Binds.1"] = "WORK/bind:/data:ro" },
+      podman = { why = "Podman's inspect adds the options it applied: :ro,rprivate,rbind", fields = false } },
+    { "-v anonymous volume", { "-v", "/anon" }, { "ls", "-d", "/anon" }, out = "/anon\n",
+      fields = { ["Config.Volumes"] = { ["/anon"] = {} } },
+      podman = { why = "Podman's inspect leaves Config.Volumes empty", fields = false } },
+    { "--mount type=bind", { "--mount", "type=bind,source=WORK/bind,target=/data,readonly" }, { "cat", "/data/f" },
+      out = "hello\n", fields = { ["HostConfig.Mounts.1.ReadOnly"] = true, ["HostConfig.Mounts"] = 0 },
+      podman = { why = "Podman's inspect lists --mount under Mounts only", fields = false } },
+    { "--mount type=volume", { "--mount", "type=volume,target=/v,volume-nocopy,volume-label=a=b" },
+      { "ls", "-d", "/v" }, out = "/v\n", fields = { ["HostConfig.Mounts.1.VolumeOptions.NoCopy"] = true,
+        ["HostConfig.Mounts"] = 0 },
+      podman = { why = "Podman's inspect lists --mount under Mounts only", fields = false } },
+    { "--mount type=tmpfs", { "--mount", "type=tmpfs,target=/t,tmpfs-size=1m,tmpfs-mode=1770" },
+      { "stat", "-c", "%a", "/t" }, out = "1770\n",
+      fields = { ["HostConfig.Mounts.1.TmpfsOptions.SizeBytes"] = 1048576, ["HostConfig.Mounts"] = 0 },
+      podman = { why = "Podman's inspect lists --mount under Mounts only", fields = false } },
+    { "--env-file and -e", { "--env-file", "WORK/env", "-e", "C=3" }, { "sh", "-c", 'echo "$A|$B|$C|$HOME"' },
+      out = "1|two words|3|" .. os.getenv("HOME") .. "\n", fields = { ["Config.Env"] = 0 } },
+    { "-h/--hostname", { "-h", "box.example" }, { "hostname" }, out = "box.example\n",
+      fields = { ["Config.Hostname"] = "box.example" } },
+    { "-l/--label and --label-file", { "-l", "a=1", "--label", "b", "--label-file", "WORK/labels" }, nil,
+      fields = { ["Config.Labels.a"] = "1", ["Config.Labels.b"] = "", ["Config.Labels.fromfile"] = "1",
+        ["Config.Labels"] = 0 } },
+    { "--log-driver", { "--log-driver", "none" }, nil, fields = { ["HostConfig.LogConfig.Type"] = "none" } },
+    { "--log-opt", { "--log-opt", "max-size=1m", "--log-opt", "max-file=2" }, nil,
+      fields = { ["HostConfig.LogConfig.Config.max-size"] = "1m", ["HostConfig.LogConfig"] = 0 },
+      podman = { why = "Podman's inspect does not give LogConfig.Config back", fields = false } },
+    { "--read-only", { "--read-only" }, { "touch", "/x" }, code = 1,
+      fields = { ["HostConfig.ReadonlyRootfs"] = true } },
+    { "--tmpfs", { "--tmpfs", "/run:size=1m,mode=700" }, { "stat", "-c", "%a", "/run" }, out = "700\n",
+      fields = { ["HostConfig.Tmpfs./run"] = "size=1m,mode=700" },
+      podman = { why = "Podman's inspect adds the options it applied (rw,rprivate,nosuid,...)", fields = false } },
+    -- the rig's daemon may not be allowed every capability: whatever it
+    -- answers, both programs get the same answer
+    { "--privileged", { "--privileged" }, { "true" }, fields = { ["HostConfig.Privileged"] = true } },
+    { "--cap-add and --cap-drop", { "--cap-add", "net_admin", "--cap-add", "SYS_TIME", "--cap-drop", "chown",
+      "--cap-drop", "CAP_KILL" }, { "grep", "CapEff", "/proc/self/status" },
+      fields = { ["HostConfig.CapAdd"] = 0, ["HostConfig.CapDrop"] = 0, ["HostConfig.CapAdd.1"] = "CAP_NET_ADMIN" },
+      podman = { why = "Podman reports capabilities without CAP_, and CapDrop as all it drops",
+        fields = false } },
+    { "--cap-drop all", { "--cap-drop", "all", "--cap-add", "chown" }, nil,
+      fields = { ["HostConfig.CapDrop.1"] = "ALL", ["HostConfig.CapAdd.1"] = "CAP_CHOWN" },
+      podman = { why = "Podman reports capabilities without CAP_, and CapDrop as all it drops",
+        fields = false } },
+    { "--security-opt", { "--security-opt", "no-new-privileges", "--security-opt", "label=disable" },
+      { "grep", "NoNewPrivs", "/proc/self/status" }, out = "NoNewPrivs:\t1\n",
+      fields = { ["HostConfig.SecurityOpt"] = 0, ["HostConfig.SecurityOpt.1"] = "no-new-privileges" } },
+    { "--device", { "--device", "/dev/null:/dev/mynull:rw" }, { "sh", "-c", "echo x > /dev/mynull && echo ok" },
+      out = "ok\n", fields = { ["HostConfig.Devices.1.PathInContainer"] = "/dev/mynull", ["HostConfig.Devices"] = 0 },
+      podman = { why = "the docker CLI refuses --device on Podman (\"unknown server OS\": no Os in "
+        .. "Podman's /version)", cli = false } },
+    { "-m/--memory", { "-m", "64m" }, nil, fields = { ["HostConfig.Memory"] = 64 * 1024 * 1024 } },
+    { "--cpus", { "--cpus", "0.5" }, nil, fields = { ["HostConfig.NanoCpus"] = 500000000 } },
+    { "--ulimit", { "--ulimit", "nofile=100:200" }, { "sh", "-c", "ulimit -n; ulimit -Hn" }, out = "100\n200\n",
+      fields = { ["HostConfig.Ulimits"] = { { Name = "nofile", Soft = 100, Hard = 200 } } },
+      podman = { why = "the rig's Podman may not raise the limit: the attach fails with 409, on which the "
+        .. "docker CLI exits 1 (\"unable to upgrade to tcp\") and dockerpty 126 with the daemon's \"permission denied\"",
+        cli = false, code = 126, out = false, fields = false } },
+    { "--add-host", { "--add-host", "foo:1.2.3.4", "--add-host", "bar=::1" }, { "grep", "-E", "foo|bar", "/etc/hosts" },
+      out = "1.2.3.4\tfoo\n::1\tbar\n", fields = { ["HostConfig.ExtraHosts"] = { "foo:1.2.3.4", "bar:::1" } } },
+    { "--dns", { "--dns", "192.0.2.53" }, { "grep", "nameserver", "/etc/resolv.conf" }, out = "nameserver 192.0.2.53\n",
+      fields = { ["HostConfig.Dns"] = { "192.0.2.53" } },
+      podman = { why = "with --network none Podman writes no nameserver", out = false, fields = false } },
+    { "--stop-signal and --stop-timeout", { "--stop-signal", "SIGINT", "--stop-timeout", "3" }, nil,
+      fields = { ["Config.StopSignal"] = "SIGINT", ["Config.StopTimeout"] = 3 },
+      podman = { why = "Podman reports the stop signal by number",
+        fields = { ["Config.StopSignal"] = "2", ["Config.StopTimeout"] = 3 } } },
+    { "--init", { "--init" }, { "sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline" }, fields = { ["HostConfig.Init"] = true },
+      podman = { why = "the rig's Podman has no catatonit: both fail with 127 and create nothing", code = 127,
+        none_created = true, fields = false } },
+    { "--pull never, the image here", { "--pull", "never" }, { "echo", "hi" }, out = "hi\n" },
+    { "--pull missing, the image here", { "--pull=missing" }, { "echo", "hi" }, out = "hi\n" },
+    { "--platform", { "--platform", "linux/amd64" }, { "echo", "hi" }, out = "hi\n" },
+    { "-a stderr", { "-a", "stderr" }, { "sh", "-c", "echo out; echo err >&2" }, err = "err\n",
+      fields = { ["Config.AttachStdout"] = false, ["Config.AttachStderr"] = true },
+      podman = { why = "the docker CLI 28 panics on Podman's attach with -a (a nil stdout in StdCopy); "
+        .. "Podman's inspect keeps no Attach* fields", cli = false, fields = false } },
+    { "-i -a stdin -a stdout", { "-i", "-a", "stdin", "--attach=stdout" }, { "sh", "-c", "cat; echo err >&2" },
+      input = "piped\n", out = "piped\n", fields = { ["Config.AttachStdin"] = true, ["Config.AttachStderr"] = false },
+      podman = { why = "the docker CLI 28 panics on Podman's attach with -a (a nil stdout in StdCopy); "
+        .. "Podman's inspect keeps no Attach* fields", cli = false, fields = false } },
+    { "--rm=false", { "--rm=false" }, { "echo", "kept" }, out = "kept\n", fields = { ["HostConfig.AutoRemove"] = false } },
+    { "--group-add", { "--group-add", "10", "--group-add", "20" }, { "id", "-G" }, out = "0 10 20\n",
+      fields = { ["HostConfig.GroupAdd"] = { "10", "20" } } },
+    { "--ipc", { "--ipc", "private" }, nil, fields = { ["HostConfig.IpcMode"] = "private" },
+      podman = { why = "Podman reports a private IPC namespace as \"shareable\"", fields = false } },
+    { "--pid", { "--pid", "host" }, nil, fields = { ["HostConfig.PidMode"] = "host" } },
+    { "--shm-size", { "--shm-size", "1m" }, { "sh", "-c", "df -k /dev/shm | tail -1 | awk '{print $2}'" },
+      out = "1024\n", fields = { ["HostConfig.ShmSize"] = 1048576 } },
+    { "--restart", { "--restart", "on-failure:3" }, nil,
+      fields = { ["HostConfig.RestartPolicy"] = { Name = "on-failure", MaximumRetryCount = 3 } } },
+    { "-p/--publish", { "-p", "8080:80", "-p", "127.0.0.1::81/udp", "-p", "90-91" }, nil,
+      fields = { ["HostConfig.PortBindings.80/tcp"] = { { HostIp = "", HostPort = "8080" } },
+        ["HostConfig.PortBindings"] = 0, ["Config.ExposedPorts"] = 0,
+        ["HostConfig.PortBindings.91/tcp"] = { { HostIp = "", HostPort = "" } } },
+      podman = { why = "Podman keeps no port bindings under --network none", fields = false } },
+  }
+
+  -- A case as it holds on this engine: on Podman, `podman` states what
+  -- differs and overrides the case's keys (false: not checked there);
+  -- with `cli = false` the docker CLI itself fails on Podman, so only
+  -- dockerpty's answer is checked.
+  local function as_on_engine(case)
+    if not (case.podman and daemon.is_podman(client)) then return case end
+    local c = {}
+    for k, v in pairs(case) do c[k] = v end
+    for k, v in pairs(case.podman) do
+      if v == false then c[k] = nil else c[k] = v end
+    end
+    c.compare = case.podman.cli ~= false
+    return c
+  end
+
+  for _, c in ipairs(CASES) do
+    it(c[1], function()
+      local case = as_on_engine(c)
+      local ours, theirs = side_by_side(case[2], case[3], case.input)
+      if case.compare ~= false then
+        assert.same({ theirs.code, theirs.out }, { ours.code, ours.out })
+        assert.equal(norm(theirs.err), norm(ours.err))
+      end
+      if case.code then assert.equal(case.code, ours.code) end
+      if case.out then assert.equal(case.out, ours.out) end
+      if case.err then assert.equal(case.err, ours.err) end
+      if case.none_created then
+        assert.is_nil(ours.info)
+        assert.is_nil(theirs.info)
+        return
+      end
+      assert.truthy(ours.info, "dockerpty created the container")
+      if case.compare ~= false then assert.truthy(theirs.info, "docker created the container") end
+      for path, want in pairs(case.fields or {}) do
+        local mine = normal(field(ours.info, path))
+        if path == "Config.Env" then mine = env_set(mine) end
+        if case.compare ~= false then
+          local its = normal(field(theirs.info, path))
+          if path == "Config.Env" then its = env_set(its) end
+          assert.same(its, mine, path)
+        end
+        if want ~= 0 then
+          if type(want) == "string" then want = want:gsub("WORK", work) end
+          assert.same(want, mine, path)
+        else
+          assert.is_not_nil(mine, path)
+        end
+      end
+    end)
+  end
+
+  it("-d prints the id and leaves the container running; --rm -d removes it at the end", function()
+    for _, prog in ipairs({ dp, docker }) do
+      local r = prog({ "run", "-d", "--network", "none", IMAGE, "sleep", "30" })
+      names[#names + 1] = r.out:match("%x+")
+      assert.same({ 0, "" }, { r.code, r.err })
+      assert.matches("^%x+\n$", r.out)
+      assert.equal(65, #r.out)
+      assert.is_true(running(r.out:match("%x+")))
+      r = prog({ "run", "-d", "--rm", "--network", "none", IMAGE, "true" })
+      assert.equal(0, r.code)
+      local id = r.out:match("%x+")
+      eventually(function() return not exists(id) end, "--rm -d removal")
+    end
+  end)
+
+  it("--pull always: the pull goes to the daemon and fails, as docker's, for an unknown registry", function()
+    local ours, theirs = side_by_side({ "--pull", "always" }, { "true" })
+    -- no registry is reachable from the rig: even the local image fails
+    assert.same({ 125, 125 }, { ours.code, theirs.code })
+    one_line(ours.err)
+    assert.equal(norm(theirs.err), norm(ours.err))
+    assert.is_nil(ours.info)
+    local a = { "run", "--rm", "--network", "none", "--pull", "always", "nope.invalid/x:1", "true" }
+    ours, theirs = dp(a), docker(a)
+    assert.same({ 125, 125 }, { ours.code, theirs.code })
+    one_line(ours.err)
+    assert.equal(norm(theirs.err), norm(ours.err))
+    assert.matches("nope%.invalid", ours.err)
+  end)
+
+  it("--pull missing: docker's line, then the pull's failure; --pull never: no such image", function()
+    local a = { "run", "--rm", "--network", "none", "nope.invalid/x", "true" }
+    local ours, theirs = dp(a), docker(a)
+    assert.same({ 125, 125 }, { ours.code, theirs.code })
+    local first, rest = ours.err:match("^([^\n]*\n)(.*)$")
+    assert.equal("Unable to find image 'nope.invalid/x:latest' locally\n", first)
+    assert.equal(first, theirs.err:match("^[^\n]*\n"))
+    one_line(rest)
+    assert.equal(norm(theirs.err:match("\n(.*)")), norm(rest))
+    a = { "run", "--rm", "--network", "none", "--pull", "never", "nope.invalid/x", "true" }
+    ours, theirs = dp(a), docker(a)
+    assert.same({ 125, 125 }, { ours.code, theirs.code })
+    assert.equal("dockerpty: no such image: nope.invalid/x:latest (404)\n", ours.err)
+    same_err(theirs, ours, "no such image: nope.invalid/x:latest")
+  end)
+
+  it("refuse bad values with docker's words and 125, creating what docker creates", function()
+    for _, flags in ipairs({
+      { "-m", "1q" }, { "--memory=x" }, { "--cpus", "abc" }, { "--ulimit", "nofile" }, { "--ulimit", "nofile=a" },
+      { "--ulimit", "bogus=1" }, { "--add-host", "foo" }, { "--add-host", "foo:notip" }, { "--dns", "notip" },
+      { "-a", "bogus" }, { "--mount", "target" }, { "--mount", "foo=bar,target=/x" }, { "--env-file", "/nonexistent" },
+      { "--label-file", "/nonexistent" }, { "-l", "" }, { "--security-opt", "bogus" }, { "--pid", "bogus" },
+      { "--pull", "sometimes" }, { "--stop-timeout", "x" }, { "-p", "abc" }, { "--shm-size", "x" },
+      { "--restart", "always", "--rm" }, { "--platform", "bogus" }, { "--ipc", "bogus" }, { "--restart", "bogus" },
+      { "--mount", "type=bogus,target=/x" }, { "-v", "a:b:c:d" }, { "--tmpfs", "rel" }, { "--platform", "a/b/c/d" },
+    }) do
+      local ours, theirs = side_by_side(flags, { "true" })
+      local what = table.concat(flags, " ")
+      assert.same({ 125, 125 }, { ours.code, theirs.code }, what)
+      one_line(ours.err)
+      assert.equal(norm(theirs.err), norm(ours.err), what)
+      -- a value the CLI refuses creates nothing; one the daemon refuses at
+      -- start leaves a created container, for both alike
+      assert.equal(theirs.info == nil, ours.info == nil, what)
+    end
+  end)
+
+  it("exec -d, --env-file and --privileged", function()
+    local c = background({ "sleep", "300" })
+    for _, prog in ipairs({ dp, docker }) do
+      local r = prog({ "exec", "-d", c, "sh", "-c", "sleep 0.2; echo x >> /tmp/f" })
+      assert.same({ 0, "", "" }, { r.code, r.out, r.err })
+    end
+    eventually(function() return dp({ "exec", c, "cat", "/tmp/f" }).out == "x\nx\n" end, "both detached execs")
+    local ours, theirs = both({ "exec", "--env-file", work .. "/env", c, "sh", "-c", 'echo "$A|$B"' })
+    assert.same({ 0, "1|two words\n" }, { ours.code, ours.out })
+    assert.same({ 0, "1|two words\n" }, { theirs.code, theirs.out })
+    -- the rig's daemon may refuse every capability: the same answer for both
+    ours, theirs = both({ "exec", "--privileged", c, "true" })
+    assert.same({ theirs.code, theirs.out, theirs.err }, { ours.code, ours.out, ours.err })
+    ours, theirs = both({ "exec", "-d", "no-such-container-x", "true" })
+    assert.same({ 1, 1 }, { ours.code, theirs.code })
+    same_err(theirs, ours, "no such container: no-such-container-x")
+  end)
+end)
+
+-- dockerpty.run, the library under `dockerpty run`: create, attach, start,
+-- wait, and remove with auto_remove, whatever happened.
+describe("dockerpty.run #docker", function()
+  setup(function() client = dockerpty.client.from_env() end)
+  teardown(function()
+    for _, n in ipairs(names) do pcall(client.remove_container, client, n, { force = true }) end
+    client:close()
+  end)
+
+  it("returns the exit as start does, and removes the container with auto_remove", function()
+    local out, n = {}, name()
+    local ok, how, code, id = dockerpty.run(client, { image = IMAGE, name = n,
+      command = { "sh", "-c", "echo hi; exit 7" }, host_config = { NetworkMode = "none" } },
+      { interactive = false, stdout = function(s) out[#out + 1] = s end, auto_remove = true })
+    assert.same({ nil, "exit", 7, "hi\n" }, { ok, how, code, table.concat(out) })
+    assert.matches("^%x+$", id)
+    assert.is_false(exists(n))
+    -- without auto_remove the container stays
+    n = name()
+    ok, how, code = dockerpty.run(client, { image = IMAGE, name = n, command = { "true" },
+      host_config = { NetworkMode = "none" } }, { interactive = false })
+    assert.same({ true, "exit", 0 }, { ok, how, code })
+    assert.is_true(exists(n))
+  end)
+
+  it("raises the start failure, gives docker's status for it, and still removes the container", function()
+    local n = name()
+    local ok, e = pcall(dockerpty.run, client, { image = IMAGE, name = n, command = { "nope" },
+      host_config = { NetworkMode = "none", AutoRemove = true } }, { interactive = false })
+    assert.is_false(ok)
+    assert.is_true(dockerpty.errors.is(e), tostring(e))
+    assert.equal(127, dockerpty.errors.exit_status(e))
+    assert.equal(1, dockerpty.errors.exit_status(e, "exec"))
+    assert.is_false(exists(n))
+  end)
+
+  it("checks its arguments at the caller's line", function()
+    local ok, e = pcall(function() dockerpty.run(client) end)
+    assert.is_false(ok)
+    assert.matches("^[^:]*cli_spec%.lua:%d+: bad argument #2 to 'run' %(table expected, got no value%)$", e)
   end)
 end)
 

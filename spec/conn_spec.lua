@@ -35,8 +35,8 @@ end
 describe("core.connect", function()
   it("rejects unknown and inconsistent options", function()
     local cases = {
-      { {}, "field 'socket' or 'url' required" },
-      { { socket = "/s", url = "http://h:1" }, "fields 'socket' and 'url' are exclusive" },
+      { {}, "field 'socket', 'url' or 'ssh' required" },
+      { { socket = "/s", url = "http://h:1" }, "fields 'socket', 'url' and 'ssh' are exclusive" },
       { { socket = "/s", bogus = 1 }, "unknown option 'bogus'" },
       { { socket = 5 }, "field 'socket' must be a string" },
       { { url = "ftp://h" }, "field 'url' must start with http:// or https:// (got 'ftp://h')" },

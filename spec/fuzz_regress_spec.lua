@@ -166,6 +166,34 @@ describe("fuzz corpus F4 (keys)", function()
   end
 end)
 
+describe("fuzz corpus F6 (vtmodes)", function()
+  local files = corpus("vtmodes")
+
+  it("holds seeds", function()
+    assert.is_true(#files >= 10)
+  end)
+
+  for _, name in ipairs(files) do
+    it("tracks " .. name .. " the same in any chunking, and its undo turns every mode off", function()
+      local input = read("vtmodes", name)
+      local k = math.min(input:byte(1) % 16, #input - 1)
+      local sizes, output = input:sub(2, 1 + k), input:sub(2 + k)
+      local whole = core.vtmodes():feed(output)
+      local vt = core.vtmodes()
+      for _, c in ipairs(chunks(output, sizes)) do vt:feed(c) end
+      assert.same(whole:modes(), vt:modes())
+      local undo = vt:undo()
+      assert.equal(whole:undo(), undo)
+      assert.is_true(#undo <= 128)
+      assert.equal(vt:dirty(), undo ~= "")
+      assert.equal(#vt:modes() > 0, vt:dirty())
+      vt:feed(undo)
+      assert.same({}, vt:modes())
+      assert.equal("", vt:undo())
+    end)
+  end
+end)
+
 describe("fuzz corpus F5 (pump)", function()
   local sock = os.tmpname()
   os.remove(sock)

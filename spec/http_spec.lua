@@ -41,7 +41,7 @@ describe("core.http", function()
     assert.has_error(function() core.http({ socket = "/s", nope = true }) end,
       "bad argument #1 to 'http' (unknown option 'nope')")
     assert.has_error(function() core.http({}) end,
-      "bad argument #1 to 'http' (field 'socket' or 'url' required)")
+      "bad argument #1 to 'http' (field 'socket', 'url' or 'ssh' required)")
     assert.has_error(function() core.http() end,
       "bad argument #1 to 'http' (table expected, got no value)")
   end)

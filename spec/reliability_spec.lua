@@ -466,7 +466,7 @@ describe("security", function()
             :format(u))
       end
       assert.has_error(function() dockerpty.client.new{ host = "ftp://127.0.0.1:21" } end,
-        "bad DOCKER_HOST 'ftp://127.0.0.1:21' (unix:///path or tcp://host:port expected)")
+        "bad DOCKER_HOST 'ftp://127.0.0.1:21' (unix:///path, tcp://host:port or ssh://[user@]host expected)")
     end)
 
     it("follows no redirect, to any protocol (case 88)", function()

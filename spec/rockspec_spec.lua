@@ -1,5 +1,16 @@
--- The rockspec builds and installs offline with `luarocks make`, and the
--- installed module works from its tree (issue 2).
+-- The rock (issues 2 and 15): `luarocks make` builds and installs it with
+-- no variables on Debian (curl.h in the multiarch include directory), the
+-- installed module and command work from their tree, `luarocks test` runs
+-- busted, the release rockspec lists what the scm one lists, and `make
+-- dist` packs a source rock that installs offline.
+--
+-- The commands are those a user types. Only the environment differs: a
+-- LuaRocks config of our own (LUAROCKS_CONFIG) puts the rocks tree in a
+-- temporary directory, so nothing lands in /usr/local or ~/.luarocks, and
+-- says deps_mode = "none": lua-cjson and busted come from Debian packages,
+-- which LuaRocks does not see, and no rocks server is reachable here.
+local dockerpty = require("dockerpty")
+
 local function sh(cmd)
   local p = io.popen(cmd .. " 2>&1")
   local out = p:read("a")
@@ -7,41 +18,136 @@ local function sh(cmd)
   return ok, out, code
 end
 
-local function pkgvar(var)
-  local _, out = sh("pkg-config --variable=" .. var .. " libcurl")
-  return (out:gsub("%s+$", ""))
+local function q(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+local function pat(s)
+  return (s:gsub("%p", "%%%0"))
+end
+
+-- A temporary directory with a LuaRocks config whose only tree is in it;
+-- returns the directory and the environment prefix for commands.
+local function sandbox()
+  local work = os.tmpname()
+  os.remove(work)
+  assert.is_true(os.execute("mkdir -p " .. q(work .. "/home")))
+  local f = assert(io.open(work .. "/config.lua", "w"))
+  f:write(("rocks_trees = { [[%s/tree]] }\ndeps_mode = \"none\"\n"):format(work))
+  f:close()
+  -- no LIBCURL_* (nor any LuaRocks variable) from the caller's environment
+  local env = ("env -u LIBCURL_DIR -u LIBCURL_INCDIR -u LIBCURL_LIBDIR -u LUA_PATH -u LUA_CPATH "
+    .. "-u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LD_PRELOAD LUAROCKS_CONFIG=%s HOME=%s "):format(
+    q(work .. "/config.lua"), q(work .. "/home"))
+  return work, env
+end
+
+-- The installed tree's paths, then a command run with them, from /.
+local function in_tree(env, cmd)
+  return sh(("cd / && eval \"$(%s luarocks --lua-version 5.4 path)\" && env -u LD_PRELOAD %s"):format(env, cmd))
+end
+
+local function load_rockspec(path)
+  local env = {}
+  assert(loadfile(path, "t", env))()
+  return env
 end
 
 describe("rockspec/dockerpty-scm-1.rockspec", function()
   -- #nosanitize: luarocks builds its own plain module; under SANITIZE=1 the
   -- lua5.4 shim first in PATH would mislead its search for the Lua headers
-  it("installs with luarocks make, offline, and the module loads from the tree #nosanitize", function()
-    local work = os.tmpname()
-    os.remove(work)
-    finally(function() os.execute("rm -rf " .. work) end)
-    -- build from a copy of the sources, so the tree under test stays clean
-    assert.is_true(os.execute("mkdir -p " .. work .. "/src && cp -r lua rockspec bin " .. work
-      .. " && cp src/*.c src/*.h " .. work .. "/src"))
-    local ok, out = sh(("cd %s && luarocks --lua-version 5.4 make --deps-mode=none --tree %s/tree "
-      .. "rockspec/dockerpty-scm-1.rockspec LIBCURL_INCDIR=%s"):format(
-      work, work, pkgvar("includedir")))
+  it("installs with `luarocks --lua-version 5.4 make rockspec/dockerpty-scm-1.rockspec`, no variables #nosanitize",
+    function()
+    local work, env = sandbox()
+    finally(function() os.execute("rm -rf " .. q(work)) end)
+    -- build from a copy of the working tree, so that it stays clean
+    assert.is_true(os.execute(("mkdir -p %s/src && git ls-files -co --exclude-standard | "
+      .. "tar cf - -T - | tar xf - -C %s/src"):format(q(work), q(work))))
+    local ok, out = sh(("cd %s/src && %s luarocks --lua-version 5.4 make rockspec/dockerpty-scm-1.rockspec"):format(
+      q(work), env))
     assert.is_true(ok, out)
+    assert.matches("dockerpty scm%-1 is now installed in " .. pat(work) .. "/tree", out)
+    assert.is_nil(out:find("LIBCURL", 1, true), out)
     -- libcurl is loaded at run time, for TCP and TLS only: not linked
-    ok, out = sh(("ldd %s/tree/lib/lua/5.4/dockerpty/core.so"):format(work))
+    ok, out = sh(("ldd %s/tree/lib/lua/5.4/dockerpty/core.so"):format(q(work)))
     assert.is_true(ok, out)
     assert.matches("libc%.so", out)
     assert.is_nil(out:find("libcurl", 1, true), out)
-    ok, out = sh(("cd / && eval \"$(luarocks --lua-version 5.4 --tree %s/tree path)\" && "
-      .. "env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 lua5.4 -e 'local d = require \"dockerpty\"; "
+    ok, out = in_tree(env, "lua5.4 -e 'local d = require \"dockerpty\"; "
       .. "print(d._VERSION, package.searchpath(\"dockerpty.core\", package.cpath), "
-      .. "package.searchpath(\"dockerpty.client\", package.path))'"):format(work))
+      .. "package.searchpath(\"dockerpty.cli\", package.path))'")
     assert.is_true(ok, out)
-    assert.matches("^%d+%.%d+%.%d+\t" .. work:gsub("%p", "%%%0") .. "/tree/lib/lua/5%.4/dockerpty/core%.so\t"
-      .. work:gsub("%p", "%%%0") .. "/tree/share/lua/5%.4/dockerpty/client%.lua\n$", out)
+    assert.equal(("%s\t%s/tree/lib/lua/5.4/dockerpty/core.so\t%s/tree/share/lua/5.4/dockerpty/cli.lua\n"):format(
+      dockerpty._VERSION, work, work), out)
     -- the command, installed in the tree's bin
-    ok, out = sh(("cd / && eval \"$(luarocks --lua-version 5.4 --tree %s/tree path)\" && "
-      .. "%s/tree/bin/dockerpty --version"):format(work, work))
+    ok, out = in_tree(env, q(work .. "/tree/bin/dockerpty") .. " --version")
     assert.is_true(ok, out)
-    assert.matches("^dockerpty version %d+%.%d+%.%d+\n$", out)
+    assert.equal("dockerpty version " .. dockerpty._VERSION .. "\n", out)
+    -- `luarocks test` runs busted (one spec file, to keep it short)
+    ok, out = sh(("cd %s/src && %s luarocks --lua-version 5.4 test rockspec/dockerpty-scm-1.rockspec "
+      .. "-- BUSTED_ARGS=spec/util_spec.lua"):format(q(work), env))
+    assert.is_true(ok, out)
+    assert.matches("\n[1-9]%d* passed, 0 failed, 0 skipped\n", out)
+    assert.matches("%d+ successes / 0 failures", out)
+  end)
+end)
+
+describe("the release rockspec", function()
+  local scm = load_rockspec("rockspec/dockerpty-scm-1.rockspec")
+  local path = ("rockspec/dockerpty-%s-1.rockspec"):format(dockerpty._VERSION)
+
+  it("exists for the current version, with a source.tag", function()
+    local rel = load_rockspec(path)
+    assert.equal(dockerpty._VERSION .. "-1", rel.version)
+    assert.equal("v" .. dockerpty._VERSION, rel.source.tag)
+    assert.equal(scm.source.url, rel.source.url)
+    assert.is_nil(scm.source.tag)
+  end)
+
+  it("lists the same modules, sources and dependencies as the scm rockspec", function()
+    local rel = load_rockspec(path)
+    local names = {}
+    for name in pairs(scm.build.modules) do names[#names + 1] = name end
+    assert.is_true(#names > 10)
+    assert.truthy(scm.build.modules["dockerpty.cli"])
+    assert.same(scm.build, rel.build)
+    assert.same(scm.dependencies, rel.dependencies)
+    assert.same(scm.external_dependencies, rel.external_dependencies)
+    assert.same(scm.test, rel.test)
+    assert.same(scm.description, rel.description)
+  end)
+end)
+
+describe("make dist", function()
+  it("packs a source rock that installs offline into a fresh tree #nosanitize", function()
+    local work, env = sandbox()
+    finally(function() os.execute("rm -rf " .. q(work)) end)
+    local dist = work .. "/dist"
+    -- the committed tree is packed (git HEAD)
+    local ok, out = sh(("env -u LD_PRELOAD make --no-print-directory dist DIST_DIR=%s"):format(q(dist)))
+    assert.is_true(ok, out)
+    local rock = ("%s/dockerpty-%s-1.src.rock"):format(dist, dockerpty._VERSION)
+    assert.truthy(io.open(rock), out)
+    -- the rock holds the release rockspec itself, and the tree it names
+    ok, out = sh(("unzip -p %s dockerpty-%s-1.rockspec"):format(q(rock), dockerpty._VERSION))
+    assert.is_true(ok, out)
+    local f = assert(io.open(("rockspec/dockerpty-%s-1.rockspec"):format(dockerpty._VERSION), "rb"))
+    assert.equal(f:read("a"), out)
+    f:close()
+    out = select(2, sh(("unzip -l %s"):format(q(rock))))
+    assert.matches(" dockerpty/lua/dockerpty/cli%.lua\n", out)
+    assert.matches(" dockerpty/src/core%.c\n", out)
+    -- offline: no network is reachable here, so a fetch would fail
+    ok, out = sh(("cd %s && %s luarocks --lua-version 5.4 install %s --deps-mode=none"):format(
+      q(work), env, q(rock)))
+    assert.is_true(ok, out)
+    assert.matches("dockerpty " .. pat(dockerpty._VERSION) .. "%-1 is now installed in " .. pat(work) .. "/tree", out)
+    ok, out = in_tree(env, q(work .. "/tree/bin/dockerpty") .. " --version")
+    assert.is_true(ok, out)
+    assert.equal("dockerpty version " .. dockerpty._VERSION .. "\n", out)
+    ok, out = in_tree(env, "lua5.4 -e 'local d = require \"dockerpty\"; "
+      .. "print(d._VERSION, package.searchpath(\"dockerpty\", package.path))'")
+    assert.is_true(ok, out)
+    assert.equal(("%s\t%s/tree/share/lua/5.4/dockerpty/init.lua\n"):format(dockerpty._VERSION, work), out)
   end)
 end)

@@ -292,6 +292,18 @@ describe("scripted sessions #docker", function()
       assert.is_false(ok)
       assert.same({ "usage", msg }, { e.kind, e.message })
       assert.equal(before, execs())
+      -- dockerpty.run: before the container is created
+      local function count()
+        local p = assert(io.popen("docker ps -aq | wc -l"))
+        local n = tonumber(p:read("a"))
+        p:close()
+        return n
+      end
+      local containers = count()
+      ok, e = pcall(dockerpty.run, client, { image = IMAGE, command = "true" }, { record = path })
+      assert.is_false(ok)
+      assert.same({ "usage", msg }, { e.kind, e.message })
+      assert.equal(containers, count())
       assert.has_error(function() session.exec(client, box, "true", { record = 42 }) end,
         "bad argument #3 to 'exec' (option 'record': path, file, function or false expected, got number)")
       assert.has_error(function() dockerpty.exec_command(client, box, "true", { stdin = true }) end,
@@ -336,6 +348,19 @@ describe("scripted sessions #docker", function()
       local _, list = parse(table.concat(lines, "\n") .. "\n")
       assert.equal("o:secret\ne:secret\n", (events(list, "o")))
       assert.equal(0, select(2, events(list, "i")))
+    end)
+
+    it("records dockerpty.run: the header's command is the container's", function()
+      local path = tmpname()
+      local ok, how, code, id = dockerpty.run(client, { image = IMAGE, command = { "sh", "-c", "echo out; echo err >&2" },
+        host_config = { NetworkMode = "none" } }, { interactive = false, stdout = false, stderr = false,
+        record = path, auto_remove = true })
+      assert.same({ true, "exit", 0 }, { ok, how, code })
+      assert.is_string(id)
+      local header, list = parse(read(path))
+      assert.equal("sh -c 'echo out; echo err >&2'", header.command)
+      local out = events(list, "o")
+      assert.truthy(out:find("out\n", 1, true) and out:find("err\n", 1, true))
     end)
 
     it("records the blocking API in a terminal, resizes as r events #tty", function()

@@ -120,27 +120,41 @@ static void ep_checkfields(lua_State *L, int arg, int idx, const char *prefix,
     }
 }
 
-/* Validate the endpoint table at arg into *ep. Can raise (misuse). */
-void dp_endpoint_check(lua_State *L, int arg, dp_endpoint *ep) {
-    static const char *const fields[] = {
-        "socket", "url", "tls", "connect_timeout", "where", "transport", NULL
-    };
-    static const char *const tlsfields[] = {"ca", "cert", "key", "verify", NULL};
-    int t;
-    luaL_checktype(L, arg, LUA_TTABLE);
-    memset(ep, 0, sizeof *ep);
-    ep->verify = 1;
-    ep->connect_timeout = CONN_DEFAULT_TIMEOUT;
-    ep_checkfields(L, arg, arg, "", fields);
+/* The `ssh` field (at the top of the stack, popped): a non-empty argv of
+** strings into ep->ssh. Raises on misuse. */
+static void ep_checkssh(lua_State *L, int arg, dp_endpoint *ep) {
+    size_t off = 0;
+    lua_Integer i, n;
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (!lua_istable(L, -1))
+        luaL_argerror(L, arg, "field 'ssh' must be a table of strings");
+    n = (lua_Integer)lua_rawlen(L, -1);
+    if (n < 1 || n > DP_SSH_MAXARGC)
+        luaL_argerror(L, arg, "field 'ssh' must hold 1 to 64 strings");
+    for (i = 1; i <= n; i++) {
+        size_t len;
+        const char *a;
+        if (lua_rawgeti(L, -1, i) != LUA_TSTRING)
+            luaL_argerror(L, arg, "field 'ssh' must be a table of strings");
+        a = lua_tolstring(L, -1, &len);
+        if (strlen(a) != len || (i == 1 && len == 0))
+            luaL_argerror(L, arg, "field 'ssh' holds a string with NUL or an empty program");
+        if (len + 1 > sizeof ep->ssh - off)
+            luaL_argerror(L, arg, "field 'ssh' is too long");
+        memcpy(ep->ssh + off, a, len + 1);
+        off += len + 1;
+        lua_pop(L, 1);
+    }
+    ep->sshargc = (int)n;
+    lua_pop(L, 1);
+}
 
-    lua_getfield(L, arg, "socket");
-    ep_copystr(L, arg, "socket", ep->socket, sizeof ep->socket);
-    lua_getfield(L, arg, "url");
-    ep_copystr(L, arg, "url", ep->url, sizeof ep->url);
-    if (ep->socket[0] && ep->url[0])
-        luaL_argerror(L, arg, "fields 'socket' and 'url' are exclusive");
-    if (!ep->socket[0] && !ep->url[0])
-        luaL_argerror(L, arg, "field 'socket' or 'url' required");
+/* Check ep->url (when set) and set ep->tls and the default ep->where.
+** Raises on misuse. */
+static void ep_checkurl(lua_State *L, int arg, dp_endpoint *ep) {
     if (ep->url[0]) {
         size_t len = strlen(ep->url);
         const char *host, *slash;
@@ -157,9 +171,37 @@ void dp_endpoint_check(lua_State *L, int arg, dp_endpoint *ep) {
         slash = strchr(host, '/');
         snprintf(ep->where, sizeof ep->where, "tcp://%.*s",
                  (int)(slash ? (size_t)(slash - host) : strlen(host)), host);
+    } else if (ep->sshargc) {
+        snprintf(ep->where, sizeof ep->where, "ssh");
     } else {
         snprintf(ep->where, sizeof ep->where, "unix://%s", ep->socket);
     }
+}
+
+/* Validate the endpoint table at arg into *ep. Can raise (misuse). */
+void dp_endpoint_check(lua_State *L, int arg, dp_endpoint *ep) {
+    static const char *const fields[] = {
+        "socket", "url", "ssh", "tls", "connect_timeout", "where", "transport", NULL
+    };
+    static const char *const tlsfields[] = {"ca", "cert", "key", "verify", NULL};
+    int t;
+    luaL_checktype(L, arg, LUA_TTABLE);
+    memset(ep, 0, sizeof *ep);
+    ep->verify = 1;
+    ep->connect_timeout = CONN_DEFAULT_TIMEOUT;
+    ep_checkfields(L, arg, arg, "", fields);
+
+    lua_getfield(L, arg, "socket");
+    ep_copystr(L, arg, "socket", ep->socket, sizeof ep->socket);
+    lua_getfield(L, arg, "url");
+    ep_copystr(L, arg, "url", ep->url, sizeof ep->url);
+    lua_getfield(L, arg, "ssh");
+    ep_checkssh(L, arg, ep);
+    if ((ep->socket[0] != 0) + (ep->url[0] != 0) + (ep->sshargc != 0) > 1)
+        luaL_argerror(L, arg, "fields 'socket', 'url' and 'ssh' are exclusive");
+    if (!ep->socket[0] && !ep->url[0] && !ep->sshargc)
+        luaL_argerror(L, arg, "field 'socket', 'url' or 'ssh' required");
+    ep_checkurl(L, arg, ep);
 
     t = lua_getfield(L, arg, "tls");
     if (t != LUA_TNIL) {
@@ -198,14 +240,16 @@ void dp_endpoint_check(lua_State *L, int arg, dp_endpoint *ep) {
     lua_getfield(L, arg, "where");
     ep_copystr(L, arg, "where", ep->where, sizeof ep->where);
 
-    ep->plain = ep->socket[0] != '\0';
+    ep->plain = ep->socket[0] != '\0' || ep->sshargc;
     t = lua_getfield(L, arg, "transport");
     if (t != LUA_TNIL) {
         const char *tr = lua_tostring(L, -1);
         if (t != LUA_TSTRING || (strcmp(tr, "plain") != 0 && strcmp(tr, "libcurl") != 0))
             luaL_argerror(L, arg, "field 'transport' must be \"plain\" or \"libcurl\"");
-        if (tr[0] == 'p' && !ep->socket[0])
+        if (tr[0] == 'p' && !ep->plain)
             luaL_argerror(L, arg, "field 'transport' \"plain\" needs a unix socket");
+        if (tr[0] == 'l' && ep->sshargc)
+            luaL_argerror(L, arg, "field 'transport' \"libcurl\" cannot carry 'ssh'");
         ep->plain = tr[0] == 'p';
     }
     lua_pop(L, 1);
@@ -270,6 +314,13 @@ int dp_unix_connect(const dp_endpoint *ep, int *fdp) {
 
 int dp_push_unixerr(lua_State *L, const dp_endpoint *ep, int err) {
     luaL_pushfail(L);
+    if (ep->sshargc) {
+        lua_pushfstring(L, "cannot connect to the Docker daemon at %s: cannot run %s: %s",
+                        ep->where, ep->ssh, strerror(err));
+        lua_pushstring(L, dp_errno_name(err));
+        lua_pushinteger(L, err);
+        return 4;
+    }
     if (err == ETIMEDOUT) {
         lua_pushfstring(L, "cannot connect to the Docker daemon at %s: connection timed out "
                         "after %d ms", ep->where, (int)ep->connect_timeout);
@@ -280,6 +331,24 @@ int dp_push_unixerr(lua_State *L, const dp_endpoint *ep, int err) {
     lua_pushstring(L, dp_errno_name(err));
     lua_pushinteger(L, err);
     return 4;
+}
+
+int dp_plain_connect(const dp_endpoint *ep, int *fd, dp_ssh *child) {
+    dp_ssh_init(child);
+    if (ep->sshargc)
+        return dp_ssh_spawn(child, ep->ssh, ep->sshargc, fd);
+    return dp_unix_connect(ep, fd);
+}
+
+int dp_push_ssherr(lua_State *L, const char *where, dp_ssh *child) {
+    char why[512];
+    dp_ssh_outcome(child, 2000, why, sizeof why);
+    luaL_pushfail(L);
+    /* its own words when it wrote any: "Host key verification failed." */
+    lua_pushfstring(L, "cannot connect to the Docker daemon at %s: %s", where,
+                    child->last[0] ? child->last : why);
+    lua_pushliteral(L, "ssh");
+    return 3;
 }
 
 int dp_curl_need(lua_State *L) {
@@ -421,6 +490,20 @@ static int conn_oserr(dp_conn *c, int err) {
     return err;
 }
 
+/* EOF (fallback 0) or a reset (fallback ECONNRESET) from an ssh child:
+** ECONNABORTED with why it ended in c->errmsg when it failed, else the
+** fallback. */
+static int conn_ssheof(dp_conn *c, int fallback) {
+    char why[sizeof c->errmsg];
+    int err = dp_ssh_outcome(&c->ssh, 1000, why, sizeof why);
+    if (err == 0 && fallback == 0)
+        return 0;
+    if (err == 0)
+        return conn_oserr(c, fallback);
+    conn_setmsg(c, why, "");
+    return err;
+}
+
 /* recv without the pre-buffer. */
 static int conn_rawrecv(dp_conn *c, char *buf, size_t len, size_t *n) {
     *n = 0;
@@ -428,6 +511,8 @@ static int conn_rawrecv(dp_conn *c, char *buf, size_t len, size_t *n) {
     if (c->curl == NULL) {
         for (;;) {
             ssize_t r = recv(c->fd, buf, len, 0);
+            if (c->ssh.pid > 0 && (r == 0 || (r < 0 && errno == ECONNRESET)))
+                return conn_ssheof(c, r == 0 ? 0 : ECONNRESET);
             if (r >= 0) {
                 *n = (size_t)r;
                 return 0;
@@ -612,6 +697,7 @@ static void conn_release(dp_conn *c) {
         close(c->fd);
     c->curl = NULL;
     c->fd = -1;
+    dp_ssh_close(&c->ssh);    /* after the close: it sees EOF first */
     free(c->pre);
     c->pre = NULL;
     c->prelen = c->preoff = 0;
@@ -677,10 +763,11 @@ static int conn_f_connect(lua_State *L) {
     c = (dp_conn *)lua_newuserdatauv(L, sizeof *c, 0);
     memset(c, 0, sizeof *c);
     c->fd = -1;
+    dp_ssh_init(&c->ssh);
     luaL_setmetatable(L, DP_CONN);
     conn_copy(c->where, sizeof c->where, ep.where);
     if (ep.plain) {
-        err = dp_unix_connect(&ep, &c->fd);
+        err = dp_plain_connect(&ep, &c->fd, &c->ssh);
         return err == 0 ? 1 : dp_push_unixerr(L, &ep, err);
     }
     if ((err = dp_curl_need(L)) != 0)
@@ -755,6 +842,11 @@ static int conn_m_send(lua_State *L) {
             off += n;
             continue;
         }
+        if (c->ssh.spawned && (err == EPIPE || err == ECONNRESET)) {
+            dp_push_ssherr(L, c->where, &c->ssh);
+            lua_pushinteger(L, (lua_Integer)off);
+            return 4;
+        }
         if (err != EAGAIN) {
             conn_pusherr(L, c, err);
             lua_pop(L, 1);
@@ -828,6 +920,9 @@ static int conn_m_read_head(lua_State *L) {
             }
         }
         err = conn_rawrecv(c, buf, sizeof buf, &n);
+        if (c->ssh.spawned && ((err == 0 && n == 0) || err == ECONNABORTED ||
+                               err == ECONNRESET))
+            return dp_push_ssherr(L, c->where, &c->ssh);
         if (err == 0 && n == 0)
             return dp_push_error(L, "connection closed before the response head was complete",
                                  "closed");

@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include "curlapi.h"
 #include "dockerpty.h"
+#include "ssh.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -24,11 +25,14 @@ typedef struct dp_conn {
     size_t prelen, preoff;
     char where[256];     /* "unix:///run/docker.sock" or "tcp://h:p", for messages */
     char errmsg[512];    /* text of the last error from recv/send/shutdown */
+    dp_ssh ssh;          /* the ssh transport's child (pid 0 otherwise) */
 } dp_conn;
 
 /*
 ** Endpoint options shared by core.connect (conn.c) and core.http (http.c):
-** `socket` or `url`, `tls = {ca, cert, key, verify}`, `connect_timeout`,
+** `socket`, `url` or `ssh` (the argv of a command whose stdin and stdout
+** are the byte stream, as `ssh ... docker system dial-stdio`; spoken to as
+** a socket is), `tls = {ca, cert, key, verify}`, `connect_timeout`,
 ** `where`, `transport` ("plain", the default for a socket, or "libcurl",
 ** the only one for a url). dp_endpoint_check raises on misuse;
 ** dp_endpoint_apply sets the libcurl options every handle gets (http/https
@@ -41,7 +45,9 @@ typedef struct dp_endpoint {
     char ca[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];   /* "" when unset */
     int tls;                 /* https */
     int verify;              /* TLS peer and host verification */
-    int plain;               /* a unix socket without libcurl */
+    int plain;               /* a unix socket or ssh, without libcurl */
+    int sshargc;             /* ssh: the argv's length; 0 otherwise */
+    char ssh[DP_SSH_ARGS];   /* ssh: the argv, NUL-separated */
     long connect_timeout;    /* ms */
     char where[256];         /* display name for messages */
 } dp_endpoint;
@@ -51,6 +57,14 @@ CURLcode dp_endpoint_apply(CURL *curl, const dp_endpoint *ep);
 /* Connect a non-blocking, close-on-exec unix socket to ep->socket within
 ** ep->connect_timeout. 0 with *fd set, or an errno value (ETIMEDOUT). */
 int dp_unix_connect(const dp_endpoint *ep, int *fd);
+/* The plain transport's connect: dp_unix_connect, or for ssh the spawned
+** child (in *child, which the caller reaps with dp_ssh_close after closing
+** *fd). 0 or an errno value. */
+int dp_plain_connect(const dp_endpoint *ep, int *fd, dp_ssh *child);
+/* Push nil, "cannot connect to the Docker daemon at <where>: <why ssh
+** ended>", "ssh" for an ssh child that closed the stream before an
+** answer (waits a little for its exit and stderr); returns the count. */
+int dp_push_ssherr(lua_State *L, const char *where, dp_ssh *child);
 /* Push nil, "cannot connect to the Docker daemon at <where>: <reason>",
 ** name, errno for an errno value from dp_unix_connect ("timeout" for
 ** ETIMEDOUT); returns the count. */

@@ -23,11 +23,13 @@ int luaopen_dockerpty_core(lua_State *L) {
     demux_open(L);    /* stream framing, used by pumps */
     escape_open(L);   /* detach keys, used by pumps */
     cast_open(L);     /* asciicast event text, used by recordings */
+    vtmodes_open(L);  /* terminal modes left on, used by pumps */
     httphead_open(L); /* response head parser, used by conn */
     conn_open(L);     /* hijacked connections, sources and sinks of pumps */
     http_open(L);     /* REST requests */
     pump_open(L);     /* pumps, over all of the above */
     sigstate_open(L); /* signal dispositions of a blocking run; kill */
     loop_open(L);     /* the loop that steps or runs pumps */
+    sha256_open(L);   /* context store names (context.lua) */
     return 1;
 }

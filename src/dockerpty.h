@@ -23,6 +23,7 @@
 #define DP_TERMSTATE "dockerpty.TermState"
 #define DP_DEMUX     "dockerpty.Demux"
 #define DP_ESCAPE    "dockerpty.Escape"
+#define DP_VTMODES   "dockerpty.VtModes"
 #define DP_CONN      "dockerpty.Conn"
 #define DP_HTTP      "dockerpty.Http"
 #define DP_PUMP      "dockerpty.Pump"
@@ -35,12 +36,14 @@ DP_HIDDEN int term_open(lua_State *L);
 DP_HIDDEN int demux_open(lua_State *L);
 DP_HIDDEN int escape_open(lua_State *L);
 DP_HIDDEN int cast_open(lua_State *L);
+DP_HIDDEN int vtmodes_open(lua_State *L);
 DP_HIDDEN int httphead_open(lua_State *L);
 DP_HIDDEN int conn_open(lua_State *L);
 DP_HIDDEN int http_open(lua_State *L);
 DP_HIDDEN int pump_open(lua_State *L);
 DP_HIDDEN int sigstate_open(lua_State *L);
 DP_HIDDEN int loop_open(lua_State *L);
+DP_HIDDEN int sha256_open(lua_State *L);
 
 int DP_EXPORT luaopen_dockerpty_core(lua_State *L);
 

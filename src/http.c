@@ -36,6 +36,7 @@ typedef struct http_handle {
     int closed;
     CURL *curl;                  /* libcurl: made on the first request */
     int fd;                      /* plain: the kept-alive socket or -1 */
+    dp_ssh ssh;                  /* plain over ssh: the child behind fd */
     struct curl_slist *hdrs;     /* libcurl: request headers of the last request */
     http_buf body, head;         /* response body; response head (plain:
                                  ** and the bytes read after it) */
@@ -126,6 +127,7 @@ static void http_dropconn(http_handle *h) {
     if (h->fd >= 0)
         close(h->fd);
     h->fd = -1;
+    dp_ssh_close(&h->ssh);
 }
 
 static void http_release(http_handle *h) {
@@ -637,11 +639,17 @@ static int http_plain(lua_State *L, http_handle *h, const char *method, size_t m
             reused = 0;
         }
         if (h->fd < 0) {
-            err = dp_unix_connect(&h->ep, &h->fd);
+            err = dp_plain_connect(&h->ep, &h->fd, &h->ssh);
             if (err != 0)
                 return dp_push_unixerr(L, &h->ep, err);
         }
         rc = http_exchange(h, reused, is_head, deadline, &hd, &err);
+        if (h->ssh.spawned && (rc == HX_EMPTY || rc == HX_CUT || rc == HX_OSERR)) {
+            /* the child ended: say why (its last stderr line) */
+            int r = dp_push_ssherr(L, h->ep.where, &h->ssh);
+            http_dropconn(h);
+            return r;
+        }
         if (rc != 0)
             http_dropconn(h);
     }
@@ -714,6 +722,7 @@ static int http_f_http(lua_State *L) {
     luaL_setmetatable(L, DP_HTTP);
     h->ep = ep;
     h->fd = -1;
+    dp_ssh_init(&h->ssh);
     return 1;
 }
 

@@ -196,6 +196,8 @@ static void sink_failed(pump *p, sink *s, int err) {
     if (s->kind != EP_FD)
         return;
     snprintf(msg, sizeof msg, "write: %s", strerror(err));
+    if (p->state != ST_ERROR)
+        p->failed_sink = s == &p->sinks[0] ? 1 : 2;
     pump_fail(p, dp_errno_name(err), msg);
     p->src_eof = 1;
 }
@@ -898,7 +900,8 @@ static int pump_m_status(lua_State *L) {
 /***
 ** Counters: bytes read from the source, bytes delivered to sinks, bytes
 ** pending, reads that returned data, waits the coalescing made before a
-** read ("defers"), and the truncation at EOF ("header", "payload" or nil).
+** read ("defers"), the truncation at EOF ("header", "payload" or nil), and
+** `failed_sink` (1 or 2) when a sink's write error ended the pump.
 ** @function Pump:stats
 */
 static int pump_m_stats(lua_State *L) {
@@ -916,6 +919,10 @@ static int pump_m_stats(lua_State *L) {
     lua_setfield(L, -2, "pending");
     lua_pushinteger(L, (lua_Integer)(p->qcap + p->rcap));
     lua_setfield(L, -2, "capacity");
+    if (p->failed_sink) {
+        lua_pushinteger(L, p->failed_sink);
+        lua_setfield(L, -2, "failed_sink");
+    }
     if (p->truncated == DP_DEMUX_TRUNC_HEADER)
         lua_pushliteral(L, "header");
     else if (p->truncated == DP_DEMUX_TRUNC_PAYLOAD)

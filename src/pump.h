@@ -34,7 +34,7 @@ typedef struct sink {
     int kind;
     dp_fdio io;          /* EP_FD */
     dp_conn *conn;       /* EP_CONN */
-    int broken;          /* a connection sink failed: the rest is discarded */
+    int broken;          /* its write failed: the rest is discarded */
 } sink;
 
 /* A run of queued bytes for one sink. The queue keeps the order of the
@@ -80,6 +80,7 @@ typedef struct pump {
     char errname[32];
     unsigned long long bytes_in, bytes_out;
     int notified;        /* its drain targets and on_end were told it finished */
+    int failed_sink;     /* 1 or 2: the sink whose write error ended the pump */
     long long idle_grace;   /* >= 0: cancel once idle this long (ms) */
     long long last_active;  /* dp_now_ms() of the last bytes read or written */
     long long coalesce_us;  /* longest wait between reads of a stream; 0: none */

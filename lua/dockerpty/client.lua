@@ -12,6 +12,7 @@ local core = require("dockerpty.core")
 local cjson = require("cjson")
 local errors = require("dockerpty.errors")
 local util = require("dockerpty.util")
+local context = require("dockerpty.context")
 
 local M = {}
 
@@ -34,29 +35,83 @@ local function vnum(v)
 end
 M._vnum = vnum
 
+-- The host text with any userinfo taken out, for messages: a password in
+-- a URL is never printed.
+local function redact(host)
+  return (host:gsub("^(%a[%w+.-]*://)[^/@]*@", "%1"))
+end
+M._redact = redact
+
+local function bad_host(host, why, level)
+  error(("bad DOCKER_HOST '%s' (%s)"):format(redact(host), why), level or 4)
+end
+
+-- ssh://[user@]host[:port][/socket/path], as the docker CLI takes it: the
+-- argv of `ssh ... docker system dial-stdio`.
+local function parse_ssh(host)
+  local rest = host:sub(7)
+  if rest:find("[?#]") then bad_host(host, "invalid SSH URL: query parameters are not allowed") end
+  local authority, path = rest:match("^([^/]*)(.*)$")
+  local user, hp = authority:match("^(.*)@(.-)$")
+  if not user then hp = authority end
+  if user and user:find(":", 1, true) then
+    bad_host(host, "invalid SSH URL: plain-text password is not supported")
+  end
+  local name, port = hp:match("^%[([^%]]*)%]:?(.*)$")
+  if not name then name, port = hp:match("^([^:]*):?(.*)$") end
+  if name == "" then bad_host(host, "invalid SSH URL: hostname is empty") end
+  if port ~= "" and not port:find("^%d+$") then
+    bad_host(host, ("invalid SSH URL: invalid port '%s'"):format(port))
+  end
+  local argv = { "ssh", "-o", "ConnectTimeout=30", "-T" }
+  if user and user ~= "" then argv[#argv + 1] = "-l"; argv[#argv + 1] = user end
+  if port ~= "" then argv[#argv + 1] = "-p"; argv[#argv + 1] = port end
+  for _, a in ipairs({ "--", name, "docker" }) do argv[#argv + 1] = a end
+  if path ~= "" and path ~= "/" then
+    argv[#argv + 1] = "--host"
+    argv[#argv + 1] = "unix://" .. path
+  end
+  argv[#argv + 1] = "system"
+  argv[#argv + 1] = "dial-stdio"
+  return { ssh = argv, where = host }
+end
+
 --- Parse a DOCKER_HOST value into core endpoint options.
--- @tparam string host `unix:///path`, `tcp://host[:port]`, `http(s)://host:port` or a path
+-- @tparam string host `unix:///path`, `tcp://host[:port]`, `host[:port]`
+-- (tcp, as the docker CLI takes it), `http(s)://host:port`,
+-- `ssh://[user@]host[:port][/path]` or a path. A user and password in a
+-- tcp URL are dropped (never sent, never printed).
 -- @tparam[opt] boolean tls use https (and port 2376 by default)
--- @treturn table `{socket=, where=}` or `{url=, where=}`
+-- @treturn table `{socket=, where=}`, `{url=, where=}` or `{ssh=argv, where=}`
 -- @usage client.parse_host("tcp://127.0.0.1:2375")
 -- --> {url = "http://127.0.0.1:2375", where = "tcp://127.0.0.1:2375"}
 function M.parse_host(host, tls)
+  if host:find("^ssh://") then return parse_ssh(host) end
   local path = host:match("^unix://(.+)$")
   if path then
     return { socket = path, where = host }
   end
-  local hp = host:match("^tcp://([^/]+)/?$") or host:match("^https?://([^/]+)/?$")
+  if host:find("^/") then
+    return { socket = host, where = "unix://" .. host }
+  end
+  if not host:find("://", 1, true) and host ~= "" then
+    host = "tcp://" .. host     -- host[:port]: tcp, as docker takes it
+  end
+  local hp = host:match("^tcp://([^/]*)/?$") or host:match("^https?://([^/]+)/?$")
   if hp then
+    hp = hp:gsub("^[^@]*@", "")
+    if hp == "" or hp:find("^:") then hp = "localhost" .. hp end
+    local port = hp:match("^%[.*%]:(.*)$") or (not hp:find("^%[") and hp:match("^[^:]*:(.*)$"))
+    if port and not port:find("^%d+$") then
+      bad_host(host, ("invalid port '%s'"):format(port), 4)
+    end
     if not hp:find(":%d+$") and not hp:find("^%[.*%]$") then
       hp = hp .. (tls and ":2376" or ":2375")
     end
     local scheme = (tls or host:find("^https://")) and "https" or "http"
     return { url = scheme .. "://" .. hp, where = "tcp://" .. hp }
   end
-  if host:find("^/") then
-    return { socket = host, where = "unix://" .. host }
-  end
-  error(("bad DOCKER_HOST '%s' (unix:///path or tcp://host:port expected)"):format(host), 3)
+  bad_host(host, "unix:///path, tcp://host:port or ssh://[user@]host expected", 4)
 end
 
 local function check_fields(fname, opts, allowed)
@@ -75,21 +130,47 @@ end
 -- `timeout` (seconds for ordinary requests, default 60),
 -- `connect_timeout` (seconds, default 10),
 -- `transport` ("plain": a unix socket is spoken to directly, the default;
--- "libcurl": through libcurl as TCP and TLS always are)
+-- "libcurl": through libcurl as TCP and TLS always are; an `ssh://` host
+-- has its own transport),
+-- `context` (a docker context's name: its host and TLS material from the
+-- docker CLI's store, see `dockerpty.context`; "default" is the default
+-- host; not with `host`).
+-- An `ssh://[user@]host[:port][/path]` host runs `ssh` from PATH with the
+-- docker CLI's arguments and the remote command `docker system dial-stdio`
+-- (`docker --host unix:///path system dial-stdio` with a path): REST
+-- requests share one such child while keep-alive allows, each attach or
+-- exec gets its own, and `close` ends and reaps them.
 -- @treturn Client
+-- @raise an error object (kind "usage") for an unknown context
 -- @usage local c = client.new{ host = "tcp://127.0.0.1:2376",
 --   tls = { ca = "ca.pem", cert = "cert.pem", key = "key.pem" } }
 function M.new(opts)
   opts = util.check(1, "new", opts, "table", true) or {}
   check_fields("new", opts, { host = true, version = true, tls = true, timeout = true,
-    connect_timeout = true, http = true, transport = true })
-  local host = util.check(1, "new", opts.host, "string", true) or DEFAULT_HOST
+    connect_timeout = true, http = true, transport = true, context = true })
+  local host = util.check(1, "new", opts.host, "string", true)
+  local ctxname = util.check(1, "new", opts.context, "string", true)
   local tls = opts.tls
+  if ctxname and host then
+    util.argerror(1, "new", "conflicting options: cannot specify both 'host' and 'context'")
+  end
+  if ctxname and ctxname ~= context.DEFAULT then
+    local ctx = context.load(ctxname)
+    host = ctx.host
+    -- TLS material applies to a tcp endpoint only, as with docker
+    if tls == nil and ctx.tls and not host:find("^unix://") and not host:find("^ssh://") then
+      tls = ctx.tls
+    end
+  end
+  host = host or DEFAULT_HOST
   if tls == true then tls = {} end
   if tls ~= nil and type(tls) ~= "table" then
     util.argerror(1, "new", "field 'tls' must be a table or true")
   end
   local ep = M.parse_host(host, tls ~= nil)
+  if tls and ep.ssh then
+    util.argerror(1, "new", "field 'tls' cannot be used with an ssh:// host")
+  end
   if tls then
     ep.tls = { ca = tls.ca, cert = tls.cert, key = tls.key, verify = tls.verify ~= false }
     if ep.url then ep.url = ep.url:gsub("^http://", "https://") end
@@ -100,10 +181,11 @@ function M.new(opts)
   if transport ~= nil and transport ~= "plain" and transport ~= "libcurl" then
     util.argerror(1, "new", "field 'transport' must be \"plain\" or \"libcurl\"")
   end
-  -- a TCP or TLS endpoint always goes through libcurl
-  if transport == "libcurl" or (transport == "plain" and ep.socket) then ep.transport = transport end
+  -- a TCP or TLS endpoint always goes through libcurl, ssh through its own
+  if transport and ep.socket then ep.transport = transport end
   local self = setmetatable({
-    host = host,
+    host = redact(host),
+    context = ctxname,
     _ep = ep,
     _timeout = math.floor((opts.timeout or 60) * 1000),
     _version = opts.version ~= "auto" and opts.version or nil,
@@ -115,18 +197,11 @@ function M.new(opts)
   return self
 end
 
---- Make a client from the environment, as the docker CLI does:
--- `DOCKER_HOST`, `DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH` (default
--- `~/.docker`), `DOCKER_API_VERSION`; and `DOCKERPTY_TRANSPORT`
--- ("libcurl" to use libcurl for a unix socket too).
--- @tparam[opt] function getenv (default `os.getenv`), for tests
--- @treturn Client
--- @usage local c = require("dockerpty.client").from_env()
-function M.from_env(getenv)
-  getenv = getenv or os.getenv
-  local opts = { host = getenv("DOCKER_HOST") }
-  if opts.host == "" then opts.host = nil end
-  local verify = getenv("DOCKER_TLS_VERIFY")
+-- The rest of from_env: DOCKER_TLS_VERIFY and DOCKER_CERT_PATH for the
+-- default context (env_tls), DOCKER_API_VERSION, DOCKERPTY_TRANSPORT.
+local function from_env_common(getenv, opts, ctxname, env_tls)
+  local verify = env_tls and getenv("DOCKER_TLS_VERIFY")
+  if opts.host and opts.host:find("^ssh://") then verify = nil end
   local certs = getenv("DOCKER_CERT_PATH")
   if certs == "" then certs = nil end
   if verify and verify ~= "" then
@@ -138,7 +213,47 @@ function M.from_env(getenv)
   if v and v ~= "" then opts.version = v end
   local tr = getenv("DOCKERPTY_TRANSPORT")
   if tr and tr ~= "" then opts.transport = tr end
-  return M.new(opts)
+  local c = M.new(opts)
+  c.context = ctxname
+  return c
+end
+
+--- Make a client from the environment, as the docker CLI does:
+-- the context in force (`opts.context` as `--context`; else none when
+-- `opts.host` or `DOCKER_HOST` is given; else `DOCKER_CONTEXT`, else
+-- `currentContext` in `$DOCKER_CONFIG/config.json`), or without one
+-- `DOCKER_HOST`, `DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH` (default
+-- `~/.docker`); then `DOCKER_API_VERSION`, and `DOCKERPTY_TRANSPORT`
+-- ("libcurl" to use libcurl for a unix socket too).
+-- @tparam[opt] function getenv (default `os.getenv`), for tests; or opts
+-- @tparam[opt] table opts `context` (as `--context`/`-c`), `host` (as
+-- `-H`; not with `context`)
+-- @treturn Client
+-- @raise an error object (kind "usage") for an unknown context
+-- @usage local c = require("dockerpty.client").from_env()
+-- local r = require("dockerpty.client").from_env(nil, { context = "remote" })
+function M.from_env(getenv, opts)
+  if type(getenv) == "table" and opts == nil then getenv, opts = nil, getenv end
+  opts = util.check(2, "from_env", opts, "table", true) or {}
+  check_fields("from_env", opts, { context = true, host = true })
+  getenv = getenv or os.getenv
+  local ohost = util.check(2, "from_env", opts.host, "string", true)
+  local octx = util.check(2, "from_env", opts.context, "string", true)
+  if ohost and octx then
+    util.argerror(2, "from_env", "conflicting options: cannot specify both 'host' and 'context'")
+  end
+  local name = context.resolve(octx, ohost ~= nil, getenv)
+  if name ~= context.DEFAULT then
+    local ctx = context.load(name, getenv)
+    local copts = { host = ctx.host }
+    if ctx.tls and not ctx.host:find("^unix://") and not ctx.host:find("^ssh://") then
+      copts.tls = ctx.tls
+    end
+    return from_env_common(getenv, copts, name)
+  end
+  local opts2 = { host = ohost or getenv("DOCKER_HOST") }
+  if opts2.host == "" then opts2.host = nil end
+  return from_env_common(getenv, opts2, nil, true)
 end
 
 -- The REST handle (one per client, keeping its connection alive).
@@ -339,7 +454,9 @@ end
 -- argv table), `entrypoint`, `stdin_open`, `tty`, `environment` (list of
 -- "K=V" or a map), `working_dir`, `user`, `name`, `labels`, `host_config`
 -- (table sent as HostConfig, e.g. `{NetworkMode = "none", AutoRemove = true}`),
--- `console_size` ({rows, cols}, API 1.42+), `detach`. `stdin_open` sets
+-- `console_size` ({rows, cols}, API 1.42+), `detach`, `config` (more
+-- Config fields, sent as given, e.g. `{Hostname = "h", StopSignal = "SIGINT"}`),
+-- `platform` ("os[/arch[/variant]]"). `stdin_open` sets
 -- OpenStdin, StdinOnce and AttachStdin as `docker run -i` does.
 -- @treturn table `{Id=, Warnings=}`
 -- @usage local r = c:create_container{ image = "busybox", command = "sh", tty = true, stdin_open = true }
@@ -347,7 +464,8 @@ function Client:create_container(opts)
   util.check(1, "create_container", opts, "table")
   check_fields("create_container", opts, { image = true, command = true, entrypoint = true,
     stdin_open = true, tty = true, environment = true, working_dir = true, user = true,
-    name = true, labels = true, host_config = true, console_size = true, detach = true })
+    name = true, labels = true, host_config = true, console_size = true, detach = true,
+    config = true, platform = true })
   util.check(1, "create_container", opts.image, "string")
   local body = {
     Image = opts.image,
@@ -364,6 +482,7 @@ function Client:create_container(opts)
   body.WorkingDir = opts.working_dir
   body.User = opts.user
   body.Labels = opts.labels
+  for k, v in pairs(opts.config or {}) do body[k] = v end
   local hc = {}
   for k, v in pairs(opts.host_config or {}) do hc[k] = v end
   local cs = size_pair("create_container", opts.console_size)
@@ -371,7 +490,7 @@ function Client:create_container(opts)
     hc.ConsoleSize = cs
   end
   if next(hc) then body.HostConfig = hc end
-  local query = opts.name and { name = opts.name } or nil
+  local query = (opts.name or opts.platform) and { name = opts.name, platform = opts.platform } or nil
   local ok, r = pcall(self._json, self, "POST", "/containers/create", query, body)
   if not ok then
     if errors.is(r) and r.status == 404 then
@@ -534,12 +653,14 @@ function Client:_exchange(method, path, headers, body, timeout)
   local ok, msg, name = conn:send(req, timeout or self._timeout)
   if not ok then
     conn:close()
-    errors.from_core(msg, name, ("%s %s at %s"):format(method, path, self:where()))
+    -- an ssh child that ended says so itself ("cannot connect ... ssh://h: ...")
+    errors.from_core(msg, name, name ~= "ssh" and ("%s %s at %s"):format(method, path, self:where()) or nil)
   end
   local status, reason, hdrs = conn:read_head(timeout or self._timeout)
   if not status then
     conn:close()
     local n = hdrs
+    if n == "ssh" then errors.raise("connection", reason, nil, { name = n }) end
     errors.raise(errors.kind_of(n), ("%s %s at %s: %s"):format(method, path, self:where(), reason),
       nil, { name = n })
   end

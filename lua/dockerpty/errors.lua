@@ -56,4 +56,29 @@ function M.from_core(msg, name, prefix)
   M.raise(M.kind_of(name), text, nil, { name = name })
 end
 
+--- The docker CLI's exit status for an error (an error object or any
+-- other value) from `command`: `docker run` (the default) exits 127 when
+-- the daemon could not find the command, 126 when it could not invoke it,
+-- else 125; the other commands exit 1, and so does a failed write to our
+-- own stdout or stderr.
+-- @tparam any e
+-- @tparam[opt] string command "run" (default), "exec", "attach", "start"...
+-- @treturn integer
+-- @usage os.exit(errors.exit_status(e))
+function M.exit_status(e, command)
+  -- our own output failing (a reader gone, a full disk): 1, as docker's
+  if M.is(e) and e.kind == "io" then return 1 end
+  if command ~= nil and command ~= "run" and command ~= "create" then return 1 end
+  if not M.is(e) or e.kind ~= "api" then return 125 end
+  local m = tostring(e.message)
+  for _, s in ipairs({ "executable file not found", "no such file or directory",
+      "system cannot find the file specified" }) do
+    if m:find(s, 1, true) then return 127 end
+  end
+  if m:find("permission denied", 1, true) or m:find("is a directory", 1, true) then
+    return 126
+  end
+  return 125
+end
+
 return M

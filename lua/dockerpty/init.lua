@@ -14,6 +14,8 @@
 -- * `logs` (default false): replay the container's earlier output first.
 -- * `detach_keys`: docker's format ("ctrl-p,ctrl-q"); default `detachKeys`
 --   from `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`, else ctrl-p,ctrl-q.
+--   "" turns detaching off: every key reaches the container (for `start_exec`,
+--   the daemon keeps the keys the exec was created with).
 -- * `sig_proxy` (default true): without a tty, forward SIGINT, SIGTERM,
 --   SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the container (run and attach).
 -- * `warn` (default: a line on stderr): a function called with each warning
@@ -39,9 +41,11 @@
 -- print(dockerpty.start(client, c))  --> true  exit  0
 local core = require("dockerpty.core")
 local clientlib = require("dockerpty.client")
+local config = require("dockerpty.config")
 local errors = require("dockerpty.errors")
 local operation = require("dockerpty.operation")
 local pty = require("dockerpty.pty")
+local record = require("dockerpty.record")
 local tty = require("dockerpty.tty")
 local util = require("dockerpty.util")
 
@@ -86,6 +90,75 @@ function M.start(client, container, opts)
   local op = operation.RunOperation.new(client, container, opts)
   op.recorder = operation.open_record(op.opts, nil, op:local_size())
   return pty.PseudoTerminal.new(client, op):start()
+end
+
+-- auto_remove: the daemon removes the container when it stops
+-- (AutoRemove); make sure it is gone before returning. 404: already
+-- removed; 409: removal in progress. A container that still runs (the
+-- session failed) is left to AutoRemove, as docker does.
+local function ensure_removed(client, id)
+  local ok, info = pcall(client.inspect_container, client, id)
+  if not ok then
+    if errors.is(info) and info.status == 404 then return end
+    error(info, 0)
+  end
+  if info.State and info.State.Running then return end
+  ok, info = pcall(client.remove_container, client, id, { v = true, force = true })
+  if not ok and not (errors.is(info) and (info.status == 404 or info.status == 409)) then
+    error(info, 0)
+  end
+  for _ = 1, 200 do
+    ok, info = pcall(client.inspect_container, client, id)
+    if not ok then
+      if errors.is(info) and info.status == 404 then return end
+      error(info, 0)
+    end
+    core.sleep(50)
+  end
+  errors.raise("timeout", "container " .. id .. " was not removed within 10 s")
+end
+
+--- Create a container, attach to it, start it and wait for its end, as
+-- `docker run` does; with `auto_remove` (or `AutoRemove` in the create
+-- options' `host_config`) the container is gone when the call returns,
+-- also when it could not start.
+-- @tparam Client client
+-- @tparam table create_opts the options of `client:create_container`
+-- @tparam[opt] table opts session options, plus `auto_remove`
+-- @return `true|nil, "exit", code`, or `true, "detach"`; then the container's id
+-- @usage local ok, how, code = dockerpty.run(client, { image = "busybox", command = "true" })
+function M.run(client, create_opts, opts)
+  util.check(1, "run", client, "table")
+  util.check(2, "run", create_opts, "table")
+  util.check(3, "run", opts, "table", true)
+  local sopts, remove = {}, false
+  for k, v in pairs(opts or {}) do
+    if k == "auto_remove" then remove = v and true or false else sopts[k] = v end
+  end
+  local copts = {}
+  for k, v in pairs(create_opts) do copts[k] = v end
+  local hc = {}
+  for k, v in pairs(create_opts.host_config or {}) do hc[k] = v end
+  if remove then hc.AutoRemove = true end
+  remove = hc.AutoRemove == true
+  copts.host_config = next(hc) and hc or nil
+  if sopts.record then
+    -- the recording first: a path that cannot be written fails before
+    -- the container is created
+    local o = operation.options("start", sopts)
+    sopts.record = operation.open_record(o, copts.command, tty.size(o.stdout) or tty.size(o.stdin))
+  end
+  local made, created = pcall(client.create_container, client, copts)
+  if not made then
+    if getmetatable(sopts.record) == record.Recorder then sopts.record:close() end
+    error(created, 0)
+  end
+  local ok, res, how, code = pcall(M.start, client, created, sopts)
+  if remove and (not ok or how ~= "detach") then
+    ensure_removed(client, created.Id)
+  end
+  if not ok then error(res, 0) end
+  return res, how, code, created.Id
 end
 
 --- Create an exec as Python dockerpty does: `interactive` gives both a tty
@@ -146,7 +219,7 @@ function M.exec_command(client, container, command, opts)
     return client:exec_create(container, command, {
       stdin = attach_stdin, tty = want_tty and true or false, environment = o.environment,
       workdir = o.workdir, user = o.user, privileged = o.privileged,
-      detach_keys = opts and opts.detach_keys, console_size = size,
+      detach_keys = config.daemon_detach_keys(o.detach_spec, "exec"), console_size = size,
     })
   end)
   if not made then

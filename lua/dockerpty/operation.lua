@@ -70,7 +70,7 @@ function M.options(fname, opts)
   if o.stdin ~= true then check_endpoint(fname, "stdin", o.stdin, true) end
   local r = o.record
   if r ~= nil and r ~= false and type(r) ~= "string" and type(r) ~= "function"
-      and io.type(r) ~= "file" then
+      and io.type(r) ~= "file" and getmetatable(r) ~= record.Recorder then
     error(("bad argument #3 to '%s' (option 'record': path, file, function or false expected, got %s)")
       :format(fname, io.type(r) or type(r)), 3)
   end
@@ -88,7 +88,7 @@ function M.options(fname, opts)
       fname, type(o.warn)), 3)
   end
   local spec = config.detach_keys(o.detach_keys)
-  local keys, msg = core.parse_keys(spec)
+  local keys, msg = config.parse_detach_keys(spec)
   if not keys then errors.raise("usage", msg) end
   o.detach_spec, o.detach_bytes = spec, keys
   return setmetatable(o, Normalized)
@@ -194,6 +194,7 @@ end
 -- @local
 function M.open_record(o, command, size)
   if not o.record then return nil end
+  if getmetatable(o.record) == record.Recorder then return o.record end   -- opened already
   return record.open(o.record, { width = size and size[2] or 80, height = size and size[1] or 24,
     command = command, record_input = o.record_input and true or false })
 end
@@ -242,6 +243,13 @@ function Operation:stream_outcome()
     return "detach"
   end
   local st, msg, name = out:status()
+  local failed = st == "error" and out:stats().failed_sink
+  if failed then
+    -- our own stdout or stderr would not take the bytes (a reader gone, a
+    -- full disk): docker's words, "write /dev/stdout: broken pipe"
+    errors.raise("io", ("write /dev/%s: %s"):format(failed == 2 and "stderr" or "stdout",
+      (msg:gsub("^write: ", ""):lower())), nil, { name = name })
+  end
   -- a reset or broken pipe after the output is the daemon closing with our
   -- stdin unread (case 42): the end of the stream, not a failure
   if st == "error" and (name == "ECONNRESET" or name == "EPIPE") then
@@ -354,7 +362,7 @@ function RunOperation:attach_params()
     stderr = self.opts.stderr ~= false or (self.recorder or self.matcher) ~= nil,
     logs = self.opts.logs and true or false,
     stream = true,
-    detach_keys = self.opts.detach_spec,
+    detach_keys = config.daemon_detach_keys(self.opts.detach_spec, "attach"),
   }
 end
 

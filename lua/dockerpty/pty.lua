@@ -5,11 +5,10 @@
 -- @module dockerpty.pty
 local core = require("dockerpty.core")
 local errors = require("dockerpty.errors")
+local resize = require("dockerpty.resize")
 local tty = require("dockerpty.tty")
 
 local M = {}
-
-local RESIZE_TRIES = 10
 
 local PseudoTerminal = {}
 PseudoTerminal.__index = PseudoTerminal
@@ -18,7 +17,8 @@ M.PseudoTerminal = PseudoTerminal
 --- Make a pseudo-terminal for an operation.
 -- @tparam Client client
 -- @tparam Operation operation a RunOperation or ExecOperation
--- @tparam[opt] table deps injectable `sleep(ms)` and `warn(msg)`, for tests
+-- @tparam[opt] table deps injectable `sleep(ms)` (the wait between resize
+-- tries; default: run the loop that long) and `warn(msg)`, for tests
 -- @usage local pty = dockerpty.PseudoTerminal.new(client, op)
 function PseudoTerminal.new(client, operation, deps)
   deps = deps or {}
@@ -26,7 +26,7 @@ function PseudoTerminal.new(client, operation, deps)
     client = client,
     operation = operation,
     loop = core.loop(),
-    _sleep = deps.sleep or core.sleep,
+    _sleep = deps.sleep,
     _warn = deps.warn or function(msg) operation:warn(msg) end,
   }, PseudoTerminal)
 end
@@ -45,9 +45,12 @@ function PseudoTerminal:resize(size)
   return ok, err
 end
 
--- The first resize: retried while the process is not ready yet (PROTOCOL.md
--- 8.3), then a warning. Attaching to a running tty redraws its screen by
--- resizing to (rows+1, cols+1) and back.
+-- The first resize: retried while the process is not ready yet
+-- (dockerpty.resize), then a warning. Between tries the loop runs, so the
+-- output flows; when the session ends meanwhile the retries stop, without
+-- a warning, and how the loop ended is returned ("done", or "signal" and
+-- its name). Attaching to a running tty redraws its screen by resizing to
+-- (rows+1, cols+1) and back.
 function PseudoTerminal:_initial_resize()
   local op = self.operation
   if not op:is_tty() then return end
@@ -56,11 +59,20 @@ function PseudoTerminal:_initial_resize()
   if op:was_running() then
     op:try_resize(size[1] + 1, size[2] + 1)
   end
-  for i = 1, RESIZE_TRIES + 1 do
-    if op:try_resize(size[1], size[2]) then return end
-    if i <= RESIZE_TRIES then self._sleep(10 * i) end
+  local ended
+  local function wait(ms)
+    if self._sleep then return self._sleep(ms) end
+    local how, sig = self.loop:run(ms)
+    if how ~= "timeout" then
+      ended = { how, sig }
+      return true
+    end
   end
-  self._warn("failed to resize tty, using default size")
+  local ok, _, _, stopped = resize.retry(function() return op:try_resize(size[1], size[2]) end, wait)
+  if not ok and not stopped then
+    self._warn("failed to resize tty, using default size")
+  end
+  if ended then return ended[1], ended[2] end
 end
 
 local WINCHHandler = {}
@@ -117,7 +129,8 @@ function PseudoTerminal:start(sockets)
   local ran, how, sig = pcall(function()
     term:start()
     if op:is_tty() then
-      self:_initial_resize()
+      local ended, name = self:_initial_resize()
+      if ended then return ended, name end
       winch:start()
     end
     return lp:run()

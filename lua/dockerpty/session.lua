@@ -22,6 +22,7 @@
 -- print(s:wait())                    --> true  exit  0
 -- -- in a cqueues controller:  cq:wrap(function() print(s:wait(cqueues.poll)) end)
 local core = require("dockerpty.core")
+local config = require("dockerpty.config")
 local errors = require("dockerpty.errors")
 local expect = require("dockerpty.expect")
 local operation = require("dockerpty.operation")
@@ -175,7 +176,8 @@ function phases.create(s)
   local attach_stdin = o.stdin ~= false
   local path, body = s.client:_exec_body(s.container, s.argv, {
     stdin = attach_stdin, tty = c.tty, environment = c.environment, workdir = c.workdir,
-    user = c.user, privileged = c.privileged, detach_keys = o.detach_spec,
+    user = c.user, privileged = c.privileged,
+    detach_keys = config.daemon_detach_keys(o.detach_spec, "exec"),
   })
   local r = s:_ask("create", "POST", path, { json = body })
   if not r then return false end

@@ -124,6 +124,30 @@ pump("c67-truncated-payload", 1, frame(2, "abc") .. string.char(1, 0, 0, 0, 0, 0
   "", "", "\4")
 pump("signals", 2 + 16, frame(2, cyclic(5000)) .. frame(1, "x"), "", "", "\1\1\1\240\240")
 
+-- F6 vtmodes: chunk-size count (% 16), sizes (b + 1), the program's output.
+local function vtmodes(name, sizes, output)
+  write("vtmodes", name, string.char(#sizes) .. sizes .. output)
+end
+local E = "\27"
+vtmodes("fullscreen-vi", "\3\0\7", E .. "[?1049h" .. E .. "[22;0;0t" .. E .. "[?1h" .. E .. "=" .. E .. "[H" ..
+  E .. "[2J" .. E .. "[?25l~\r\n~\r\n" .. E .. "[7m-- INSERT --" .. E .. "[m" .. E .. "[?25h")
+vtmodes("htop-mouse", "\5\1", E .. "[?1049h" .. E .. "[?1000;1006h" .. E .. "[?1002h" .. E .. "[?25l" ..
+  E .. "[1;31;44mCPU" .. E .. "[38;5;0m" .. E .. "[48;2;1;2;3m")
+vtmodes("every-mode-set", "\255", E .. "[?1003h" .. E .. "[?1002h" .. E .. "[?1000h" .. E .. "[?9h" ..
+  E .. "[?1006h" .. E .. "[?1015h" .. E .. "[?1005h" .. E .. "[?1004h" .. E .. "[?2004h" .. E .. "=" ..
+  E .. "[?1h" .. E .. "[?25l" .. E .. "[4:3m" .. E .. "[?47h")
+vtmodes("set-then-reset", "\0", E .. "[?1049;1000;2004h" .. E .. "[1m" .. E .. "[?1049;1000;2004l" .. E .. "[0m")
+vtmodes("full-reset", "\2", E .. "[?1049h" .. E .. "[?1003h" .. E .. "c" .. E .. "[?2004h")
+vtmodes("malformed", "\1", E .. "[?1049 h" .. E .. "[1?25l" .. E .. "[>1049h" .. E .. "[?1049\24h" ..
+  E .. "[?10" .. E .. "[?25l" .. E .. " =" .. E .. "\n=" .. E .. "[?10\r\n49h")
+vtmodes("long-params", "\200\255", E .. "[?" .. string.rep("7;", 3000) .. "1049h" .. E .. "[" ..
+  string.rep("9", 500) .. "m" .. E .. "[?" .. string.rep("0", 400) .. "2004h")
+vtmodes("osc-and-dcs", "\9", E .. "]0;title " .. E .. "[?1049h\7" .. E .. "Ptmux;" .. E .. E .. "[?1000h" ..
+  E .. "\\" .. E .. "[?1004h")
+vtmodes("sgr-colours", "\4", E .. "[38;5;0;0m" .. E .. "[38:2::1:2:3m" .. E .. "[39m" .. E .. "[58;2;9;9;9m" ..
+  E .. "[4:0;59;1m" .. E .. "[22m" .. E .. "[5;7;53m")
+vtmodes("plain-text", "\30", cyclic(512):gsub("\27", "."))
+
 -- Failing inputs found by fuzzing, minimised (spec/fuzz/README.md "Findings").
 -- F5-1: stdout held by a slow sink is dropped when an unknown stream type stops the pump.
 pump("finding-f5-1-protocol-slow-stdout", 8, frame(1, cyclic(20000)) .. "Invalid input", "", "", "", 0, 2)

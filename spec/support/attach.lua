@@ -54,3 +54,8 @@ io.stdout:flush()
 -- DP_ATTACH_HOLD=ms keeps the program alive a little after its report.
 local hold = tonumber(os.getenv("DP_ATTACH_HOLD") or "")
 if hold then core.sleep(hold) end
+-- a stop signal ended the session: die of it, as a command does (the
+-- library itself never re-raises into its host)
+if not ok and dockerpty.errors.is(a) and a.kind == "interrupted" then
+  core.raise_default(a.signal)
+end

@@ -1,0 +1,460 @@
+/*
+** vtmodes.c: the terminal modes a remote program left on, tracked as its
+** output passes, and the sequences that turn them off again; Lua class
+** dockerpty.VtModes. No I/O: bytes in, a mode set out.
+**
+** The parser follows the usual VT500-style state machine, reduced to what
+** it needs: text is skipped with one memchr for ESC; ESC c (full reset)
+** turns everything off; ESC = and ESC > set the keypad mode; a CSI reads
+** its parameters one byte at a time into a bounded state (the tracked
+** modes it names as bits, the SGR state it would give), committed by the
+** final byte. CAN and SUB cancel a sequence, ESC starts a new one, other
+** C0 controls inside one are executed by a terminal and skipped here.
+** Mouse modes are tracked one bit each, so a mode some terminal turned
+** off on its own may still be turned off once more: never one too few.
+*/
+#include <string.h>
+
+#include "vtmodes.h"
+#include "util.h"
+
+enum { ST_GROUND, ST_ESC, ST_ESC_INT, ST_CSI };
+
+/* CSI flags */
+enum {
+    F_PRIV = 1,      /* '?' first */
+    F_MARK = 2,      /* '<', '=' or '>' first */
+    F_INTER = 4,     /* an intermediate byte seen */
+    F_BAD = 8,       /* malformed: ignored by the terminal */
+    F_STARTED = 16   /* a parameter or intermediate byte seen */
+};
+
+#define PARAM_CAP 100000u   /* larger numbers name no mode and no SGR code */
+
+/* SGR attribute groups: each is on, or back at its default. */
+enum {
+    G_INTENS, G_ITALIC, G_UNDER, G_BLINK, G_INVERSE, G_HIDDEN, G_STRIKE,
+    G_FONT, G_PROP, G_FG, G_BG, G_FRAME, G_OVER, G_ULCOLOR, G_IDEO, G_SUPER
+};
+
+/* SGR code -> group + 1 it sets, or -(group + 1) it clears; 0: no effect.
+** Codes from 108 up name nothing. */
+#define SET(g) (signed char)((g) + 1)
+#define CLR(g) (signed char)(-(g) - 1)
+static const signed char SGR_CODES[108] = {
+    [1] = SET(G_INTENS), [2] = SET(G_INTENS), [22] = CLR(G_INTENS),
+    [3] = SET(G_ITALIC), [20] = SET(G_ITALIC), [23] = CLR(G_ITALIC),
+    [4] = SET(G_UNDER), [21] = SET(G_UNDER), [24] = CLR(G_UNDER),
+    [5] = SET(G_BLINK), [6] = SET(G_BLINK), [25] = CLR(G_BLINK),
+    [7] = SET(G_INVERSE), [27] = CLR(G_INVERSE),
+    [8] = SET(G_HIDDEN), [28] = CLR(G_HIDDEN),
+    [9] = SET(G_STRIKE), [29] = CLR(G_STRIKE),
+    [11 ... 19] = SET(G_FONT), [10] = CLR(G_FONT),
+    [26] = SET(G_PROP), [50] = CLR(G_PROP),
+    [30 ... 38] = SET(G_FG), [90 ... 97] = SET(G_FG), [39] = CLR(G_FG),
+    [40 ... 48] = SET(G_BG), [100 ... 107] = SET(G_BG), [49] = CLR(G_BG),
+    [51] = SET(G_FRAME), [52] = SET(G_FRAME), [54] = CLR(G_FRAME),
+    [53] = SET(G_OVER), [55] = CLR(G_OVER),
+    [58] = SET(G_ULCOLOR), [59] = CLR(G_ULCOLOR),
+    [60 ... 64] = SET(G_IDEO), [65] = CLR(G_IDEO),
+    [73] = SET(G_SUPER), [74] = SET(G_SUPER), [75] = CLR(G_SUPER),
+};
+#undef SET
+#undef CLR
+
+static const char *const NAMES[DP_VT_NMODES] = {
+    "mouse_any", "mouse_btn", "mouse_vt200", "mouse_x10", "mouse_sgr",
+    "mouse_urxvt", "mouse_utf8", "focus", "paste", "keypad", "cursor_keys",
+    "cursor_hidden", "sgr", "alt_screen"
+};
+
+/* What turns each mode off, in the order of the bits. */
+static const char *const UNDO[DP_VT_NMODES] = {
+    "\033[?1003l", "\033[?1002l", "\033[?1000l", "\033[?9l", "\033[?1006l",
+    "\033[?1015l", "\033[?1005l", "\033[?1004l", "\033[?2004l", "\033>",
+    "\033[?1l", "\033[?25h", "\033[m", NULL  /* alternate screen: by v->alt */
+};
+
+void dp_vt_init(dp_vt *v) {
+    memset(v, 0, sizeof *v);
+    v->state = ST_GROUND;
+}
+
+int dp_vt_dirty(const dp_vt *v) {
+    return v->modes != 0 || v->sgr != 0;
+}
+
+unsigned dp_vt_modes(const dp_vt *v) {
+    return v->modes | (v->sgr ? DP_VT_SGR : 0);
+}
+
+const char *dp_vt_name(int i) {
+    return i >= 0 && i < DP_VT_NMODES ? NAMES[i] : NULL;
+}
+
+/* {====================================================================
+** CSI parameters
+** ===================================================================== */
+
+/* The tracked mode a DEC private mode number names (0: none). */
+static unsigned vt_dec_mode(unsigned p) {
+    switch (p) {
+    case 1: return DP_VT_CURSOR_KEYS;
+    case 9: return DP_VT_MOUSE_X10;
+    case 25: return DP_VT_CURSOR_HIDDEN;
+    case 47: case 1047: case 1049: return DP_VT_ALT;
+    case 66: return DP_VT_KEYPAD;
+    case 1000: return DP_VT_MOUSE_VT200;
+    case 1002: return DP_VT_MOUSE_BTN;
+    case 1003: return DP_VT_MOUSE_ANY;
+    case 1004: return DP_VT_FOCUS;
+    case 1005: return DP_VT_MOUSE_UTF8;
+    case 1006: return DP_VT_MOUSE_SGR;
+    case 1015: return DP_VT_MOUSE_URXVT;
+    case 2004: return DP_VT_PASTE;
+    default: return 0;
+    }
+}
+
+/* One SGR parameter, applied to the tentative state. `colon`: it has
+** ':' subparameters, the first being sub1. The ';' forms of 38, 48 and 58
+** (5;n and 2;r;g;b) are followed by values that are not SGR codes. */
+static void vt_sgr_param(dp_vt *v, unsigned p, int colon, unsigned sub1) {
+    int g;
+    if (v->ext >= 2) {           /* a colour value: skip it */
+        v->ext = (unsigned char)(v->ext == 2 ? 0 : v->ext - 1);
+        return;
+    }
+    if (v->ext == 1) {           /* the colour kind */
+        v->ext = (unsigned char)(p == 5 ? 2 : p == 2 ? 4 : 0);
+        return;
+    }
+    if (p == 0) {
+        v->sgr_try = 0;
+        return;
+    }
+    if (p == 4 && colon && sub1 == 0) {   /* 4:0, no underline */
+        v->sgr_try &= ~(1u << G_UNDER);
+        return;
+    }
+    g = p < sizeof SGR_CODES ? SGR_CODES[p] : 0;
+    if (g > 0)
+        v->sgr_try |= 1u << (g - 1);
+    else if (g < 0)
+        v->sgr_try &= ~(1u << (-g - 1));
+    if ((p == 38 || p == 48 || p == 58) && !colon)
+        v->ext = 1;
+}
+
+/* The parameter just read ends (at ';' or the final byte). */
+static void vt_csi_param_end(dp_vt *v) {
+    unsigned p = v->nsub ? v->main : v->param;
+    unsigned sub1 = v->nsub == 1 ? v->param : v->sub1;
+    if (v->flags & F_PRIV) {
+        unsigned m = vt_dec_mode(p);
+        v->pending |= m;
+        if (m == DP_VT_ALT)
+            v->alt_pending = (unsigned short)p;
+    } else if (!(v->flags & F_MARK)) {
+        vt_sgr_param(v, p, v->nsub != 0, sub1);
+    }
+    v->param = v->main = v->sub1 = 0;
+    v->nsub = 0;
+}
+
+static void vt_csi_colon(dp_vt *v) {
+    if (v->nsub == 0)
+        v->main = v->param;
+    else if (v->nsub == 1)
+        v->sub1 = v->param;
+    if (v->nsub < 2)
+        v->nsub++;
+    v->param = 0;
+}
+
+static void vt_csi_final(dp_vt *v, unsigned char c) {
+    v->state = ST_GROUND;
+    if (v->flags & (F_BAD | F_INTER))
+        return;
+    vt_csi_param_end(v);
+    if ((v->flags & (F_PRIV | F_MARK)) == F_PRIV && (c == 'h' || c == 'l')) {
+        unsigned named = v->pending & ~DP_VT_CURSOR_HIDDEN;
+        if (c == 'h')
+            v->modes |= named;
+        else
+            v->modes &= ~named;
+        if (v->pending & DP_VT_CURSOR_HIDDEN) {   /* ?25h shows the cursor */
+            if (c == 'h')
+                v->modes &= ~DP_VT_CURSOR_HIDDEN;
+            else
+                v->modes |= DP_VT_CURSOR_HIDDEN;
+        }
+        if ((v->pending & DP_VT_ALT) && c == 'h')
+            v->alt = v->alt_pending;
+    } else if (!(v->flags & (F_PRIV | F_MARK)) && c == 'm') {
+        v->sgr = v->sgr_try;
+    }
+}
+
+static void vt_csi_byte(dp_vt *v, unsigned char c) {
+    if (c >= '0' && c <= ';') {               /* digits, ':' and ';' */
+        if (v->flags & F_INTER)
+            v->flags |= F_BAD;                /* a parameter after an intermediate */
+        else if (c == ';')
+            vt_csi_param_end(v);
+        else if (c == ':')
+            vt_csi_colon(v);
+        else if (v->param < PARAM_CAP)
+            v->param = v->param * 10 + (unsigned)(c - '0');
+        v->flags |= F_STARTED;
+    } else if (c >= '<' && c <= '?') {        /* private markers: first only */
+        if (v->flags & F_STARTED)
+            v->flags |= F_BAD;
+        else
+            v->flags |= c == '?' ? F_PRIV : F_MARK;
+        v->flags |= F_STARTED;
+    } else if (c >= 0x20 && c <= 0x2f) {
+        v->flags |= F_INTER | F_STARTED;
+    } else if (c >= 0x40 && c <= 0x7e) {
+        vt_csi_final(v, c);
+    } else if (c == 0x1b) {
+        v->state = ST_ESC;
+    } else if (c == 0x18 || c == 0x1a || c >= 0x80) {
+        v->state = ST_GROUND;                 /* cancelled */
+    }
+    /* other C0 controls and DEL: executed or ignored, the sequence goes on */
+}
+
+/* }==================================================================== */
+
+static void vt_csi_start(dp_vt *v) {
+    v->state = ST_CSI;
+    v->flags = 0;
+    v->pending = 0;
+    v->alt_pending = 0;
+    v->sgr_try = v->sgr;
+    v->param = v->main = v->sub1 = 0;
+    v->nsub = 0;
+    v->ext = 0;
+}
+
+static void vt_esc_byte(dp_vt *v, unsigned char c) {
+    switch (c) {
+    case '[':
+        vt_csi_start(v);
+        return;
+    case 0x1b:
+        return;                 /* a new escape */
+    case '=':
+        v->modes |= DP_VT_KEYPAD;
+        break;
+    case '>':
+        v->modes &= ~DP_VT_KEYPAD;
+        break;
+    case 'c':                   /* RIS: a full reset */
+        v->modes = 0;
+        v->sgr = 0;
+        v->alt = 0;
+        break;
+    default:
+        if (c >= 0x20 && c <= 0x2f) {
+            v->state = ST_ESC_INT;
+            return;
+        }
+        if (c < 0x20 && c != 0x18 && c != 0x1a)
+            return;             /* a C0 control, executed */
+        break;
+    }
+    v->state = ST_GROUND;
+}
+
+static void vt_esc_int_byte(dp_vt *v, unsigned char c) {
+    if (c == 0x1b)
+        v->state = ST_ESC;
+    else if ((c >= 0x20 && c <= 0x2f) || (c < 0x20 && c != 0x18 && c != 0x1a))
+        return;
+    else
+        v->state = ST_GROUND;
+}
+
+void dp_vt_scan(dp_vt *v, const char *buf, size_t n) {
+    const unsigned char *p = (const unsigned char *)buf;
+    const unsigned char *end = p + n;
+    while (p < end) {
+        unsigned char c;
+        if (v->state == ST_GROUND) {
+            p = memchr(p, 0x1b, (size_t)(end - p));
+            if (p == NULL)
+                return;
+            p++;
+            v->state = ST_ESC;
+            continue;
+        }
+        if (v->state == ST_CSI && !(v->flags & F_INTER)) {
+            unsigned param = v->param;   /* a run of digits, in one go */
+            const unsigned char *q = p;
+            while (q < end && *q >= '0' && *q <= '9') {
+                if (param < PARAM_CAP)
+                    param = param * 10 + (unsigned)(*q - '0');
+                q++;
+            }
+            if (q != p) {
+                v->param = param;
+                v->flags |= F_STARTED;
+                p = q;
+                continue;
+            }
+        }
+        c = *p++;
+        if (v->state == ST_CSI)
+            vt_csi_byte(v, c);
+        else if (v->state == ST_ESC)
+            vt_esc_byte(v, c);
+        else
+            vt_esc_int_byte(v, c);
+    }
+}
+
+size_t dp_vt_undo(const dp_vt *v, char *out, size_t cap) {
+    unsigned on = dp_vt_modes(v);
+    size_t o = 0;
+    int i;
+    for (i = 0; i < DP_VT_NMODES; i++) {
+        const char *s = UNDO[i];
+        size_t len;
+        if (!(on & (1u << i)))
+            continue;
+        if (s == NULL)          /* the alternate screen, as it was entered */
+            s = v->alt == 47 ? "\033[?47l" : v->alt == 1047 ? "\033[?1047l" : "\033[?1049l";
+        len = strlen(s);
+        if (len > cap - o)
+            break;
+        memcpy(out + o, s, len);
+        o += len;
+    }
+    return o;
+}
+
+/* {====================================================================
+** Lua class dockerpty.VtModes
+** ===================================================================== */
+
+static dp_vt *vt_check(lua_State *L) {
+    return (dp_vt *)luaL_checkudata(L, 1, DP_VTMODES);
+}
+
+/***
+** A new mode tracker, every mode off.
+** @function vtmodes
+** @treturn dockerpty.VtModes the tracker
+** @usage local vt = core.vtmodes()
+*/
+static int vt_f_new(lua_State *L) {
+    dp_vt *v = (dp_vt *)lua_newuserdatauv(L, sizeof *v, 0);
+    dp_vt_init(v);
+    luaL_setmetatable(L, DP_VTMODES);
+    return 1;
+}
+
+/***
+** Scan output bytes, in order; a sequence may be split across calls.
+** @function VtModes:feed
+** @tparam string data bytes written to the terminal
+** @treturn dockerpty.VtModes the tracker
+** @usage vt:feed("\27[?1049h")
+*/
+static int vt_m_feed(lua_State *L) {
+    dp_vt *v = vt_check(L);
+    size_t n;
+    const char *s = luaL_checklstring(L, 2, &n);
+    dp_vt_scan(v, s, n);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/***
+** The sequences that turn off exactly the modes still on ("" when none).
+** @function VtModes:undo
+** @treturn string
+** @usage io.stdout:write(vt:undo())
+*/
+static int vt_m_undo(lua_State *L) {
+    char out[DP_VT_UNDO_MAX];
+    size_t n = dp_vt_undo(vt_check(L), out, sizeof out);
+    lua_pushlstring(L, out, n);
+    return 1;
+}
+
+/***
+** The names of the modes on, in the order undo() turns them off:
+** mouse_any, mouse_btn, mouse_vt200, mouse_x10, mouse_sgr, mouse_urxvt,
+** mouse_utf8, focus, paste, keypad, cursor_keys, cursor_hidden, sgr,
+** alt_screen.
+** @function VtModes:modes
+** @treturn table a list of names, empty when nothing is on
+** @usage for _, name in ipairs(vt:modes()) do print(name) end
+*/
+static int vt_m_modes(lua_State *L) {
+    unsigned on = dp_vt_modes(vt_check(L));
+    int i, k = 0;
+    lua_createtable(L, DP_VT_NMODES, 0);
+    for (i = 0; i < DP_VT_NMODES; i++) {
+        if (on & (1u << i)) {
+            lua_pushstring(L, NAMES[i]);
+            lua_rawseti(L, -2, ++k);
+        }
+    }
+    return 1;
+}
+
+/***
+** Whether any mode (or an SGR attribute) is on.
+** @function VtModes:dirty
+** @treturn boolean
+** @usage if vt:dirty() then io.stdout:write(vt:undo()) end
+*/
+static int vt_m_dirty(lua_State *L) {
+    lua_pushboolean(L, dp_vt_dirty(vt_check(L)));
+    return 1;
+}
+
+/***
+** Forget everything: every mode off (after undo() was written).
+** @function VtModes:reset
+** @treturn dockerpty.VtModes the tracker
+** @usage vt:reset()
+*/
+static int vt_m_reset(lua_State *L) {
+    dp_vt_init(vt_check(L));
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int vt_m_tostring(lua_State *L) {
+    lua_pushfstring(L, "%s (%p)", DP_VTMODES, (void *)vt_check(L));
+    return 1;
+}
+
+int vtmodes_open(lua_State *L) {
+    static const luaL_Reg meta[] = {
+        {"__tostring", vt_m_tostring},
+        {NULL, NULL}
+    };
+    static const luaL_Reg methods[] = {
+        {"feed", vt_m_feed},
+        {"undo", vt_m_undo},
+        {"modes", vt_m_modes},
+        {"dirty", vt_m_dirty},
+        {"reset", vt_m_reset},
+        {NULL, NULL}
+    };
+    static const luaL_Reg funcs[] = {
+        {"vtmodes", vt_f_new},
+        {NULL, NULL}
+    };
+    dp_createmeta(L, DP_VTMODES, meta, methods);
+    luaL_setfuncs(L, funcs, 0);
+    return 0;
+}
+
+/* }==================================================================== */
