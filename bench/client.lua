@@ -27,17 +27,24 @@ if mode == "many" then
   local n, container = tonumber(arg[2]), arg[3]
   local cmd = table.move(arg, 4, #arg, 1, {})
   if not n or not container or #cmd == 0 then usage() end
+  -- MANY_STDIN: fed to each session's stdin; MANY_CODE: the exit code all
+  -- must return; stderr is read apart and must be the same for all too
+  local input = os.getenv("MANY_STDIN")
+  local want_code = tonumber(os.getenv("MANY_CODE") or "0")
   local client = dockerpty.client.from_env()
-  local outs, sessions = {}, {}
+  local outs, errs, sessions = {}, {}, {}
   for k = 1, n do
-    outs[k] = {}
-    sessions[k] = dockerpty.session.exec(client, container, cmd,
-      { stdout = function(s) table.insert(outs[k], s) end, stderr = false })
+    outs[k], errs[k] = {}, {}
+    sessions[k] = dockerpty.session.exec(client, container, cmd, {
+      stdin = input or false,
+      stdout = function(s) table.insert(outs[k], s) end,
+      stderr = function(s) table.insert(errs[k], s) end })
   end
   local results = dockerpty.session.run_all(sessions, { timeout = 120000 })
-  local good, first = 0, table.concat(outs[1])
+  local good, first, first_err = 0, table.concat(outs[1]), table.concat(errs[1])
   for k = 1, n do
-    if results[k].how == "exit" and results[k].code == 0 and table.concat(outs[k]) == first then
+    if results[k].how == "exit" and (results[k].code or 0) == want_code and table.concat(outs[k]) == first
+        and table.concat(errs[k]) == first_err then
       good = good + 1
     end
   end

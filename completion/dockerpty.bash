@@ -2,18 +2,19 @@
 # container and image names from the daemon. The command answers itself
 # (`dockerpty __complete ...`, through the dockerpty library), so the flags
 # are those its parser takes and the names come from the daemon that
-# DOCKER_HOST or -H names. Installed by `make install`; or source it.
+# DOCKER_HOST, -H or --context names. Installed by `make install`; or source it.
 
 _dockerpty_words() {
-  # the words of `dockerpty [-H HOST] __complete ARGS...`
+  # the words of `dockerpty [-H HOST | -c CONTEXT] __complete ARGS...`
   local host=()
   [ -n "$_dockerpty_host" ] && host=(-H "$_dockerpty_host")
+  [ -n "$_dockerpty_context" ] && host=(--context "$_dockerpty_context")
   "${COMP_WORDS[0]}" "${host[@]}" __complete "$@" 2>/dev/null
 }
 
 _dockerpty() {
   local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-  local i w cmd= cmd_at=0 _dockerpty_host=
+  local i w cmd= cmd_at=0 _dockerpty_host= _dockerpty_context=
   COMPREPLY=()
   # the global options, then the command
   for ((i = 1; i < COMP_CWORD; i++)); do
@@ -21,13 +22,15 @@ _dockerpty() {
     case $w in
       -H|--host) _dockerpty_host=${COMP_WORDS[i+1]}; ((i++)) ;;
       --host=*) _dockerpty_host=${w#--host=} ;;
+      -c|--context) _dockerpty_context=${COMP_WORDS[i+1]}; ((i++)) ;;
+      --context=*) _dockerpty_context=${w#--context=} ;;
       -*) ;;
       *) cmd=$w; cmd_at=$i; break ;;
     esac
   done
   if [ -z "$cmd" ]; then
     case $prev in
-      -H|--host) return ;;
+      -H|--host|-c|--context) return ;;
     esac
     if [[ $cur == -* ]]; then
       COMPREPLY=($(compgen -W "$(_dockerpty_words flags | cut -d' ' -f1)" -- "$cur"))

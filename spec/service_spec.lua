@@ -146,7 +146,7 @@ local WNODE = os.getenv("DOCKERPTY_SWARM_WORKER_NODE")
 local WHOSTNAME = os.getenv("DOCKERPTY_SWARM_WORKER_HOSTNAME")
 
 -- The command, as `dockerpty service ARGS...` will run it.
-local CMD = ("env LUA_PATH=%s LUA_CPATH=%s DOCKER_HOST=%s lua5.4 spec/support/service_exec.lua"):format(
+local CMD = ("env LUA_PATH=%s LUA_CPATH=%s DOCKER_HOST=%s lua5.4 bin/dockerpty service"):format(
   shq(package.path), shq(package.cpath), shq(MANAGER or ""))
 
 local function words(list)
@@ -542,7 +542,7 @@ describe("service exec -it in a terminal #docker #swarm #tty", function()
     local wt
     for _, t in ipairs(service.tasks(client, name)) do if t.node == WNODE then wt = t end end
     local t = tmux.new{ rows = 20, cols = 80, env = { DOCKER_HOST = MANAGER },
-      cmd = { "lua5.4", "spec/support/service_exec.lua", "exec", "-it", "--node", WNODE .. "=" .. WORKER,
+      cmd = { "lua5.4", "bin/dockerpty", "service", "exec", "-it", "--node", WNODE .. "=" .. WORKER,
         name .. "." .. wt.slot, "/bin/sh" } }
     finally(function() t:kill() end)
     t:wait_for("/ #", 15)
@@ -562,7 +562,7 @@ describe("service exec -it in a terminal #docker #swarm #tty", function()
     local wt
     for _, t in ipairs(service.tasks(client, name)) do if t.node == WNODE then wt = t end end
     local t = tmux.new{ rows = 20, cols = 80, env = { DOCKER_HOST = MANAGER },
-      cmd = { "sh", "-c", 'lua5.4 spec/support/service_exec.lua "$@"; echo "status $?"; sleep 30', "sh",
+      cmd = { "sh", "-c", 'lua5.4 bin/dockerpty service "$@"; echo "status $?"; sleep 30', "sh",
         "exec", "-it", "--detach-keys", "ctrl-x", "--node", WNODE .. "=" .. WORKER, name .. "." .. wt.slot,
         "/bin/sh" } }
     finally(function() t:kill() end)

@@ -493,6 +493,7 @@ local function global_help()
   for _, n in ipairs(ORDER) do
     cmds[#cmds + 1] = ("  %-8s %s"):format(n, COMMANDS[n].summary)
   end
+  cmds[#cmds + 1] = ("  %-8s %s"):format("service", "Run a command in a Swarm service's tasks (service exec)")
   return ("Usage:  %s [OPTIONS] COMMAND\n\n"
     .. "Attach the terminal to a Docker container's pseudo-tty, as the docker CLI does\n"
     .. "(through the dockerpty Lua library). Honours DOCKER_HOST, DOCKER_TLS_VERIFY,\n"
@@ -1136,6 +1137,14 @@ local function dispatch(argv)
     return 0
   end
   if name == "__complete" then return complete(g, rest[2], rest[3]) end
+  if name == "service" then
+    -- `service exec`: its own parser and messages (dockerpty.service_cli)
+    local cl = client_for(g.host, g.context)
+    local status = require("dockerpty.service_cli").main(table.move(rest, 2, #rest, 1, {}),
+      { client = cl })
+    cl:close()
+    return status
+  end
   local c = COMMANDS[name]
   if not c then
     fail(1, ("unknown command: %s %s (see '%s --help')"):format(PROG, name, PROG))
