@@ -9,7 +9,7 @@
 --   lua5.4 bench/bench.lua          # against $DOCKER_HOST, with LUA_PATH/LUA_CPATH set
 --
 -- Environment: BENCH_QUICK=1 (small sizes, 2 repetitions), BENCH_REPS,
--- BENCH_FIGURES ("1,2,3,4,5,6"), BENCH_CLIENTS ("lua,docker,python"),
+-- BENCH_FIGURES ("1,2,3,4,5,6,7"), BENCH_CLIENTS ("lua,docker,python"),
 -- BENCH_VARIANTS (other source trees, below), BENCH_OUT_MIB, BENCH_TTY_MIB,
 -- BENCH_INPUT_MIB (sizes), BENCH_OUT (also write the report there),
 -- BENCH_PROBE (echo_probe binary), DOCKERPTY_TEST_IMAGE, LUA, DOCKER, PYTHON.
@@ -396,6 +396,52 @@ local function figure6()
   end
 end
 
+-- Figure 7: what recording costs a tty stream. Ours only, recording off
+-- and on (--record, asciicast to a file) interleaved; text with escapes and
+-- accents, as a terminal gets it.
+local function figure7()
+  local n = SIZES.tty
+  local line = "\27[1;32muser@host\27[0m:~/src$ ls -l caf\195\169 cr\195\168me na\195\175ve \226\130\172 42\r"
+  local argv = { "sh", "-c", ("yes %s | head -c %d"):format(q(line), n * MiB) }
+  local lua = CLIENTS[1]
+  local cast = TMP .. "/fig7.cast"
+  local rows7 = {}
+  for _, how in ipairs({ "off", "on" }) do
+    rows7[how] = { row("7", "output tty exec, recording " .. how, "MiB/s", "high", "%.0f"),
+      row("7", "output tty exec, recording " .. how, "CPU s/GiB", "low", "%.2f") }
+  end
+  for rep = 1, REPS do
+    for _, how in ipairs({ "off", "on" }) do
+      os.remove(cast)
+      local flags = how == "on" and ("-t --record " .. q(cast)) or "-t"
+      local res = timed(lua.cmd("exec", flags, CONTAINER, argv), nil, "wc -c", 600)
+      -- the tty turns each "\n" of the output into "\r\n"
+      local why = res.failure or check_count(n * MiB + n * MiB // (#line + 1))(res)
+      if not why and how == "on" then
+        local f = io.open(cast, "rb")
+        local head = f and f:read("l")
+        if f then f:close() end
+        if not (head and head:find('^{"version": 2')) then why = "no recording" end
+      end
+      log("fig 7 recording %-3s rep %d: %s", how, rep,
+        why or ("%.2f s, %.2f CPU s"):format(res.wall, res.cpu))
+      local r_rate, r_cpu = rows7[how][1], rows7[how][2]
+      if why then
+        fail(r_rate, "lua", why); fail(r_cpu, "lua", why)
+      else
+        add(r_rate, "lua", n / res.wall)
+        add(r_cpu, "lua", res.cpu / (n / 1024))
+      end
+    end
+  end
+  os.remove(cast)
+  local on, off = median(rows7.on[1].values.lua or {}), median(rows7.off[1].values.lua or {})
+  if on and off then
+    notes[#notes + 1] = ("figure 7: tty output with recording on moves %.2fx the speed without it "
+      .. "(target >= 0.9: %s)"):format(on / off, on / off >= 0.9 and "met" or "**not met**")
+  end
+end
+
 -- }======================================================
 
 -- {======================================================
@@ -527,14 +573,14 @@ end
 
 local function main()
   clients = selected_clients()
-  local figures = os.getenv("BENCH_FIGURES") or "1,2,3,4,5,6"
+  local figures = os.getenv("BENCH_FIGURES") or "1,2,3,4,5,6,7"
   local machine = machine_info()
   local t0 = core.now()
   log("container %s, image %s, clients: %d", CONTAINER, IMAGE, #clients)
   assert(sh(("%s run -d --name %s --network none --log-driver none %s sleep 1000000 >/dev/null"):format(
     DOCKER, q(CONTAINER), q(IMAGE))), "bench: cannot start the exec container")
   local ok, err = pcall(function()
-    local all = { figure1, figure2, figure3, figure4, figure5, figure6 }
+    local all = { figure1, figure2, figure3, figure4, figure5, figure6, figure7 }
     for i, f in ipairs(all) do
       if figures:find(tostring(i), 1, true) then f() end
     end

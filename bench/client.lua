@@ -4,6 +4,7 @@
 --
 --   lua5.4 bench/client.lua run  [-i] [-t] IMAGE CMD...      like docker run --rm --network none
 --   lua5.4 bench/client.lua exec [-i] [-t] CONTAINER CMD...  like docker exec
+--   (run and exec also take --record FILE: the session recorded as asciicast, figure 7)
 --   lua5.4 bench/client.lua many N CONTAINER CMD...        N execs at once in one process
 --                                                          (dockerpty.session); prints
 --                                                          "ok K" for K outputs equal to the first
@@ -52,11 +53,12 @@ if mode == "many" then
   os.exit(good == n and 0 or 1)
 end
 if mode ~= "run" and mode ~= "exec" then usage() end
-local interactive, want_tty = false, false
+local interactive, want_tty, record = false, false, nil
 local i = 2
 while arg[i] and arg[i]:sub(1, 1) == "-" do
   local flag = arg[i]
-  if flag == "-i" then interactive = true
+  if flag == "--record" and arg[i + 1] then record, i = arg[i + 1], i + 1
+  elseif flag == "-i" then interactive = true
   elseif flag == "-t" then want_tty = true
   elseif flag == "-it" or flag == "-ti" then interactive, want_tty = true, true
   else usage() end
@@ -67,7 +69,7 @@ local argv = table.move(arg, i + 1, #arg, 1, {})
 if not target or #argv == 0 then usage() end
 
 local client = dockerpty.client.from_env()
-local opts = { interactive = interactive, logs = false }
+local opts = { interactive = interactive, logs = false, record = record }
 
 local ok, a, b, c = pcall(function()
   if mode == "exec" then

@@ -249,7 +249,20 @@ static void deliver(runctx *rc, pump *p, int pidx, int which,
     sink *s = &p->sinks[which];
     int err = 0;
     ssize_t w;
-    if (n == 0 || s->kind == EP_NONE || s->broken)
+    if (n == 0)
+        return;
+    if (p->has_tap && !rc->failed) {
+        lua_State *L = rc->L;
+        lua_getiuservalue(L, pidx, PU_TAP);
+        lua_pushlstring(L, data, n);
+        lua_pushstring(L, which == 0 ? "stdout" : "stderr");
+        if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+            rc->failed = 1;
+            rc->errindex = lua_gettop(L);
+            return;
+        }
+    }
+    if (s->kind == EP_NONE || s->broken)
         return;
     p->bytes_out += n;
     if (s->kind == EP_FUNC) {
@@ -755,14 +768,16 @@ static void check_fields(lua_State *L, int idx, const char *const allowed[]) {
 ** `coalesce_us` (longest wait between reads of a stream, default 2000; 0:
 ** read as soon as poll() says so), `on_end` (called once, from the loop, when
 ** the pump has finished: with its status, and for "error" the message and
-** name, as Pump:status returns them).
+** name, as Pump:status returns them), `tap` (called, from the loop, with each
+** piece as it goes to a sink, and "stdout" for `to` or "stderr" for `err`;
+** also for a sink that is false).
 ** @treturn dockerpty.Pump
 ** @usage local p = core.pump{from = conn, to = io.stdout, err = io.stderr, demux = true}
 */
 static int pump_f_new(lua_State *L) {
     static const char *const fields[] = {
         "from", "to", "err", "demux", "detach_keys", "wait_for_output",
-        "on_eof", "bound", "bufsize", "coalesce_us", "on_end", NULL
+        "on_eof", "bound", "bufsize", "coalesce_us", "on_end", "tap", NULL
     };
     static const char *const eofs[] = {"none", "close", "shutdown", NULL};
     pump *p;
@@ -826,6 +841,15 @@ static int pump_f_new(lua_State *L) {
     if (!lua_isnil(L, -1)) {
         dp_checkcallable(L, -1);
         lua_setiuservalue(L, pidx, PU_END);
+    } else {
+        lua_pop(L, 1);
+    }
+
+    lua_getfield(L, 1, "tap");
+    if (!lua_isnil(L, -1)) {
+        dp_checkcallable(L, -1);
+        lua_setiuservalue(L, pidx, PU_TAP);
+        p->has_tap = 1;
     } else {
         lua_pop(L, 1);
     }

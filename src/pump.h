@@ -23,7 +23,8 @@
 #define PU_LINKS 4      /* table of pumps cancelled on detach */
 #define PU_DRAIN 5      /* table {pump, ms, ...}: drained when this one ends */
 #define PU_END   6      /* on_end callback, or nil */
-#define PU_NUV   6
+#define PU_TAP   7      /* tap callback, or nil */
+#define PU_NUV   7
 
 enum { EP_NONE, EP_FD, EP_CONN, EP_FUNC, EP_STRING, EP_QUEUE };
 enum { ST_RUNNING, ST_FLUSHING, ST_DONE, ST_ERROR, ST_DETACHED, ST_CANCELLED };
@@ -59,6 +60,7 @@ typedef struct pump {
     dp_demux dm;
     int use_escape;
     dp_escape esc;
+    int has_tap;         /* PU_TAP is set: told of each piece delivered */
     sink sinks[2];
     int nsinks;
     char *qbuf;          /* bytes not yet taken by a sink: qbuf[qoff..qlen) */

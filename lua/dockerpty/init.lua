@@ -23,6 +23,11 @@
 --   inside a frame), or false.
 -- * `tty` (exec_command only; default: interactive and stdin is a terminal),
 --   `environment`, `workdir`, `user`, `privileged` (exec_command only).
+-- * `record`: a path, an open file or a function (called with each line):
+--   the session recorded as asciicast v2 (`dockerpty.record`), output and
+--   resizes; a path that cannot be written fails before anything is made.
+-- * `record_input` (default false): record what is typed too ("i" events;
+--   keystrokes may hold passwords).
 --
 -- Results follow `os.execute`: `true|nil, "exit", code` when the process
 -- ended (`true` only for 0), `true, "detach"` when the user detached. Daemon,
@@ -40,6 +45,7 @@ local config = require("dockerpty.config")
 local errors = require("dockerpty.errors")
 local operation = require("dockerpty.operation")
 local pty = require("dockerpty.pty")
+local record = require("dockerpty.record")
 local tty = require("dockerpty.tty")
 local util = require("dockerpty.util")
 
@@ -92,6 +98,7 @@ function M.start(client, container, opts)
   util.check_client(1, "start", client, NEEDS.start)
   util.id_of(2, "start", container)
   local op = operation.RunOperation.new(client, container, opts)
+  op.recorder = operation.open_record(op.opts, nil, op:local_size())
   return pty.PseudoTerminal.new(client, op):start()
 end
 
@@ -145,7 +152,17 @@ function M.run(client, create_opts, opts)
   if remove then hc.AutoRemove = true end
   remove = hc.AutoRemove == true
   copts.host_config = next(hc) and hc or nil
-  local created = client:create_container(copts)
+  if sopts.record then
+    -- the recording first: a path that cannot be written fails before
+    -- the container is created
+    local o = operation.options("start", sopts)
+    sopts.record = operation.open_record(o, copts.command, tty.size(o.stdout) or tty.size(o.stdin))
+  end
+  local made, created = pcall(client.create_container, client, copts)
+  if not made then
+    if getmetatable(sopts.record) == record.Recorder then sopts.record:close() end
+    error(created, 0)
+  end
   local ok, res, how, code = pcall(M.start, client, created, sopts)
   if remove and (not ok or how ~= "detach") then
     ensure_removed(client, created.Id)
@@ -242,6 +259,7 @@ function M.start_exec(client, exec_id, opts)
   local op = operation.ExecOperation.new(client, exec_id, opts)
   refuse_spent(client, op)
   adopt_exec_keys(op, opts)
+  op.recorder = operation.open_record(op.opts, nil, op:local_size())
   return pty.PseudoTerminal.new(client, op):start()
 end
 
@@ -267,23 +285,32 @@ function M.exec_command(client, container, command, opts)
       and not tty.isatty(o.stdin) then
     errors.raise("usage", "the input device is not a TTY")
   end
-  -- inspect first, so "no such container" wins and no exec is left behind
-  client:inspect_container(container)
-  local size = want_tty and (tty.size(o.stdout) or tty.size(o.stdin)) or nil
-  local exec = client:exec_create(container, command, {
-    stdin = attach_stdin, tty = want_tty and true or false, environment = o.environment,
-    workdir = o.workdir, user = o.user, privileged = o.privileged,
-    -- the resolved keys (option, config.json, default): the ones the local
-    -- scanner watches for, so the daemon never detaches on others ("" for
-    -- none becomes keys nobody types: config.daemon_detach_keys)
-    detach_keys = config.daemon_detach_keys(o.detach_spec, "exec"), console_size = size,
-  })
+  local local_size = tty.size(o.stdout) or tty.size(o.stdin)
+  local rec = operation.open_record(o, command, local_size)   -- a bad path fails first
+  local size = want_tty and local_size or nil
+  local made, exec = pcall(function()
+    -- inspect first, so "no such container" wins and no exec is left behind
+    client:inspect_container(container)
+    return client:exec_create(container, command, {
+      stdin = attach_stdin, tty = want_tty and true or false, environment = o.environment,
+      workdir = o.workdir, user = o.user, privileged = o.privileged,
+      -- the resolved keys (option, config.json, default): the ones the local
+      -- scanner watches for, so the daemon never detaches on others ("" for
+      -- none becomes keys nobody types: config.daemon_detach_keys)
+      detach_keys = config.daemon_detach_keys(o.detach_spec, "exec"), console_size = size,
+    })
+  end)
+  if not made then
+    if rec then rec:close() end
+    error(exec, 0)
+  end
   local eopts = {}
   for k, v in pairs(opts or {}) do eopts[k] = v end
   eopts.tty, eopts.environment, eopts.workdir, eopts.user, eopts.privileged = nil, nil, nil, nil, nil
   -- the exec is as created: no inspect needed before starting it
   local op = operation.ExecOperation.created(client, exec,
     { tty = want_tty, stdin = attach_stdin }, eopts)
+  op.recorder = rec
   return pty.PseudoTerminal.new(client, op):start()
 end
 

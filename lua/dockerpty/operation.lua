@@ -8,6 +8,7 @@ local cjson = require("cjson")
 local core = require("dockerpty.core")
 local config = require("dockerpty.config")
 local errors = require("dockerpty.errors")
+local record = require("dockerpty.record")
 local tty = require("dockerpty.tty")
 local util = require("dockerpty.util")
 
@@ -21,8 +22,11 @@ M.DRAIN_MS = 1000
 local OPTIONS = {
   interactive = true, stdin = true, stdout = true, stderr = true, logs = true,
   detach_keys = true, sig_proxy = true, tty = true, environment = true, workdir = true,
-  user = true, privileged = true, warn = true,
+  user = true, privileged = true, warn = true, record = true, record_input = true,
 }
+
+-- Entry points whose stdin may be `true` (a queue the script feeds).
+local FED = { exec = true, run = true }
 
 local function check_endpoint(fname, name, v, is_input)
   if v == nil or v == false then return v end
@@ -59,7 +63,21 @@ function M.options(fname, opts)
   if o.stdout == nil then o.stdout = io.stdout end
   if o.stderr == nil then o.stderr = io.stderr end
   if not o.interactive then o.stdin = false end
-  check_endpoint(fname, "stdin", o.stdin, true)
+  if o.stdin == true and not FED[fname] then
+    error(("bad argument #3 to '%s' (option 'stdin': true is for sessions (dockerpty.session), "
+      .. "a file, fd, string or false expected)"):format(fname), 3)
+  end
+  if o.stdin ~= true then check_endpoint(fname, "stdin", o.stdin, true) end
+  local r = o.record
+  if r ~= nil and r ~= false and type(r) ~= "string" and type(r) ~= "function"
+      and io.type(r) ~= "file" and getmetatable(r) ~= record.Recorder then
+    error(("bad argument #3 to '%s' (option 'record': path, file, function or false expected, got %s)")
+      :format(fname, io.type(r) or type(r)), 3)
+  end
+  if o.record_input ~= nil and type(o.record_input) ~= "boolean" then
+    error(("bad argument #3 to '%s' (option 'record_input': boolean expected, got %s)")
+      :format(fname, type(o.record_input)), 3)
+  end
   check_endpoint(fname, "stdout", o.stdout, false)
   check_endpoint(fname, "stderr", o.stderr, false)
   if o.sig_proxy == nil then o.sig_proxy = true end
@@ -111,17 +129,20 @@ function Operation:pumps(conn)
   self._conn = conn          -- the operation's now: close() closes it
   local o = self.opts
   local is_tty = self:is_tty()
+  local tap, input_tap, on_end = self:_taps()
   local out = core.pump{
     from = conn,
     to = o.stdout or false,
     err = (not is_tty) and (o.stderr or false) or false,
     demux = not is_tty,
     wait_for_output = true,
+    tap = tap, on_end = on_end,
   }
   local pumps = {}
   if self:stdin_attached() then
     local inp = core.pump{
       from = o.stdin,
+      tap = input_tap,
       to = conn,
       -- without a tty, EOF reaches the process and output goes on (case 40);
       -- with one, a half-close would end our output (PROTOCOL.md 5.1)
@@ -149,6 +170,35 @@ function Operation:pumps(conn)
   return pumps
 end
 
+-- The output's tap, the input's and the output's on_end: they feed the
+-- recorder (`self.recorder`) and the expect matcher (`self.matcher`), when
+-- there are any. Without a tty, stderr is recorded as output too.
+function Operation:_taps()
+  local rec, m = self.recorder, self.matcher
+  if not rec and not m then return nil end
+  local tap = function(data, stream)
+    if rec then rec:output(data, stream) end
+    if m then m:push(stream, data) end
+  end
+  local input_tap = rec and rec._input and function(data) rec:input(data) end or nil
+  local on_end = function()
+    if rec then rec:output(nil, "stdout"); rec:output(nil, "stderr") end
+    if m then m:push("stdout", nil); m:push("stderr", nil) end
+  end
+  return tap, input_tap, on_end
+end
+
+--- Open the recording the options ask for (`record`, `record_input`), or
+-- nil; `size` ({rows, cols}, default 24x80) and `command` go in the header.
+-- Raises before anything is created when the path cannot be written.
+-- @local
+function M.open_record(o, command, size)
+  if not o.record then return nil end
+  if getmetatable(o.record) == record.Recorder then return o.record end   -- opened already
+  return record.open(o.record, { width = size and size[2] or 80, height = size and size[1] or 24,
+    command = command, record_input = o.record_input and true or false })
+end
+
 --- Report a warning through the `warn` option (stderr by default).
 -- @usage op:warn("dockerpty: failed to resize tty, using default size")
 function Operation:warn(msg)
@@ -166,10 +216,16 @@ end
 --- Close the connection and any pending wait (idempotent).
 -- @usage op:close()
 function Operation:close()
+  if self.recorder then pcall(self.recorder.close, self.recorder) end
   if self._conn then self._conn:close() end
   if self._wait then self._wait:close() end
   -- pairs, not ipairs: any of them may be missing (no stdin, no wait)
   for _, p in pairs({ self._stdin_pump, self._out_pump, self._wait_pump }) do p:close() end
+end
+
+--- The pump that moves stdin, or nil (after `pumps`).
+function Operation:stdin_pump()
+  return self._stdin_pump
 end
 
 --- The pump that moves the output (after `pumps`).
@@ -301,8 +357,9 @@ end
 function RunOperation:attach_params()
   return {
     stdin = self:stdin_attached(),
-    stdout = self.opts.stdout ~= false,
-    stderr = self.opts.stderr ~= false,
+    -- a recording or a matcher reads the streams even without a sink
+    stdout = self.opts.stdout ~= false or (self.recorder or self.matcher) ~= nil,
+    stderr = self.opts.stderr ~= false or (self.recorder or self.matcher) ~= nil,
     logs = self.opts.logs and true or false,
     stream = true,
     detach_keys = config.daemon_detach_keys(self.opts.detach_spec, "attach"),

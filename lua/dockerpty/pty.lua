@@ -39,7 +39,10 @@ function PseudoTerminal:resize(size)
   if not op:is_tty() then return false end
   size = size or op:local_size()
   if not size then return false end
-  return op:try_resize(size[1], size[2])
+  local ok, err = op:try_resize(size[1], size[2])
+  -- a recording (op.recorder) shows the terminal at its new size
+  if ok and op.recorder then op.recorder:resize(size[2], size[1]) end
+  return ok, err
 end
 
 -- The first resize: retried while the process is not ready yet
@@ -103,8 +106,10 @@ end
 -- @usage local ok, how, code = pty:start()
 function PseudoTerminal:start(sockets)
   local op = self.operation
-  op:check_tty()
-  local ok, pumps = pcall(op.start, op, sockets)
+  local ok, pumps = pcall(function()
+    op:check_tty()
+    return op:start(sockets)
+  end)
   if not ok then
     op:close()
     error(pumps, 0)

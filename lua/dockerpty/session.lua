@@ -24,6 +24,7 @@
 local core = require("dockerpty.core")
 local config = require("dockerpty.config")
 local errors = require("dockerpty.errors")
+local expect = require("dockerpty.expect")
 local operation = require("dockerpty.operation")
 local request = require("dockerpty.request")
 local util = require("dockerpty.util")
@@ -52,9 +53,25 @@ local function split_options(fname, opts)
   return create, rest
 end
 
-local function new_session(client, kind, o)
-  return setmetatable({ client = client, kind = kind, o = o, lp = core.loop(), reqs = {},
+-- The session-only options (not the operation's): `expect`.
+local function take_script_options(fname, rest)
+  local want = rest.expect
+  rest.expect = nil
+  if want ~= nil and type(want) ~= "boolean" then
+    error(("bad argument #%d to '%s' (option 'expect': boolean expected, got %s)"):format(
+      fname == "exec" and 4 or 3, fname, type(want)), 3)
+  end
+  return want
+end
+
+local function new_session(client, kind, o, want_expect, command)
+  local s = setmetatable({ client = client, kind = kind, o = o, lp = core.loop(), reqs = {},
     phase = client._version and "begin" or "version", done = false }, Session)
+  s.fed = o.stdin == true
+  if s.fed then s.pending, s.pending_n = {}, 0 end
+  if s.fed or want_expect then s.matcher = expect.new() end
+  s.rec = operation.open_record(o, command)    -- before any request: a bad path fails here
+  return s
 end
 
 --- A session that runs `command` in a running container (exec, no tty by
@@ -73,8 +90,9 @@ function M.exec(client, container, command, opts)
   local id = util.id_of(2, "exec", container)
   local argv = util.argv(3, "exec", command)
   local create, rest = split_options("exec", opts)
+  local want_expect = take_script_options("exec", rest)
   local o = operation.options("exec", rest)
-  local s = new_session(client, "exec", o)
+  local s = new_session(client, "exec", o, want_expect, argv)
   s.container, s.argv, s.create = id, argv, create
   return s
 end
@@ -91,7 +109,8 @@ function M.run(client, container, opts)
   local rest = {}
   for k, v in pairs(opts or {}) do rest[k] = v end
   if rest.stdin == nil then rest.stdin = false end
-  local s = new_session(client, "run", operation.options("run", rest))
+  local want_expect = take_script_options("run", rest)
+  local s = new_session(client, "run", operation.options("run", rest), want_expect)
   s.container = id
   return s
 end
@@ -203,6 +222,7 @@ function phases.inspect(s)
   local r = s:_ask("inspect", "GET", "/containers/" .. util.urlencode(s.container) .. "/json")
   if not r then return false end
   s.op = operation.RunOperation.new(s.client, s.container, s.o)
+  s.op.recorder, s.op.matcher = s.rec, s.matcher
   s.op:set_info(r:json())
   s.op:check_state()
   s.phase = "wait"
@@ -251,7 +271,9 @@ end
 
 -- Both: the bytes move; the output's end decides.
 function Session:_stream(conn)
+  self.op.recorder, self.op.matcher = self.rec, self.matcher
   self.pumps = self.op:pumps(conn)
+  if self.fed then self:_feed_pending() end
   for _, p in ipairs(self.pumps) do self.lp:add(p) end
   self.phase = "stream"
 end
@@ -340,6 +362,7 @@ end
 function Session:_release()
   for k, r in pairs(self.reqs) do r:close(); self.reqs[k] = nil end
   if self.op then self.op:close() end
+  if self.rec then pcall(self.rec.close, self.rec) end
 end
 
 function Session:_finish(ok, how, code)
@@ -397,6 +420,8 @@ function Session:timeout()
   for _, r in pairs(self.reqs) do
     if not due or r:due() < due then due = r:due() end
   end
+  local xd = self._expect_due            -- an expect in progress
+  if xd and (not due or xd < due) then due = xd end
   if due then
     local d = math.max(0, due - now) / 1000
     if not t or d < t then t = d end
@@ -450,6 +475,173 @@ function Session:close()
 end
 Session.__close = Session.close
 Session.__gc = Session.close
+
+-- {======================================================
+-- Scripting: send, close_stdin, expect
+-- =======================================================
+
+--- Bytes `send` lets wait in the stdin queue; past them it steps the
+-- session until the container has read enough.
+M.SEND_BOUND = 64 * 1024
+--- Seconds `expect` waits by default.
+M.EXPECT_TIMEOUT = 30
+
+local function check_fed(s, fname)
+  if not s.fed then
+    error(("session:%s() needs a session opened with stdin = true"):format(fname), 3)
+  end
+end
+
+-- The stream has begun: what send queued goes to the stdin pump.
+function Session:_feed_pending()
+  local p = self.op:stdin_pump()
+  self.stdin_p = p
+  if p then
+    for _, d in ipairs(self.pending) do p:feed(d) end
+    if self.stdin_closed then p:feed(nil) end
+  end
+  self.pending, self.pending_n = nil, 0
+end
+
+-- Bytes sent and not yet read by the container's connection.
+function Session:_queued()
+  if self.done then return 0 end
+  if self.stdin_p then return self.stdin_p:feed("") end
+  return self.pending_n or 0
+end
+
+--- Send bytes to the container's stdin (a session opened with `stdin =
+-- true`). Queues them and returns; while more than `SEND_BOUND` bytes wait,
+-- it steps the session, calling `poll(s)` between steps as `wait` does, so
+-- memory stays bounded (from inside the session's own step it only queues).
+-- Raises after `close_stdin()` or once the session has finished.
+-- @tparam string data
+-- @tparam[opt] function poll as `wait`'s
+-- @usage s:send("ls /\n")
+function Session:send(data, poll)
+  check_fed(self, "send")
+  util.check(1, "send", data, "string")
+  util.check(2, "send", poll, "function", true)
+  if self.stdin_closed then error("session:send() after close_stdin()", 2) end
+  if self.done then error("session:send() after the session has finished", 2) end
+  if self.pumps and not self.stdin_p then
+    error("session:send(): the container's stdin is not open (created without OpenStdin)", 2)
+  end
+  if data == "" then return end
+  if self.stdin_p then
+    self.stdin_p:feed(data)
+  else
+    self.pending[#self.pending + 1] = data
+    self.pending_n = self.pending_n + #data
+  end
+  if self.stepping then return end
+  poll = poll or default_poll
+  while self:_queued() > M.SEND_BOUND do
+    if self:step() or self:_queued() <= M.SEND_BOUND then break end
+    poll(self)
+  end
+end
+
+--- End the stdin of a session opened with `stdin = true`, once what was
+-- sent has gone: without a tty the connection is half-closed, so the
+-- container sees EOF and its remaining output still arrives; with a tty
+-- nothing is sent (a tty has no EOF: send "\4" for a shell's). Idempotent.
+-- @usage s:close_stdin()
+function Session:close_stdin()
+  check_fed(self, "close_stdin")
+  if self.stdin_closed then return end
+  self.stdin_closed = true
+  if self.stdin_p and not self.done then self.stdin_p:feed(nil) end
+end
+
+-- Whether the session has a tty: nil while not known yet (run, before
+-- the container's inspect).
+function Session:_is_tty()
+  if self.kind == "exec" then return self.create.tty and true or false end
+  return self.op and self.op:is_tty()
+end
+
+local function check_stream(n, fname, stream)
+  if stream ~= "stdout" and stream ~= "stderr" then
+    error(("bad argument #%d to '%s' (stream \"stdout\" or \"stderr\" expected, got %s)"):format(
+      n, fname, type(stream) == "string" and ("%q"):format(stream) or type(stream)), 3)
+  end
+end
+
+local NO_STDERR = "session:expect(): a session with a tty has no separate stderr"
+
+--- Step the session until output matches. `patterns` is a Lua pattern or
+-- a list of them, searched in the text the stream received since its
+-- previous match (at most `dockerpty.expect.WINDOW` bytes, 1 MiB, are kept
+-- per stream; older unmatched bytes are dropped). The session needs
+-- `stdin = true` or `expect = true` (then it keeps that text). Output
+-- still reaches the session's stdout and stderr as it arrives.
+-- @tparam string|table patterns
+-- @tparam[opt] table opts `plain` (match literally), `timeout` (seconds,
+-- default 30), `stream` ("stdout", default, or "stderr" without a tty),
+-- `poll` (as `wait`'s: `cqueues.poll` yields instead of blocking)
+-- @treturn[1] integer the index of the pattern that matched (1 for a single one)
+-- @treturn[1] string the text before the match
+-- @treturn[1] ... the pattern's captures, or the whole match when it has none
+-- @treturn[2] nil
+-- @treturn[2] string "timeout", or "eof" when the stream ended without a
+-- match (a session that failed raises its error instead); the unmatched
+-- text stays in `buffer(stream)`
+-- @usage local i, before, answer = s:expect("(%d+)\r?\n")
+function Session:expect(patterns, opts)
+  util.check(2, "expect", opts, "table", true)
+  opts = opts or {}
+  local stream = opts.stream or "stdout"
+  check_stream(2, "expect", stream)
+  local timeout = opts.timeout or M.EXPECT_TIMEOUT
+  if type(timeout) ~= "number" or timeout < 0 or timeout ~= timeout then
+    error(("bad argument #2 to 'expect' (timeout: seconds expected, got %s)"):format(
+      tostring(timeout)), 2)
+  end
+  if opts.poll ~= nil and type(opts.poll) ~= "function" then
+    error(("bad argument #2 to 'expect' (poll: function expected, got %s)"):format(type(opts.poll)), 2)
+  end
+  local m = self.matcher
+  if not m then error("session:expect() needs a session opened with stdin = true or expect = true", 2) end
+  local poll = opts.poll or default_poll
+  local mopts = { stream = stream, plain = opts.plain }
+  local r = table.pack(m:match(patterns, mopts, 2))      -- a bad pattern raises here
+  local deadline = core.now() + timeout * 1000
+  local first = true
+  while not r[1] do
+    if stream == "stderr" and self:_is_tty() then self._expect_due = nil; error(NO_STDERR, 2) end
+    local ended, late = m:eof(stream) or self.done, core.now() >= deadline
+    if ended or late then
+      mopts.final = true
+      r = table.pack(m:match(patterns, mopts, 2))
+      self._expect_due = nil
+      if r[1] then break end
+      if ended and self.done and self.err then self:result() end    -- raises it
+      return nil, ended and "eof" or "timeout"
+    end
+    self._expect_due = r[2] and math.min(deadline, core.now() + math.ceil(r[2] * 1000)) or deadline
+    if not first then poll(self) end
+    first = false
+    self:step()
+    r = table.pack(m:match(patterns, mopts, 2))
+  end
+  self._expect_due = nil
+  return table.unpack(r, 1, r.n)
+end
+
+--- The text of a stream not consumed by a match yet (`expect`'s window).
+-- @tparam[opt] string stream "stdout" (default) or "stderr"
+-- @usage print(s:buffer())
+function Session:buffer(stream)
+  stream = stream or "stdout"
+  check_stream(1, "buffer", stream)
+  if not self.matcher then
+    error("session:buffer() needs a session opened with stdin = true or expect = true", 2)
+  end
+  return self.matcher:buffer(stream)
+end
+
+-- }======================================================
 
 -- {======================================================
 -- Groups
