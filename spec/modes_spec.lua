@@ -56,6 +56,15 @@ describe("core.pump track_modes", function()
     lp:add(p)
     lp:run(200)                               -- nobody reads: the modes never went out
     assert.equal("", p:undo_modes())
+    -- once read, the queued rest is written: then they count
+    local got = 0
+    for _ = 1, 200 do
+      while core.poll_fd(r, "r", 0) do got = got + #assert(core._read(r, 65536)) end
+      if got == #fill + #ON then break end
+      lp:run(20)
+    end
+    assert.equal(#fill + #ON, got)
+    assert.equal("\27[?1000l\27[?25h\27[?1049l", p:undo_modes())
     p:close()
     core._close(r)
     core._close(w)
