@@ -399,7 +399,8 @@ local MODES_REPS = QUICK and 3 or 7
 local function figure7()
   local n = SIZES.tty // 4
   -- its progress goes to our stderr, one line per run
-  local p = io.popen(("%s %s %s %d %d"):format(LUA, q(HERE .. "/modes_cost.lua"), q(CONTAINER), n, MODES_REPS))
+  local p = io.popen(("%s %s %s %d %d"):format(LUA, q(HERE .. "/modes_cost.lua"), q(CONTAINER), n,
+    MODES_REPS))
   local out = p:read("a")
   p:close()
   local get = load(out, "modes_cost", "t", {})

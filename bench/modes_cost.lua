@@ -25,7 +25,8 @@ local OUT = os.tmpname()
 -- is a plain cat and the remote side is not the bottleneck.
 local TEXT = "/tmp/dockerpty-modes-cost.txt"
 local make = ("l=$(printf '\\033[?25l\\033[1;32muser@host\\033[0m:\\033[1;34m~/src\\033[0m$ " ..
-  "ls -l caf\\303\\251 cr\\303\\250me \\033[?25h\\r'); yes \"$l\" | head -c %d > %s"):format(mib * 1048576, TEXT)
+  "ls -l caf\\303\\251 cr\\303\\250me \\033[?25h\\r'); yes \"$l\" | head -c %d > %s"):format(
+  mib * 1048576, TEXT)
 assert(select(2, dockerpty.exec_command(client, container, { "sh", "-c", make },
   { stdin = false, tty = false, stdout = false })) == "exit", "cannot make the text")
 local cmd = "cat " .. TEXT
