@@ -9,7 +9,7 @@
 --   lua5.4 bench/bench.lua          # against $DOCKER_HOST, with LUA_PATH/LUA_CPATH set
 --
 -- Environment: BENCH_QUICK=1 (small sizes, 2 repetitions), BENCH_REPS,
--- BENCH_FIGURES ("1,2,3,4,5,6,7"), BENCH_CLIENTS ("lua,docker,python"),
+-- BENCH_FIGURES ("1,2,3,4,5,6,7,8"), BENCH_CLIENTS ("lua,docker,python"),
 -- BENCH_VARIANTS (other source trees, below), BENCH_OUT_MIB, BENCH_TTY_MIB,
 -- BENCH_INPUT_MIB (sizes), BENCH_OUT (also write the report there),
 -- BENCH_PROBE (echo_probe binary), DOCKERPTY_TEST_IMAGE, LUA, DOCKER, PYTHON.
@@ -442,6 +442,46 @@ local function figure7()
   end
 end
 
+-- Figure 8: what tracking the terminal modes costs a tty stream
+-- (bench/modes_cost.lua): our client only, modes not tracked and tracked,
+-- interleaved in one process, MODES_REPS times; median (best) and spread.
+local MODES_REPS = QUICK and 3 or 7
+local function figure8()
+  local n = SIZES.tty // 4
+  -- its progress goes to our stderr, one line per run
+  local p = io.popen(("%s %s %s %d %d"):format(LUA, q(HERE .. "/modes_cost.lua"), q(CONTAINER), n,
+    MODES_REPS))
+  local out = p:read("a")
+  p:close()
+  local get = load(out, "modes_cost", "t", {})
+  local ok, res = pcall(get or error)
+  local names = { off = "tty output, modes not tracked", on = "tty output, modes tracked" }
+  local made = {}
+  for _, way in ipairs({ "off", "on" }) do
+    made[way] = { rate = row("8", names[way], "MiB/s", "high", "%.1f"),
+      cpu = row("8", names[way], "CPU s/GiB", "low", "%.2f") }
+    for _, k in ipairs({ "rate", "cpu" }) do
+      if ok and type(res) == "table" then
+        for _, v in ipairs(res[way][k]) do add(made[way][k], "lua", v) end
+      else
+        fail(made[way][k], "lua", "modes_cost.lua failed (its error is above)")
+      end
+    end
+  end
+  if ok and type(res) == "table" then
+    local function spread(t)
+      local lo, hi = math.huge, -math.huge
+      for _, v in ipairs(t) do lo, hi = math.min(lo, v), math.max(hi, v) end
+      return (hi - lo) / median(t) * 100
+    end
+    notes[#notes + 1] = ("figure 8 (%d MiB of terminal text, one ESC in about 9 bytes, %d interleaved runs): "
+      .. "tracked/not tracked MiB/s %.3f (target >= 0.98), CPU s/GiB %.2f; spread (max-min)/median: "
+      .. "MiB/s %.0f%% / %.0f%%, CPU %.0f%% / %.0f%%"):format(n, MODES_REPS,
+      median(res.on.rate) / median(res.off.rate), median(res.on.cpu) / median(res.off.cpu),
+      spread(res.off.rate), spread(res.on.rate), spread(res.off.cpu), spread(res.on.cpu))
+  end
+end
+
 -- }======================================================
 
 -- {======================================================
@@ -573,14 +613,14 @@ end
 
 local function main()
   clients = selected_clients()
-  local figures = os.getenv("BENCH_FIGURES") or "1,2,3,4,5,6,7"
+  local figures = os.getenv("BENCH_FIGURES") or "1,2,3,4,5,6,7,8"
   local machine = machine_info()
   local t0 = core.now()
   log("container %s, image %s, clients: %d", CONTAINER, IMAGE, #clients)
   assert(sh(("%s run -d --name %s --network none --log-driver none %s sleep 1000000 >/dev/null"):format(
     DOCKER, q(CONTAINER), q(IMAGE))), "bench: cannot start the exec container")
   local ok, err = pcall(function()
-    local all = { figure1, figure2, figure3, figure4, figure5, figure6, figure7 }
+    local all = { figure1, figure2, figure3, figure4, figure5, figure6, figure7, figure8 }
     for i, f in ipairs(all) do
       if figures:find(tostring(i), 1, true) then f() end
     end

@@ -135,6 +135,13 @@ static ssize_t sink_write_raw(sink *s, const char *data, size_t n, int *err) {
     return (ssize_t)done;
 }
 
+/* The first sink took n bytes: with `track_modes`, note the terminal
+** modes they turn on and off (only bytes the terminal really got count). */
+static void track(pump *p, const sink *s, const char *data, size_t n) {
+    if (p->track_modes && s == &p->sinks[0])
+        dp_vt_scan(&p->vt, data, n);
+}
+
 /* Append bytes for sink `which` to the queue (malloc'd, owned by the pump
 ** userdata: freed by close/__gc). Returns -1 when out of memory. */
 static int queue_push(pump *p, int which, const char *data, size_t n) {
@@ -219,8 +226,10 @@ static void queue_flush(pump *p) {
             sink_failed(p, s, err);
             continue;
         }
-        if (w > 0)
+        if (w > 0) {
             p->last_active = dp_now_ms();   /* moving bytes is not idle */
+            track(p, s, p->qbuf + p->qoff, (size_t)w);
+        }
         p->qoff += (size_t)w;
         g->len -= (size_t)w;
         if (g->len > 0)
@@ -269,6 +278,7 @@ static void deliver(runctx *rc, pump *p, int pidx, int which,
         lua_State *L = rc->L;
         if (rc->failed)
             return;
+        track(p, s, data, n);
         lua_getiuservalue(L, pidx, which == 0 ? PU_SINK1 : PU_SINK2);
         lua_pushlstring(L, data, n);
         if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
@@ -284,6 +294,7 @@ static void deliver(runctx *rc, pump *p, int pidx, int which,
             sink_failed(p, s, err);
             return;
         }
+        track(p, s, data, (size_t)w);
         data += w;
         n -= (size_t)w;
         if (n == 0)
@@ -770,14 +781,16 @@ static void check_fields(lua_State *L, int idx, const char *const allowed[]) {
 ** the pump has finished: with its status, and for "error" the message and
 ** name, as Pump:status returns them), `tap` (called, from the loop, with each
 ** piece as it goes to a sink, and "stdout" for `to` or "stderr" for `err`;
-** also for a sink that is false).
+** also for a sink that is false), `track_modes` (boolean: note the
+** terminal modes the bytes the first sink took turn on and off; see
+** Pump:undo_modes).
 ** @treturn dockerpty.Pump
 ** @usage local p = core.pump{from = conn, to = io.stdout, err = io.stderr, demux = true}
 */
 static int pump_f_new(lua_State *L) {
     static const char *const fields[] = {
         "from", "to", "err", "demux", "detach_keys", "wait_for_output",
-        "on_eof", "bound", "bufsize", "coalesce_us", "on_end", "tap", NULL
+        "on_eof", "bound", "bufsize", "coalesce_us", "on_end", "tap", "track_modes", NULL
     };
     static const char *const eofs[] = {"none", "close", "shutdown", NULL};
     pump *p;
@@ -857,6 +870,11 @@ static int pump_f_new(lua_State *L) {
     lua_getfield(L, 1, "wait_for_output");
     p->wait_for_output = lua_isnil(L, -1) ? 1 : lua_toboolean(L, -1);
     lua_pop(L, 1);
+
+    lua_getfield(L, 1, "track_modes");
+    p->track_modes = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    dp_vt_init(&p->vt);
 
     lua_getfield(L, 1, "on_eof");
     p->on_eof = luaL_checkoption(L, -1, "none", eofs);
@@ -1044,6 +1062,25 @@ static int pump_m_cancel(lua_State *L) {
 }
 
 /***
+** The sequences that turn off the terminal modes still on after the bytes
+** the first sink took (with `track_modes`): mouse reporting, focus events,
+** bracketed paste, keypad and cursor keys modes, a hidden cursor, SGR
+** attributes, and the alternate screen last; "" when nothing is on or the
+** pump does not track. The tracker starts again with every mode off: the
+** caller writes the bytes to the terminal. Works on a closed pump too.
+** @function Pump:undo_modes
+** @usage local undo = out:undo_modes(); if undo ~= "" then io.stdout:write(undo) end
+*/
+static int pump_m_undo_modes(lua_State *L) {
+    pump *p = dp_pump_check(L, 1);
+    char buf[DP_VT_UNDO_MAX];
+    size_t n = dp_vt_undo(&p->vt, buf, sizeof buf);
+    dp_vt_init(&p->vt);
+    lua_pushlstring(L, buf, n);
+    return 1;
+}
+
+/***
 ** Release the buffers (what is still pending is dropped). Idempotent.
 ** @function Pump:close
 */
@@ -1086,6 +1123,7 @@ int pump_open(lua_State *L) {
         {"cancel", pump_m_cancel},
         {"idle", pump_m_idle},
         {"feed", pump_m_feed},
+        {"undo_modes", pump_m_undo_modes},
         {"close", pump_m_close},
         {NULL, NULL}
     };

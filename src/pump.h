@@ -13,6 +13,7 @@
 #include "escape.h"
 #include "conn.h"
 #include "fdio.h"
+#include "vtmodes.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -89,6 +90,8 @@ typedef struct pump {
     size_t src_cap;         /* the source's buffer (pipe size...); 0: not known yet */
     unsigned long long reads;   /* reads that returned data */
     unsigned long long defers;  /* waits the coalescing made */
+    int track_modes;        /* scan what the first sink took for terminal modes */
+    dp_vt vt;               /* the modes those bytes left on */
 } pump;
 
 /* Error raised by a Lua callback during a step; set by the pump, read by

@@ -137,6 +137,7 @@ function Operation:pumps(conn)
     demux = not is_tty,
     wait_for_output = true,
     tap = tap, on_end = on_end,
+    track_modes = self:tracks_modes(),
   }
   local pumps = {}
   if self:stdin_attached() then
@@ -226,6 +227,44 @@ end
 --- The pump that moves stdin, or nil (after `pumps`).
 function Operation:stdin_pump()
   return self._stdin_pump
+end
+
+local function callable(f)
+  return type(f) == "function" or (type(f) == "table" and getmetatable(f) ~= nil
+    and getmetatable(f).__call ~= nil)
+end
+
+--- Whether the output pump notes the terminal modes the program turns on
+-- (to undo them at the end, `undo_modes`): a raw local terminal, and an
+-- output that is a terminal or a function (which gets the undo too).
+-- @usage if op:tracks_modes() then ... end
+function Operation:tracks_modes()
+  local f = self.opts.stdout
+  return self:israw() and (tty.isatty(f) or callable(f)) or false
+end
+
+--- Turn off the terminal modes the program left on (the alternate screen,
+-- mouse reporting, a hidden cursor...; core Pump:undo_modes), writing the
+-- sequences after the last output byte the terminal got; nothing when
+-- nothing is on or the output is not tracked. Best effort, never raises.
+-- Returns the bytes written.
+-- @usage op:undo_modes()
+function Operation:undo_modes()
+  local out = self._out_pump
+  local undo = out and out:undo_modes() or ""
+  if undo == "" then return undo end
+  local f = self.opts.stdout
+  pcall(function()
+    if callable(f) then return f(undo) end
+    local off, deadline = 1, core.now() + 1000
+    while off <= #undo and core.now() < deadline do
+      local n, _, name = core._write(f, undo:sub(off))
+      if n then off = off + n
+      elseif name == "EAGAIN" or name == "EINTR" then core.poll_fd(core.fileno(f), "w", 0.1)
+      else break end
+    end
+  end)
+  return undo
 end
 
 --- The pump that moves the output (after `pumps`).

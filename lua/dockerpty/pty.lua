@@ -135,6 +135,9 @@ function PseudoTerminal:start(sockets)
     end
     return lp:run()
   end)
+  -- every way out (exit, detach, lost stream, error, signal): the modes
+  -- the program left on are undone before the termios state comes back
+  op:undo_modes()
   term:stop()
   winch:stop()
   for _, p in ipairs(pumps) do lp:remove(p) end

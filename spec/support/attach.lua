@@ -20,7 +20,8 @@ if mode == "exec" or mode == "create_exec" then
 else
   optstr = arg[3]
 end
-local opts = optstr and assert(load("return " .. optstr, "opts", "t", {}))() or nil
+-- (io is there for an output function: `{stdout = function(s) io.stdout:write(s) end}`)
+local opts = optstr and assert(load("return " .. optstr, "opts", "t", { io = io, error = error }))() or nil
 
 local before = core.isatty(io.stdin) and core.tcgetattr(io.stdin) or nil
 local nonblock_before = core.nonblock(io.stdin)

@@ -1,0 +1,78 @@
+--- bench/modes_cost.lua: what tracking the terminal modes costs a tty
+-- stream (figure 7). A tty exec in a running container prints MIB MiB of
+-- terminal text (colours, a cursor hidden and shown on every line) through
+-- the pseudo-terminal, the output pump writing to a file, two ways,
+-- interleaved (off on off on ...):
+--   off  the output pump as without a local terminal (no tracking)
+--   on   the same pump with `track_modes`, as with a raw local terminal
+-- The local side is a file, not a terminal, so that no terminal emulator's
+-- cost is measured: the pump's option is set as a raw session sets it.
+-- Prints one Lua table: per way, MiB/s and CPU s/GiB of each repetition.
+--
+--   lua5.4 bench/modes_cost.lua CONTAINER [MIB] [REPS]
+local dockerpty = require("dockerpty")
+local operation = require("dockerpty.operation")
+local pty = require("dockerpty.pty")
+local core = dockerpty.core
+
+local container, mib, reps = arg[1], tonumber(arg[2] or 64), tonumber(arg[3] or 7)
+assert(container, "usage: modes_cost.lua CONTAINER [MIB] [REPS]")
+local client = dockerpty.client.from_env()
+local OUT = os.tmpname()
+
+-- One line of what a shell session prints, repeated: about one ESC in 12
+-- bytes. Made once in the container (a file), so that the measured command
+-- is a plain cat and the remote side is not the bottleneck.
+local TEXT = "/tmp/dockerpty-modes-cost.txt"
+local make = ("l=$(printf '\\033[?25l\\033[1;32muser@host\\033[0m:\\033[1;34m~/src\\033[0m$ " ..
+  "ls -l caf\\303\\251 cr\\303\\250me \\033[?25h\\r'); yes \"$l\" | head -c %d > %s"):format(
+  mib * 1048576, TEXT)
+assert(select(2, dockerpty.exec_command(client, container, { "sh", "-c", make },
+  { stdin = false, tty = false, stdout = false })) == "exit", "cannot make the text")
+local cmd = "cat " .. TEXT
+
+-- CPU time of this (single-threaded) process in seconds, to the ns: the
+-- first field of /proc/self/schedstat (/proc/self/stat counts 10 ms ticks).
+local function cpu()
+  local f = io.open("/proc/self/schedstat")
+  local s = f:read("a")
+  f:close()
+  return tonumber(s:match("^(%d+)")) / 1e9
+end
+
+local function once(track)
+  local out = assert(io.open(OUT, "w"))
+  local exec = client:exec_create(container, { "sh", "-c", cmd }, { stdin = false, tty = true })
+  local op = operation.ExecOperation.created(client, exec, { tty = true, stdin = false },
+    { stdout = out, stdin = false })
+  op.tracks_modes = function() return track end
+  local t0, c0 = core.now(), cpu()
+  local ok, how, code = pty.PseudoTerminal.new(client, op):start()
+  local wall, used = (core.now() - t0) / 1000, cpu() - c0
+  local size = out:seek("end")
+  out:close()
+  assert(ok and how == "exit" and code == 0, "exec failed: " .. tostring(how) .. " " .. tostring(code))
+  -- the remote tty's ONLCR adds a \r to each line: at least the bytes sent
+  assert(size >= mib * 1048576, ("wrong size %d"):format(size))
+  return mib / wall, used / (mib / 1024)
+end
+
+local res = { off = { rate = {}, cpu = {} }, on = { rate = {}, cpu = {} } }
+once(false)   -- warm-up: the image's pages, the daemon's caches
+for rep = 1, reps do
+  for _, way in ipairs({ "off", "on" }) do
+    local rate, c = once(way == "on")
+    res[way].rate[rep], res[way].cpu[rep] = rate, c
+    io.stderr:write(("modes_cost rep %d %-3s %7.1f MiB/s %6.2f CPU s/GiB\n"):format(rep, way, rate, c))
+  end
+end
+os.remove(OUT)
+dockerpty.exec_command(client, container, { "rm", "-f", TEXT }, { stdin = false, tty = false })
+client:close()
+local function list(t)
+  local s = {}
+  for i, v in ipairs(t) do s[i] = ("%.4f"):format(v) end
+  return "{ " .. table.concat(s, ", ") .. " }"
+end
+print(("return { off = { rate = %s, cpu = %s }, on = { rate = %s, cpu = %s } }"):format(
+  list(res.off.rate), list(res.off.cpu), list(res.on.rate), list(res.on.cpu)))
