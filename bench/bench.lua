@@ -374,11 +374,13 @@ local function figure6()
         local good = 0
         for i = 0, SESSIONS - 1 do
           local f = ("%s/%d"):format(dir, i)
-          if slurp(f .. ".out") == "hi" and slurp(f .. ".err") == "err\n" and slurp(f .. ".code") == "3\n" then
+          if slurp(f .. ".out") == "hi" and slurp(f .. ".err") == "err\n"
+              and slurp(f .. ".code") == "3\n" then
             good = good + 1
           end
         end
-        why = res.failure or (good ~= SESSIONS and ("%d of %d sessions answered right"):format(good, SESSIONS))
+        why = res.failure or (good ~= SESSIONS
+          and ("%d of %d sessions answered right"):format(good, SESSIONS))
       end
       if res then
         if why then

@@ -746,7 +746,7 @@ function Client:attach_socket(container, params)
 end
 
 -- The query of an attach from attach_socket's params.
-function Client:_attach_query(params)
+function Client._attach_query(_, params)
   return {
     stream = params.stream ~= false,
     stdin = params.stdin and true or false,

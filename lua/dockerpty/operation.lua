@@ -527,9 +527,9 @@ end
 --- An operation for an exec just created with a known configuration
 -- (`{tty =, stdin =}`): no inspect is needed before starting it.
 -- @usage local op = ExecOperation.created(client, id, { tty = false, stdin = true }, opts)
-function ExecOperation.created(client, exec_id, config, opts)
+function ExecOperation.created(client, exec_id, made, opts)
   local op = ExecOperation.new(client, exec_id, opts)
-  op._created = { tty = config.tty and true or false, stdin = config.stdin and true or false }
+  op._created = { tty = made.tty and true or false, stdin = made.stdin and true or false }
   return op
 end
 

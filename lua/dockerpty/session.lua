@@ -404,7 +404,7 @@ function Session:pollfd()
 end
 
 --- What `pollfd()` is waited for: "r".
-function Session:events()
+function Session.events()
   return "r"
 end
 
@@ -722,7 +722,7 @@ function Group:pollfd()
   return assert(self.lp:pollfd())
 end
 
-function Group:events()
+function Group.events()
   return "r"
 end
 
