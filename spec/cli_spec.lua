@@ -233,13 +233,42 @@ describe("dockerpty and docker side by side #docker", function()
       local theirs = sh("docker " .. c .. " --help").out
       for line in dp({ c, "--help" }).out:gmatch("[^\n]+") do
         local flags = line:match("^  (%-%a, %-%-[%w-]+)") or line:match("^      (%-%-[%w-]+)")
-        -- --logs is ours; docker's help does not list --help
-        if flags and flags ~= "--logs" and not flags:find("--help", 1, true) then
+        -- --logs, --record and --record-input are ours; docker's help does not list --help
+        local ours = { ["--logs"] = true, ["--record"] = true, ["--record-input"] = true }
+        if flags and not ours[flags] and not flags:find("--help", 1, true) then
           assert.truthy(theirs:find("\n  " .. flags, 1, true) or theirs:find("\n      " .. flags, 1, true),
             c .. " " .. flags)
         end
       end
     end
+  end)
+
+  it("record a session with --record (asciicast v2), refuse a bad path before creating anything", function()
+    local cjson = require("cjson")
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir))
+    finally(function() os.execute("rm -rf " .. dir) end)
+    local r = dp(run_args("--record", dir .. "/s.cast", IMAGE, "sh", "-c", "echo caf\195\169; exit 4"))
+    assert.same({ "caf\195\169\n", "", 4 }, { r.out, r.err, r.code })
+    local f = assert(io.open(dir .. "/s.cast"))
+    local head = cjson.decode(f:read("l"))
+    assert.equal(2, head.version)
+    local text = {}
+    for line in f:lines() do
+      local ev = cjson.decode(line)
+      assert.equal("number", type(ev[1]))
+      if ev[2] == "o" then text[#text + 1] = ev[3] end
+    end
+    f:close()
+    assert.equal("caf\195\169\n", table.concat(text))
+    local before = sh("docker ps -aq | wc -l").out
+    r = dp(run_args("--record", "/nonexistent/dir/s.cast", IMAGE, "true"))
+    assert.equal(125, r.code)
+    assert.matches("^dockerpty: cannot write the recording /nonexistent/dir/s.cast: ", r.err)
+    assert.equal(before, sh("docker ps -aq | wc -l").out)
+    r = dp(run_args("--record-input", IMAGE, "true"))
+    assert.same({ 125, "dockerpty: --record-input needs --record FILE\n" }, { r.code, r.err })
   end)
 
   it("exit with the container's status: 0 and 7", function()

@@ -327,6 +327,9 @@ describe("API errors", function()
       local msg = theirs:match("Error response from daemon: ([^\n]*)")
       assert.is_string(msg)
       assert.matches("bogusnet", msg)
+      -- ours start lower-case, as Go errors do ("Could not attach..." from a
+      -- swarm manager becomes "could not attach...")
+      msg = msg:gsub("^(%u)(%l)", function(a, b) return a:lower() .. b end)
       local ok, e = pcall(function()
         local r = client:create_container{ image = IMAGE, command = "true", name = name(),
           host_config = { NetworkMode = "bogusnet" } }
@@ -334,9 +337,9 @@ describe("API errors", function()
       end)
       assert.is_false(ok)
       assert.equal(("dockerpty: %s (%d)"):format(msg, e.status), e.message)
-      if not daemon.is_podman(client) then
-        assert.equal("dockerpty: network bogusnet not found (404)", e.message)
-      end
+      -- (Docker: a 404 "network bogusnet not found"; as a swarm manager, as in
+      -- the rig, a 500 "Could not attach to network bogusnet: ..."; Podman:
+      -- a 500 at create)
       -- the command, side by side
       local _, ours, oc = sh(("%s run --rm --network bogusnet %s true </dev/null"):format(DP, IMAGE))
       assert.equal(("dockerpty: %s (%d)\n"):format(msg, e.status), ours)

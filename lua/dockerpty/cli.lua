@@ -324,6 +324,8 @@ end
 local HELP = flag(nil, "help", "bool", "Print usage")
 local HELP_H = flag("h", "help", "bool", "Print usage")
 local DETACH_KEYS = flag(nil, "detach-keys", "string", "Override the key sequence for detaching a container")
+local RECORD = flag(nil, "record", "string", "Record the session to FILE (asciicast v2, for asciinema)", "FILE")
+local RECORD_INPUT = flag(nil, "record-input", "bool", "Record what is typed too (it may hold passwords)")
 
 local DETACH_NOTE = [[
 Detach from a container with a tty: Ctrl-P Ctrl-Q, or --detach-keys, or
@@ -337,6 +339,7 @@ local RUN_FLAGS = {
   flag(nil, "cpus", "string", "Number of CPUs", "decimal", cpus),
   flag("d", "detach", "bool", "Run container in background and print container ID"),
   DETACH_KEYS,
+  RECORD, RECORD_INPUT,
   flag(nil, "device", "list", "Add a host device to the container"),
   flag(nil, "dns", "list", "Set custom DNS servers", nil, dns),
   flag(nil, "entrypoint", "string", "Overwrite the default ENTRYPOINT of the image"),
@@ -398,6 +401,7 @@ invoked; 127 when it is not found; 1 for "the input device is not a TTY"
     flags = {
       flag("d", "detach", "bool", "Detached mode: run command in the background"),
       DETACH_KEYS,
+      RECORD, RECORD_INPUT,
       flag("e", "env", "list", "Set environment variables"),
       flag(nil, "env-file", "list", "Read in a file of environment variables"),
       flag("i", "interactive", "bool", "Keep STDIN open even if not attached"),
@@ -422,6 +426,7 @@ device is not a TTY; 125 for a bad flag.]],
       flag(nil, "no-stdin", "bool", "Do not attach STDIN"),
       flag(nil, "logs", "bool", "Replay the container's earlier output first (not in docker attach)"),
       DETACH_KEYS,
+      RECORD, RECORD_INPUT,
       flag(nil, "sig-proxy", "bool", "Proxy all received signals to the process (default true)"),
       HELP_H,
     },
@@ -439,6 +444,7 @@ refuses or the input device is not a TTY; 125 for a bad flag.]],
       flag("a", "attach", "bool", "Attach STDOUT/STDERR and forward signals"),
       flag("i", "interactive", "bool", "Attach container's STDIN"),
       DETACH_KEYS,
+      RECORD, RECORD_INPUT,
       HELP_H,
     },
     notes = DETACH_NOTE .. [[ The container runs on and
@@ -978,6 +984,17 @@ end
 
 local run = {}
 
+-- --record FILE and --record-input: the session options; --record-input
+-- alone is a usage error (there is nothing to record it in).
+local function record_opts(o, sopts)
+  if o["record-input"] and not o.record then
+    fail(125, "--record-input needs --record FILE")
+  end
+  sopts.record = o.record
+  sopts.record_input = o["record-input"] and true or nil
+  return sopts
+end
+
 function run.run(cl, o, args)
   local req, plan = M.run_request(o, args)
   check_detach_keys(o["detach-keys"])
@@ -1000,6 +1017,7 @@ function run.run(cl, o, args)
     detach_keys = o["detach-keys"], sig_proxy = o["sig-proxy"] ~= false,
     auto_remove = o.rm and true or false,
   }
+  record_opts(o, sopts)
   if a and not a.stdout then sopts.stdout = false end
   if a and not a.stderr then sopts.stderr = false end
   local ok, res, how, code = pcall(dockerpty.run, cl, req, sopts)
@@ -1020,11 +1038,11 @@ function run.exec(cl, o, args)
     cl:exec_start(e.Id, { detach = true, tty = o.tty and true or false })
     return 0
   end
-  local _, how, code = dockerpty.exec_command(cl, args[1], { table.unpack(args, 2) }, {
+  local _, how, code = dockerpty.exec_command(cl, args[1], { table.unpack(args, 2) }, record_opts(o, {
     interactive = o.interactive and true or false, tty = o.tty and true or false,
     environment = env, workdir = o.workdir, user = o.user, privileged = o.privileged or nil,
     detach_keys = o["detach-keys"],
-  })
+  }))
   if how == "detach" then fail(1, "read escape sequence") end
   return code
 end
@@ -1036,10 +1054,10 @@ function run.attach(cl, o, args)
   if not (info.State and info.State.Running) then
     fail(1, "You cannot attach to a stopped container, start it first")
   end
-  local _, how, code = dockerpty.start(cl, args[1], {
+  local _, how, code = dockerpty.start(cl, args[1], record_opts(o, {
     stdin = (not o["no-stdin"]) and io.stdin or false, logs = o.logs and true or false,
     detach_keys = o["detach-keys"], sig_proxy = o["sig-proxy"] ~= false,
-  })
+  }))
   if how == "detach" then fail(1, "read escape sequence") end
   return code
 end
@@ -1054,9 +1072,9 @@ function run.start(cl, o, args)
   end
   if #args > 1 then fail(1, "you cannot start and attach multiple containers at once") end
   check_detach_keys(o["detach-keys"])
-  local _, how, code = dockerpty.start(cl, args[1], {
+  local _, how, code = dockerpty.start(cl, args[1], record_opts(o, {
     interactive = o.interactive and true or false, detach_keys = o["detach-keys"],
-  })
+  }))
   if how == "detach" then return 0 end
   return code
 end
