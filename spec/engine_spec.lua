@@ -26,7 +26,7 @@ local function drive(obj, limit_ms)
 end
 
 describe("the session engine against a slow daemon", function()
-  it("starts 20 sessions together: each step returns at once, all end in about one delay", function()
+  it("starts 20 sessions together: each step returns at once, all end in about one delay #novalgrind", function()
     local srv = fe.fake{ delay = 2000, exec = { tty = false, open_stdin = false },
       exec_start = { { "write", fe.frame(1, "hi\n") }, { "emit", "exit" }, { "close" } } }
     local client = fe.client(srv)
