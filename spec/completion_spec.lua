@@ -73,7 +73,8 @@ describe("completion/dockerpty.bash", function()
     end
     assert.same({ "--pull" }, complete({ "run", "--pul" }))
     assert.same({ "--publish", "--pull" }, complete({ "run", "--pu" }))
-    assert.same({ "--read-only", "--restart", "--rm" }, complete({ "run", "-i", "--r" }))
+    assert.same({ "--read-only", "--record", "--record-input", "--restart", "--rm" },
+      complete({ "run", "-i", "--r" }))
     assert.is_true(has(complete({ "run", "-" }), "-v"))
     assert.same({ "--env", "--env-file" }, complete({ "exec", "--en" }))
   end)

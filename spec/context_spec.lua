@@ -266,7 +266,8 @@ describe("the command's --context and -c #docker", function()
 
   -- ours with only these variables (and PATH), in this file's DOCKER_CONFIG
   local function ours(vars, args)
-    local v = { DOCKER_CONFIG = cfg }
+    -- (make SANITIZE=1: the lua5.4 shim needs its preload list)
+    local v = { DOCKER_CONFIG = cfg, DP_SAN_PRELOAD = os.getenv("DP_SAN_PRELOAD") }
     for k, x in pairs(vars or {}) do v[k] = x end
     return sh(("env -i PATH=%s %s %s %s"):format(shq(os.getenv("PATH")), envwords(v), DP, args))
   end

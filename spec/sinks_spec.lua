@@ -113,7 +113,8 @@ describe("our own output #docker", function()
     finally(function() t:kill() end)
     t:wait_for("/ #")
     -- the client process (not tmux, not the shell): kill -9, no chance to restore
-    local pg = io.popen("pgrep -f '^lua5.4 bin/dockerpty exec -it " .. id .. "'")
+    -- (lua5.4 by its full path through make SANITIZE=1's shim)
+    local pg = io.popen("pgrep -f '^(/[^ ]*/)?lua5.4 bin/dockerpty exec -it " .. id .. "'")
     local pids = pg:read("a")
     pg:close()                -- reaped now: no zombie child for later specs
     local pid = assert(pids:match("%d+"), "no dockerpty process")
