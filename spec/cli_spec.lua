@@ -244,7 +244,6 @@ describe("dockerpty and docker side by side #docker", function()
   end)
 
   it("record a session with --record (asciicast v2), refuse a bad path before creating anything", function()
-    local cjson = require("cjson")
     local dir = os.tmpname()
     os.remove(dir)
     assert(os.execute("mkdir -p " .. dir))

@@ -323,8 +323,10 @@ end
 
 local HELP = flag(nil, "help", "bool", "Print usage")
 local HELP_H = flag("h", "help", "bool", "Print usage")
-local DETACH_KEYS = flag(nil, "detach-keys", "string", "Override the key sequence for detaching a container")
-local RECORD = flag(nil, "record", "string", "Record the session to FILE (asciicast v2, for asciinema)", "FILE")
+local DETACH_KEYS = flag(nil, "detach-keys", "string",
+  "Override the key sequence for detaching a container")
+local RECORD = flag(nil, "record", "string",
+  "Record the session to FILE (asciicast v2, for asciinema)", "FILE")
 local RECORD_INPUT = flag(nil, "record-input", "bool", "Record what is typed too (it may hold passwords)")
 
 local DETACH_NOTE = [[
