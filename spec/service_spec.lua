@@ -381,6 +381,14 @@ describe("dockerpty.service #docker #swarm", function()
       .. " (see 'dockerpty service exec --help')\n", r.err)
   end)
 
+  it("--all: a task's last line without a newline is written when that task ends, not at the last one's end", function()
+    local name = create(2, 1)
+    local script = "if [ $SLOT = 1 ]; then printf early; else sleep 2; echo late; fi"
+    local r = cmd({ "exec", "--all", "--node", WNODE .. "=" .. WORKER, name, "sh", "-c", script })
+    assert.equal(0, r.code, r.err)
+    assert.same({ name .. ".1 | early", name .. ".2 | late" }, lines(r.out))
+  end)
+
   it("-i with --all gives every task the same input", function()
     local name = create(2, 1)
     local r = cmd({ "exec", "-i", "--all", "--node", WNODE .. "=" .. WORKER, name, "wc", "-c" }, "12345")
@@ -457,17 +465,56 @@ describe("dockerpty.service #docker #swarm", function()
     assert.equal(("dockerpty: service %s has no running task 5\n"):format(busy), r.err)
   end)
 
-  -- With no --node, the worker's task goes to ssh://ADDR: an ssh:// host this
-  -- client cannot speak, or no engine answering there (the worker's Addr is
-  -- the manager's 127.0.0.1 in this rig).
-  it("the command: a task whose node's engine cannot be reached exits 125 with one line", function()
+  -- The rig's ssh wrapper gives 127.0.0.1 a default port whose sessions
+  -- reach the worker's engine (spec/support/sshd): the worker's Addr, as
+  -- the manager records it, is 127.0.0.1, so ssh://[user@]127.0.0.1 is the
+  -- worker node as a user's ~/.ssh/config would make it.
+  it("engine by ssh to the node's address, with --ssh-user; a refused login exits 125 naming it", function()
     local name = create(2, 1)
     local wt
     for _, t in ipairs(service.tasks(client, name)) do if t.node == WNODE then wt = t end end
-    local r = cmd({ "exec", name .. "." .. wt.slot, "true" })
+    assert.equal("127.0.0.1", wt.addr)
+    local eng, rule, where, owned = service.engine(client, wt, { context = false })
+    assert.same({ "ssh", "ssh://127.0.0.1", true }, { rule, where, owned })
+    assert.equal(wt.container, eng:inspect_container(wt.container).Id)
+    eng:close()
+    eng, rule, where = service.engine(client, wt, { context = false, ssh_user = "root" })
+    assert.same({ "ssh", "ssh://root@127.0.0.1" }, { rule, where })
+    eng:close()
+    -- the command, through the same rule: the task's output and status
+    local r = cmd({ "exec", "--ssh-user", "root", name .. "." .. wt.slot, "sh", "-c", "hostname; exit $((60 + SLOT))" })
+    assert.same({ 60 + wt.slot, WHOSTNAME .. "\n", "" }, { r.code, r.out, r.err })
+    -- a user sshd refuses: 125, one line naming the node and the ssh host
+    r = cmd({ "exec", "--ssh-user", "nobody", name .. "." .. wt.slot, "true" })
     assert.equal(125, r.code)
     assert.equal(1, #lines(r.err), r.err)
-    assert.matches("^dockerpty: ", r.err)
+    assert.equal(("dockerpty: task %s on node %s (%s) (the ssh rule): cannot connect to the Docker daemon at"
+      .. " ssh://nobody@127.0.0.1: nobody@127.0.0.1: Permission denied (publickey).\n"):format(wt.name, WHOSTNAME,
+      WNODE), r.err)
+  end)
+
+  it("engine by a docker context named after the node (hostname or id), before ssh", function()
+    local name = create(2, 1)
+    local wt
+    for _, t in ipairs(service.tasks(client, name)) do if t.node == WNODE then wt = t end end
+    local dir = os.tmpname()
+    os.remove(dir)
+    finally(function() os.execute("rm -rf " .. shq(dir)) end)
+    local env = "env DOCKER_CONFIG=" .. shq(dir) .. " "
+    -- the docker CLI writes the store; ours reads it
+    local c = sh(env .. "env -u LD_PRELOAD docker context create " .. shq(WHOSTNAME) .. " --docker host="
+      .. shq(WORKER))
+    assert.equal(0, c.code, c.err)
+    local r = sh(env .. CMD .. " " .. words({ "exec", name .. "." .. wt.slot, "sh", "-c", "hostname; exit $SLOT" }))
+    assert.same({ wt.slot, WHOSTNAME .. "\n", "" }, { r.code, r.out, r.err })
+    -- a context by the node's id, pointing at the manager: the rule is named
+    assert.equal(0, sh(env .. "env -u LD_PRELOAD docker context rm -f " .. shq(WHOSTNAME)).code)
+    c = sh(env .. "env -u LD_PRELOAD docker context create " .. shq(WNODE) .. " --docker host=" .. shq(MANAGER))
+    assert.equal(0, c.code, c.err)
+    r = sh(env .. CMD .. " " .. words({ "exec", name .. "." .. wt.slot, "true" }))
+    assert.equal(125, r.code)
+    assert.equal(("dockerpty: task %s: no container %s at context %s (the engine of node %s (%s) by the context"
+      .. " rule?)\n"):format(wt.name, wt.container:sub(1, 12), WNODE, WHOSTNAME, WNODE), r.err)
   end)
 
   it("a task that ends while exec'd: the exec ends too, with the status docker exec gives", function()

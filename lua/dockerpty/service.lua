@@ -19,6 +19,7 @@
 -- end
 local cjson = require("cjson")
 local clientlib = require("dockerpty.client")
+local core = require("dockerpty.core")
 local errors = require("dockerpty.errors")
 local prefix = require("dockerpty.prefix")
 local session = require("dockerpty.session")
@@ -233,11 +234,19 @@ local SESSION = { interactive = true, stdin = true, stdout = true, stderr = true
   sig_proxy = true, tty = true, environment = true, workdir = true, user = true, privileged = true,
   warn = true }
 
--- A 404 on the container means the engine is not that node's.
+-- A 404 on the container means the engine is not that node's; an engine
+-- that does not answer is named with the task and the rule that chose it.
 local function exec_error(e, task, where, rule)
   if errors.is(e) and e.status == 404 then
     errors.raise("api", ("task %s: no container %s at %s (the engine of node %s by the %s rule?)"):format(
       task.name, task.container:sub(1, 12), where, describe_node(task), rule), 404, { detail = e.detail })
+  end
+  if errors.is(e) and e.kind == "connection" then
+    local extra = {}
+    for k, v in pairs(e) do extra[k] = v end
+    extra.kind, extra.message, extra.status = nil, nil, nil
+    errors.raise("connection", ("task %s on node %s (the %s rule): %s"):format(task.name, describe_node(task),
+      rule, (e.message:gsub("^dockerpty: ", ""))), e.status, extra)
   end
   error(e, 0)
 end
@@ -272,11 +281,31 @@ local function task_sinks(tasks, opts, sopts)
     if opts.sinks then return opts.sinks(t) end
     return out and out:sink(t.name) or false, err and err:sink(t.name) or false
   end
-  local function flush()
-    if out then out:flush() end
-    if err then err:flush() end
+  local function flush(name)
+    if out then out:flush(name) end
+    if err then err:flush(name) end
   end
   return sinks, flush
+end
+
+-- The sessions to their ends as one group; each task's unfinished last
+-- line is written when its own session ends, not when the last one does.
+local function run_group(list, names, flush)
+  local g <close> = session.group()
+  for _, s in ipairs(list) do g:add(s) end
+  local open = {}
+  for i, s in ipairs(list) do open[i] = s end
+  local function flush_ended()
+    for i, s in pairs(open) do
+      if s:finished() then open[i] = nil; flush(names[i]) end
+    end
+  end
+  while not g:step() do
+    flush_ended()
+    core.poll_fd(g:pollfd(), "r", g:timeout())
+  end
+  flush_ended()
+  return g:results()
 end
 
 local function exec_all(client, tasks, service, command, opts, sopts)
@@ -286,7 +315,7 @@ local function exec_all(client, tasks, service, command, opts, sopts)
     errors.raise("usage", "a tty with stdin cannot be shared by every task (-it with --all)")
   end
   local sinks, flush = task_sinks(tasks, opts, sopts)
-  local results, list, index, engines = {}, {}, {}, {}
+  local results, list, index, engines, names = {}, {}, {}, {}, {}
   local cache = {}
   for i, t in ipairs(tasks) do
     local ok, e = pcall(function()
@@ -297,11 +326,11 @@ local function exec_all(client, tasks, service, command, opts, sopts)
         stdin = input, stdout = out, stderr = err, tty = sopts.tty, environment = sopts.environment,
         workdir = sopts.workdir, user = sopts.user, privileged = sopts.privileged })
       if not sok then exec_error(s, t, where, rule) end
-      list[#list + 1], index[#list + 1] = s, i
+      list[#list + 1], index[#list + 1], names[#list + 1] = s, i, t.name
     end)
     if not ok then results[i] = { task = t, ok = nil, how = "error", error = e } end
   end
-  local ok, rs = pcall(session.run_all, list)
+  local ok, rs = pcall(run_group, list, names, flush)
   flush()
   for _, e in ipairs(engines) do e:close() end
   if not ok then error(rs, 0) end
