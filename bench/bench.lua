@@ -9,7 +9,7 @@
 --   lua5.4 bench/bench.lua          # against $DOCKER_HOST, with LUA_PATH/LUA_CPATH set
 --
 -- Environment: BENCH_QUICK=1 (small sizes, 2 repetitions), BENCH_REPS,
--- BENCH_FIGURES ("1,2,3,4,5,6,7,8"), BENCH_CLIENTS ("lua,docker,python"),
+-- BENCH_FIGURES ("1,2,3,4,5,6,7,8,9,10"), BENCH_CLIENTS ("lua,docker,python"),
 -- BENCH_VARIANTS (other source trees, below), BENCH_OUT_MIB, BENCH_TTY_MIB,
 -- BENCH_INPUT_MIB (sizes), BENCH_OUT (also write the report there),
 -- BENCH_PROBE (echo_probe binary), DOCKERPTY_TEST_IMAGE, LUA, DOCKER, PYTHON.
@@ -25,6 +25,7 @@ local SIZES = {                           -- MiB
   out = size_mib("BENCH_OUT_MIB", 64, 1024),
   tty = size_mib("BENCH_TTY_MIB", 16, 256),
   input = size_mib("BENCH_INPUT_MIB", 16, 256),
+  ssh = size_mib("BENCH_SSH_MIB", 16, 128),  -- figure 9: through sshd and dial-stdio
 }
 local STARTUP_RUNS = QUICK and 3 or 10
 local KEYSTROKES = QUICK and 20 or 200
@@ -484,6 +485,29 @@ local function figure8()
   end
 end
 
+-- Figures 9 (ssh://) and 10 (Swarm services): bench/remote.lua, given
+-- what it needs of this file.
+local remote = dofile(HERE .. "/remote.lua")
+local function remote_api()
+  return {
+    row = row, add = add, fail = fail, timed = timed, stream_case = stream_case, check_count = check_count,
+    sh = sh, q = q, slurp = slurp, log = log, now = core.now, sleep = core.sleep,
+    note = function(s) notes[#notes + 1] = s end,
+    clients = function() return clients end,
+    with_clients = function(list, f)
+      local saved = clients
+      clients = list
+      local ok, err = pcall(f)
+      clients = saved
+      if not ok then error(err, 0) end
+    end,
+    CONTAINER = CONTAINER, IMAGE = IMAGE, REPS = REPS, STARTUP_RUNS = STARTUP_RUNS, SIZES = SIZES, MiB = MiB,
+    TMP = TMP, HERE = HERE, LUA = LUA, DOCKER = DOCKER,
+  }
+end
+local function figure9() remote.figure9(remote_api()) end
+local function figure10() remote.figure10(remote_api()) end
+
 -- }======================================================
 
 -- {======================================================
@@ -497,6 +521,7 @@ local TARGETS = {
   ["3"] = { ["MiB/s"] = { ">=", 1.0 }, ["peak RSS MiB"] = { "<=", 0.5 } },
   ["5"] = { ["p50 us"] = { "<=", 1.0 } },
   ["6"] = { ["wall ms"] = { "<=", 0.7 }, ["CPU s"] = { "<=", 0.05 } },
+  ["9"] = { ["MiB/s"] = { ">=", 1.0 }, ["ms"] = { "<=", 1.0 } },
 }
 local function target_of(r)
   if r.figure == "4" then
@@ -615,16 +640,16 @@ end
 
 local function main()
   clients = selected_clients()
-  local figures = os.getenv("BENCH_FIGURES") or "1,2,3,4,5,6,7,8"
+  local figures = "," .. (os.getenv("BENCH_FIGURES") or "1,2,3,4,5,6,7,8,9,10") .. ","
   local machine = machine_info()
   local t0 = core.now()
   log("container %s, image %s, clients: %d", CONTAINER, IMAGE, #clients)
   assert(sh(("%s run -d --name %s --network none --log-driver none %s sleep 1000000 >/dev/null"):format(
     DOCKER, q(CONTAINER), q(IMAGE))), "bench: cannot start the exec container")
   local ok, err = pcall(function()
-    local all = { figure1, figure2, figure3, figure4, figure5, figure6, figure7, figure8 }
+    local all = { figure1, figure2, figure3, figure4, figure5, figure6, figure7, figure8, figure9, figure10 }
     for i, f in ipairs(all) do
-      if figures:find(tostring(i), 1, true) then f() end
+      if figures:find("," .. i .. ",", 1, true) then f() end
     end
   end)
   sh(("%s rm -f %s >/dev/null 2>&1"):format(DOCKER, q(CONTAINER)))
