@@ -27,6 +27,11 @@ local function fail(status, message)
   error(setmetatable({ status = status, message = PROG .. ": " .. message }, Fail), 0)
 end
 
+--- Raise a failure of the command: `status` is its exit status, `message`
+-- its one line (after "dockerpty: ").
+-- @usage cli.fail(125, "unknown flag: --x")
+M.fail = fail
+
 --- True when v is a failure raised by the command (`status`, `message`).
 function M.is_failure(v)
   return getmetatable(v) == Fail

@@ -15,8 +15,8 @@
 -- command ran.
 -- @module dockerpty.service_cli
 -- @usage os.exit(require("dockerpty.service_cli").main({ "exec", "web.2", "uptime" }))
+local cli = require("dockerpty.cli")
 local client = require("dockerpty.client")
-local errors = require("dockerpty.errors")
 local service = require("dockerpty.service")
 local tty = require("dockerpty.tty")
 
@@ -24,29 +24,13 @@ local M = {}
 
 local PROG = "dockerpty service"
 
-local Fail = {}
-Fail.__index = Fail
-
-local function fail(status, message)
-  error(setmetatable({ status = status, message = "dockerpty: " .. message }, Fail), 0)
-end
+-- Failures, their messages and statuses are the command's (dockerpty.cli).
+local fail = cli.fail
+local message_of = cli.message_of
 
 local function usage(msg)
   fail(125, ("%s (see '%s exec --help')"):format(msg, PROG))
 end
-
--- The one-line message of any error value, never a Lua source position.
-local function message_of(e)
-  local m
-  if getmetatable(e) == Fail or errors.is(e) then
-    m = e.message
-  else
-    m = tostring(e):gsub("^[^:\n]*%.lua:%d+: ", "")
-    if m:sub(1, 11) ~= "dockerpty: " then m = "dockerpty: " .. m end
-  end
-  return (m:gsub("%s*\n%s*", " "):gsub("%s+$", ""))
-end
-M._message_of = message_of
 
 M.HELP = [[
 Usage:  dockerpty service exec [OPTIONS] SERVICE[.SLOT] COMMAND [ARG...]
@@ -78,87 +62,19 @@ first non-zero in slot order; 125 for an unknown service, no running task,
 a node no rule reaches, or a bad flag.
 ]]
 
+local function flag(short, long, kind) return { short = short, long = long, kind = kind } end
 local FLAGS = {
-  { "i", "interactive", "bool" }, { "t", "tty", "bool" }, { "e", "env", "list" },
-  { "w", "workdir", "string" }, { "u", "user", "string" }, { nil, "detach-keys", "string" },
-  { nil, "all", "bool" }, { nil, "no-prefix", "bool" }, { nil, "node", "list" },
-  { nil, "ssh-user", "string" }, { "h", "help", "bool" },
+  flag("i", "interactive", "bool"), flag("t", "tty", "bool"), flag("e", "env", "list"),
+  flag("w", "workdir", "string"), flag("u", "user", "string"), flag(nil, "detach-keys", "string"),
+  flag(nil, "all", "bool"), flag(nil, "no-prefix", "bool"), flag(nil, "node", "list"),
+  flag(nil, "ssh-user", "string"), flag("h", "help", "bool"),
 }
 
--- pflag's way, as docker: combined shorts (-it), -eK=V, -e K=V, --x=v,
--- --x v, --all=false; options stop at the first positional or "--".
+-- pflag's way, as docker (dockerpty.cli's parser): options stop at the
+-- first positional or "--".
 local function parse(argv, first)
-  local by_short, by_long = {}, {}
-  for _, f in ipairs(FLAGS) do
-    local flag = { short = f[1], long = f[2], kind = f[3] }
-    if flag.short then by_short[flag.short] = flag end
-    by_long[flag.long] = flag
-  end
-  local values = {}
-  local function set(f, v, spelled)
-    if f.kind == "bool" then
-      if type(v) == "string" then
-        local b = ({ ["true"] = true, ["1"] = true, ["false"] = false, ["0"] = false })[v]
-        if b == nil then usage(('invalid argument "%s" for "%s" flag'):format(v, spelled)) end
-        v = b
-      end
-      values[f.long] = v
-    elseif f.kind == "list" then
-      values[f.long] = values[f.long] or {}
-      table.insert(values[f.long], v)
-    else
-      values[f.long] = v
-    end
-  end
-  local i = first
-  while i <= #argv do
-    local a = argv[i]
-    if a == "--" then
-      i = i + 1
-      break
-    elseif a:sub(1, 2) == "--" then
-      local name, v = a:match("^%-%-([^=]+)=(.*)$")
-      name = name or a:sub(3)
-      local f = by_long[name] or usage("unknown flag: --" .. name)
-      if f.kind ~= "bool" and v == nil then
-        i = i + 1
-        v = argv[i] or usage("flag needs an argument: --" .. name)
-      end
-      set(f, v == nil and true or v, "--" .. name)
-    elseif a:sub(1, 1) == "-" and #a > 1 then
-      local j = 2
-      while j <= #a do
-        local c = a:sub(j, j)
-        local f = by_short[c] or usage(("unknown shorthand flag: '%s' in %s"):format(c, a))
-        local rest = a:sub(j + 1)
-        if f.kind == "bool" then
-          if rest:sub(1, 1) == "=" then
-            set(f, rest:sub(2), "-" .. c)
-            break
-          end
-          set(f, true)
-        else
-          if rest == "" then
-            i = i + 1
-            rest = argv[i] or usage(("flag needs an argument: '%s' in %s"):format(c, a))
-          elseif rest:sub(1, 1) == "=" then
-            rest = rest:sub(2)
-          end
-          set(f, rest)
-          break
-        end
-        j = j + 1
-      end
-    else
-      break
-    end
-    i = i + 1
-  end
-  local pos = {}
-  for k = i, #argv do pos[#pos + 1] = argv[k] end
-  return values, pos
+  return cli.parse(FLAGS, argv, first, PROG .. " exec")
 end
-M._parse = parse
 
 -- -e as docker takes it: K=V as is; a bare K takes the local value if set.
 local function env_list(list, getenv)
@@ -284,7 +200,7 @@ function M.main(argv, env)
   io_.stdout:flush()
   if not ok then
     io_.stderr:write(message_of(status), "\n")
-    return getmetatable(status) == Fail and status.status or 125
+    return cli.is_failure(status) and status.status or 125
   end
   return status
 end
