@@ -6,7 +6,8 @@
 --   lua5.4 bench/client.lua exec [-i] [-t] CONTAINER CMD...  like docker exec
 --   (run and exec also take --record FILE: the session recorded as asciicast, figure 7)
 --   lua5.4 bench/client.lua many N CONTAINER CMD...        N execs at once in one process
---                                                          (dockerpty.session); prints
+--                                                          (dockerpty.session; MANY_PARALLEL:
+--                                                          at most that many at once); prints
 --                                                          "ok K" for K outputs equal to the first
 --
 -- `run` creates the container (network and log driver "none"), attaches, starts, waits
@@ -40,7 +41,9 @@ if mode == "many" then
       stdout = function(s) table.insert(outs[k], s) end,
       stderr = function(s) table.insert(errs[k], s) end })
   end
-  local results = dockerpty.session.run_all(sessions, { timeout = 120000 })
+  -- MANY_PARALLEL: at most that many at once (run_all's `parallel`)
+  local results = dockerpty.session.run_all(sessions, { timeout = 120000,
+    parallel = math.tointeger(tonumber(os.getenv("MANY_PARALLEL") or "")) })
   local good, first, first_err = 0, table.concat(outs[1]), table.concat(errs[1])
   for k = 1, n do
     if results[k].how == "exit" and (results[k].code or 0) == want_code and table.concat(outs[k]) == first

@@ -51,6 +51,27 @@ describe("dockerpty.session #docker", function()
     print(("\n50 concurrent exec sessions: %d ms (create, start and run)"):format(elapsed))
   end)
 
+  it("runs at most `parallel` sessions at once, the next as one ends, results in list order", function()
+    local id = create{ command = { "sh", "-c", "mkdir -p /tmp/run; exec sleep 300" } }
+    client:start(id)
+    local outs, sessions = {}, {}
+    -- each prints how many others run as it starts
+    local script = "mkdir -p /tmp/run; ls /tmp/run | wc -l; touch /tmp/run/$0; sleep 0.3; rm /tmp/run/$0; exit $0"
+    for i = 1, 6 do
+      outs[i] = {}
+      sessions[i] = session.exec(client, id, { "sh", "-c", script, tostring(i) },
+        { stdin = false, stdout = function(s) table.insert(outs[i], s) end })
+    end
+    local results = session.run_all(sessions, { parallel = 2, timeout = 60000 })
+    for i = 1, 6 do
+      assert.same({ ok = nil, how = "exit", code = i }, results[i])
+      assert(tonumber(table.concat(outs[i])) <= 1, ("session %d started beside %s others"):format(i,
+        table.concat(outs[i])))
+    end
+    assert.has_error(function() session.run_all({}, { parallel = 0 }) end,
+      "bad argument #2 to 'run_all' (option 'parallel': positive integer expected, got 0)")
+  end)
+
   it("runs attach sessions, reports errors per session and a timeout", function()
     local a = create{ command = { "sh", "-c", "cat; echo done" }, stdin_open = true }
     local b = create{ command = { "sh", "-c", "echo b-out; exit 5" } }

@@ -761,17 +761,34 @@ Group.__close = Group.close
 --- Run sessions to their end together (a Group).
 -- @tparam table sessions a list of Session
 -- @tparam[opt] table opts `timeout` (ms for the whole run; sessions not
--- finished by then get `{ok = nil, how = "timeout"}` and are closed)
+-- finished by then get `{ok = nil, how = "timeout"}` and are closed),
+-- `parallel` (at most that many sessions run at once: the next in the
+-- list starts as one ends; default all at once)
 -- @treturn table one entry per session: `{ok=, how=, code=}`, or
 -- `{ok = nil, how = "error", error = e}` when it failed
 -- @usage for i, r in ipairs(session.run_all(list, { timeout = 60000 })) do print(i, r.how, r.code) end
 function M.run_all(sessions, opts)
   util.check(1, "run_all", sessions, "table")
   opts = util.check(2, "run_all", opts, "table", true) or {}
+  local parallel = opts.parallel
+  if parallel ~= nil and (math.type(parallel) ~= "integer" or parallel < 1) then
+    error(("bad argument #2 to 'run_all' (option 'parallel': positive integer expected, got %s)"):format(
+      tostring(parallel)), 2)
+  end
   local g = M.group()
-  for _, s in ipairs(sessions) do g:add(s) end
+  local nexti = 1
+  local function admit()
+    while sessions[nexti] and (not parallel or g.left < parallel) do
+      g:add(sessions[nexti])
+      nexti = nexti + 1
+    end
+    return sessions[nexti] == nil
+  end
   local deadline = opts.timeout and core.now() + opts.timeout
-  while not g:step() do
+  admit()
+  while true do
+    local done = g:step()
+    if admit() and done and g.left == 0 then break end
     local t = g:timeout()
     if deadline then
       local left = math.max(0, deadline - core.now()) / 1000
@@ -780,12 +797,13 @@ function M.run_all(sessions, opts)
     end
     core.poll_fd(g:pollfd(), "r", t)
   end
-  local late = {}
-  for i, s in ipairs(sessions) do
-    if not s:finished() then late[i] = true; s:close() end
-  end
   local results = g:results()
-  for i in pairs(late) do results[i] = { ok = nil, how = "timeout" } end
+  for i, s in ipairs(sessions) do
+    if not s:finished() then
+      s:close()
+      results[i] = { ok = nil, how = "timeout" }
+    end
+  end
   return results
 end
 
