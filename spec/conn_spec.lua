@@ -3,6 +3,7 @@
 -- and, tagged #docker, a real daemon over a unix socket and over TLS.
 -- RELIABILITY.md cases 8, 9, 41, 72, 75, 76, 85, 86, 88.
 local core = require("dockerpty.core")
+local tc = require("dockerpty_test")
 local fake = require("support.fakedaemon")
 local env = require("support.tls")
 local cjson = require("cjson")
@@ -71,7 +72,7 @@ describe("core.connect", function()
 
   it("fails within a second when nothing listens on the socket file (case 75) #novalgrind", function()
     local path = os.tmpname() .. ".sock"
-    local fd = assert(core._listen_unix(path))
+    local fd = assert(tc.listen_unix(path))
     core._close(fd)
     finally(function() os.remove(path) end)
     local t0 = core.now()
@@ -85,7 +86,7 @@ describe("core.connect", function()
 
   it("times out on a daemon that accepts nothing once its backlog is full (plain socket) #novalgrind", function()
     local path = os.tmpname() .. ".sock"
-    local lfd = assert(core._listen_unix(path))
+    local lfd = assert(tc.listen_unix(path))
     local conns, h = {}, nil
     finally(function()
       if h then h:close() end

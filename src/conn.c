@@ -3,8 +3,7 @@
 ** layer writes raw HTTP and reads the response head; after an upgrade it
 ** carries the hijacked attach/exec stream. A unix socket is a plain socket
 ** (no libcurl); TCP and TLS, or transport "libcurl", go through libcurl in
-** connect-only mode. Also the endpoint options shared with http.c, and the
-** test primitives _listen_unix and _accept.
+** connect-only mode. Also the endpoint options shared with http.c.
 */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -1197,69 +1196,6 @@ static int conn_m_tostring(lua_State *L) {
 
 /* }==================================================================== */
 
-/* {====================================================================
-** Test primitives: a unix socket server for the fake daemon
-** ===================================================================== */
-
-/***
-Listen on a unix socket (specs only).
-@function _listen_unix
-@tparam string path
-@treturn[1] integer fd
-@return[2] nil, message, name, errno
-*/
-static int conn_f_listen_unix(lua_State *L) {
-    size_t len;
-    const char *path = luaL_checklstring(L, 1, &len);
-    struct sockaddr_un sa;
-    int fd, e;
-    luaL_argcheck(L, len > 0 && len < sizeof sa.sun_path, 1, "path too long");
-    memset(&sa, 0, sizeof sa);
-    sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, path, len);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return dp_push_errno(L, "socket", errno);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        e = errno;
-        close(fd);
-        return dp_push_errno(L, "bind", e);
-    }
-    if (listen(fd, 16) < 0) {
-        e = errno;
-        close(fd);
-        return dp_push_errno(L, "listen", e);
-    }
-    lua_pushinteger(L, fd);
-    return 1;
-}
-
-/***
-Accept a connection (specs only).
-@function _accept
-@tparam integer fd listening socket
-@tparam[opt] integer timeout_ms default (or negative): no timeout
-@treturn[1] integer fd of the accepted connection
-@return[2] nil, "timeout", "timeout"
-@return[3] nil, message, name, errno
-*/
-static int conn_f_accept(lua_State *L) {
-    int fd = (int)luaL_checkinteger(L, 1);
-    long long deadline = conn_optdeadline(L, 2);
-    int r = dp_wait_fd(fd, POLLIN, deadline);
-    if (r == 0)
-        return conn_pushtimeout(L);
-    if (r < 0)
-        return dp_push_errno(L, "poll", -r);
-    r = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-    if (r < 0)
-        return dp_push_errno(L, "accept", errno);
-    lua_pushinteger(L, r);
-    return 1;
-}
-
-/* }==================================================================== */
-
 int conn_open(lua_State *L) {
     static const luaL_Reg meta[] = {
         {"__index", NULL},
@@ -1282,8 +1218,6 @@ int conn_open(lua_State *L) {
     };
     static const luaL_Reg funcs[] = {
         {"connect", conn_f_connect},
-        {"_listen_unix", conn_f_listen_unix},
-        {"_accept", conn_f_accept},
         {NULL, NULL}
     };
     dp_createmeta(L, DP_CONN, meta, methods);
