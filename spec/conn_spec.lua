@@ -496,9 +496,10 @@ describe("TLS #docker", function()
     local conn, msg, name = core.connect(ep)
     assert.is_nil(conn)
     local where = "tcp://" .. ep.url:match("^https://(.*)$")
-    assert.equal("cannot connect to the Docker daemon at " .. where ..
-      ": SSL certificate problem: unable to get local issuer certificate", msg)
+    assert.equal("SSL certificate problem: unable to get local issuer certificate", msg)
     assert.equal("CURLE_PEER_FAILED_VERIFICATION", name)
+    assert.equal("cannot connect to the Docker daemon at " .. where ..
+      ": SSL certificate problem: unable to get local issuer certificate", errors.connect_message(where, msg, name))
     assert.is_nil(msg:find("BEGIN", 1, true))
   end)
 
