@@ -28,11 +28,15 @@
 ** transports' NAME and reason, as Conn does.
 ** ===================================================================== */
 
+/* The unix or ssh transport's connect; http.c keeps the fd and the child. */
 int dp_plain_connect(const dp_endpoint *ep, int *fd, dp_ssh *child) {
-    dp_ssh_init(child);
-    if (ep->sshargc)
-        return dp_ssh_spawn(child, ep->ssh, ep->sshargc, fd);
-    return dp_unix_connect(ep, fd);
+    dp_transport t;
+    int err;
+    dp_transport_init(&t, ep);
+    err = t.ops->connect(&t, ep);
+    *fd = t.fd;
+    *child = t.ssh;     /* no pointers into t: a plain copy */
+    return err;
 }
 
 /* nil, "cannot connect to the Docker daemon at <where>: <reason>", name
