@@ -82,12 +82,12 @@ describe("the ssh transport's child", function()
     assert.equal("cannot connect to the Docker daemon at ssh://h: gone", errors.connect_message("ssh://h", reason, n))
     -- a send into a child that is gone says the same, with the bytes sent
     conn = assert(core.connect{ ssh = { "sh", "-c", "exec <&- >&-; echo bye >&2; exit 2" }, where = "ssh://h" })
-    local sent, why, name, count
+    local sent, why, sname, count
     for _ = 1, 100 do
-      sent, why, name, count = conn:send(("x"):rep(65536), 5000)
+      sent, why, sname, count = conn:send(("x"):rep(65536), 5000)
       if not sent then break end
     end
-    assert.same({ nil, "bye", "ssh" }, { sent, why, name })
+    assert.same({ nil, "bye", "ssh" }, { sent, why, sname })
     assert.is_true(math.type(count) == "integer")
     conn:close()
     -- without a word on stderr: how it ended
