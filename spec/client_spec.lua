@@ -2,6 +2,7 @@
 -- the real daemon of the test rig (#docker).
 local client = require("dockerpty.client")
 local core = require("dockerpty.core")
+local tc = require("dockerpty_test")
 local errors = require("dockerpty.errors")
 local daemon = require("support.daemon")
 
@@ -87,7 +88,7 @@ describe("dockerpty.client", function()
   it("fails within a second when nothing listens on the socket", function()
     local path = os.tmpname()
     os.remove(path)
-    local fd = core._listen_unix(path)
+    local fd = tc.listen_unix(path)
     core._close(fd)     -- the socket file stays, nobody accepts: ECONNREFUSED
     finally(function() os.remove(path) end)
     local c = client.new{ host = "unix://" .. path }

@@ -3,9 +3,11 @@
 -- and, tagged #docker, a real daemon over a unix socket and over TLS.
 -- RELIABILITY.md cases 8, 9, 41, 72, 75, 76, 85, 86, 88.
 local core = require("dockerpty.core")
+local tc = require("dockerpty_test")
 local fake = require("support.fakedaemon")
 local env = require("support.tls")
 local cjson = require("cjson")
+local errors = require("dockerpty.errors")
 
 -- The transport of the fake-daemon specs, which run once for each:
 -- "plain" (the default for a unix socket) and "libcurl".
@@ -60,32 +62,36 @@ describe("core.connect", function()
   it("fails within a second when the socket is missing (case 75) #novalgrind", function()
     local path = os.tmpname() .. ".missing.sock"
     local t0 = core.now()
-    local conn, msg, name, errno = core.connect({ socket = path })
+    local conn, msg, name, extra = core.connect({ socket = path })
     assert.is_nil(conn)
-    assert.equal("cannot connect to the Docker daemon at unix://" .. path ..
-      ": No such file or directory", msg)
+    assert.equal("No such file or directory", msg)
     assert.equal("ENOENT", name)
-    assert.equal(2, errno)
+    assert.is_nil(extra)
     assert.is_true(elapsed(t0) < 1000)
+    -- the sentence is the Lua layer's, and a REST request's says the same
+    assert.equal("cannot connect to the Docker daemon at unix://" .. path ..
+      ": No such file or directory", errors.connect_message("unix://" .. path, msg, name))
+    local h = core.http({ socket = path })
+    assert.equal(errors.connect_message("unix://" .. path, msg, name), select(2, h:request("GET", "/_ping")))
+    h:close()
   end)
 
   it("fails within a second when nothing listens on the socket file (case 75) #novalgrind", function()
     local path = os.tmpname() .. ".sock"
-    local fd = assert(core._listen_unix(path))
+    local fd = assert(tc.listen_unix(path))
     core._close(fd)
     finally(function() os.remove(path) end)
     local t0 = core.now()
-    local conn, msg, name, errno = core.connect({ socket = path })
+    local conn, msg, name, extra = core.connect({ socket = path })
     assert.is_nil(conn)
-    assert.equal("cannot connect to the Docker daemon at unix://" .. path .. ": Connection refused", msg)
-    assert.equal("ECONNREFUSED", name)
-    assert.equal(111, errno)
+    assert.same({ "Connection refused", "ECONNREFUSED" }, { msg, name })
+    assert.is_nil(extra)
     assert.is_true(elapsed(t0) < 1000)
   end)
 
   it("times out on a daemon that accepts nothing once its backlog is full (plain socket) #novalgrind", function()
     local path = os.tmpname() .. ".sock"
-    local lfd = assert(core._listen_unix(path))
+    local lfd = assert(tc.listen_unix(path))
     local conns, h = {}, nil
     finally(function()
       if h then h:close() end
@@ -103,27 +109,39 @@ describe("core.connect", function()
     end
     assert.is_nil(conn)
     assert.is_true(#conns >= 1)
-    assert.equal("cannot connect to the Docker daemon at unix://" .. path .. ": connection timed out after 300 ms", msg)
-    assert.equal("timeout", name)
+    assert.same({ "connection timed out", "timeout" }, { msg, name })
     assert.is_true(t >= 290 and t < 2000, "took " .. t .. " ms")
-    -- a REST request says the same
+    -- a REST request says what the Lua layer writes from the NAME
+    local sentence = errors.connect_message("unix://" .. path, msg, name, 300)
+    assert.equal("cannot connect to the Docker daemon at unix://" .. path .. ": connection timed out after 300 ms",
+      sentence)
     h = core.http({ socket = path, connect_timeout = 300 })
-    assert.same({ nil, msg, "timeout" }, { h:request("GET", "/_ping") })
+    assert.same({ nil, sentence, "timeout" }, { h:request("GET", "/_ping") })
   end)
 
-  it("names the endpoint with `where` in messages", function()
-    local conn, msg = core.connect({ socket = "/nonexistent/d.sock", where = "unix:///run/docker.sock" })
-    assert.is_nil(conn)
-    assert.equal("cannot connect to the Docker daemon at unix:///run/docker.sock: " ..
-      "No such file or directory", msg)
+  it("names the endpoint with `where` in the messages of a connection", function()
+    local conn, msg, name = core.connect({ socket = "/nonexistent/d.sock", where = "unix:///run/docker.sock" })
+    assert.same({ nil, "No such file or directory", "ENOENT" }, { conn, msg, name })
+    -- a client's connection: the sentence names its endpoint
+    local cl = require("dockerpty.client").new({ host = "unix:///nonexistent/d.sock" })
+    local ok, e = pcall(cl._connect, cl)
+    assert.is_false(ok)
+    assert.same({ "connection", "dockerpty: cannot connect to the Docker daemon at unix:///nonexistent/d.sock: " ..
+      "No such file or directory", "ENOENT" }, { e.kind, e.message, e.name })
+    cl = require("dockerpty.client").new({ host = "unix:///nonexistent/d.sock", connect_timeout = 0.25 })
+    assert.equal("dockerpty: cannot connect to the Docker daemon at unix:///nonexistent/d.sock: " ..
+      "connection timed out after 250 ms", errors.new("timeout", errors.connect_message(cl:where(),
+        "connection timed out", "timeout", cl._ep.connect_timeout)).message)
   end)
 
   it("reports a refused TCP port with the tcp:// name", function()
     -- bind a port, close it: nothing listens there afterwards
     local conn, msg, name = core.connect({ url = "http://127.0.0.1:1" })
-    assert.is_nil(conn)
-    assert.equal("cannot connect to the Docker daemon at tcp://127.0.0.1:1: Connection refused", msg)
-    assert.equal("ECONNREFUSED", name)
+    assert.same({ nil, "Connection refused", "ECONNREFUSED" }, { conn, msg, name })
+    local h = core.http({ url = "http://127.0.0.1:1" })
+    local r = { h:request("GET", "/_ping") }
+    assert.same({ nil, errors.connect_message("tcp://127.0.0.1:1", msg, name), name }, { r[1], r[2], r[3] })
+    h:close()
   end)
 end)
 
@@ -478,9 +496,10 @@ describe("TLS #docker", function()
     local conn, msg, name = core.connect(ep)
     assert.is_nil(conn)
     local where = "tcp://" .. ep.url:match("^https://(.*)$")
-    assert.equal("cannot connect to the Docker daemon at " .. where ..
-      ": SSL certificate problem: unable to get local issuer certificate", msg)
+    assert.equal("SSL certificate problem: unable to get local issuer certificate", msg)
     assert.equal("CURLE_PEER_FAILED_VERIFICATION", name)
+    assert.equal("cannot connect to the Docker daemon at " .. where ..
+      ": SSL certificate problem: unable to get local issuer certificate", errors.connect_message(where, msg, name))
     assert.is_nil(msg:find("BEGIN", 1, true))
   end)
 

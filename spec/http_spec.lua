@@ -3,6 +3,7 @@
 -- #docker, the real daemon (unix socket and TLS). RELIABILITY.md cases 75,
 -- 85, 88, 89.
 local core = require("dockerpty.core")
+local tc = require("dockerpty_test")
 local fake = require("support.fakedaemon")
 local env = require("support.tls")
 local cjson = require("cjson")
@@ -66,7 +67,7 @@ describe("core.http", function()
 
   it("reports a socket file with no listener as refused, naming `where`", function()
     local path = os.tmpname() .. ".sock"
-    local fd = assert(core._listen_unix(path))
+    local fd = assert(tc.listen_unix(path))
     core._close(fd)
     local h = core.http({ socket = path, where = "unix:///var/run/docker.sock" })
     finally(function() h:close(); os.remove(path) end)

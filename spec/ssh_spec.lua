@@ -4,6 +4,7 @@
 -- line in errors, reaping and the fds a child gets. The real thing, over
 -- the rig's sshd, is in remote_spec.lua.
 local core = require("dockerpty.core")
+local errors = require("dockerpty.errors")
 
 local function me()
   return io.open("/proc/self/stat"):read("l"):match("^%d+")
@@ -76,7 +77,18 @@ describe("the ssh transport's child", function()
     local conn = assert(core.connect{ ssh = { "sh", "-c", "exec >&-; echo gone >&2; exit 1" }, where = "ssh://h" })
     conn:send("GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
     local st, reason, n = conn:read_head(5000)
-    assert.same({ nil, "cannot connect to the Docker daemon at ssh://h: gone", "ssh" }, { st, reason, n })
+    assert.same({ nil, "gone", "ssh" }, { st, reason, n })
+    conn:close()
+    assert.equal("cannot connect to the Docker daemon at ssh://h: gone", errors.connect_message("ssh://h", reason, n))
+    -- a send into a child that is gone says the same, with the bytes sent
+    conn = assert(core.connect{ ssh = { "sh", "-c", "exec <&- >&-; echo bye >&2; exit 2" }, where = "ssh://h" })
+    local sent, why, sname, count
+    for _ = 1, 100 do
+      sent, why, sname, count = conn:send(("x"):rep(65536), 5000)
+      if not sent then break end
+    end
+    assert.same({ nil, "bye", "ssh" }, { sent, why, sname })
+    assert.is_true(math.type(count) == "integer")
     conn:close()
     -- without a word on stderr: how it ended
     h = core.http{ ssh = { "sh", "-c", "exit 3" }, where = "ssh://h" }
@@ -88,8 +100,12 @@ describe("the ssh transport's child", function()
 
   it("says when the program is not found", function()
     local ok, msg, name = core.connect{ ssh = { "dockerpty-no-such-ssh" }, where = "ssh://h" }
-    assert.same({ nil, "cannot connect to the Docker daemon at ssh://h: cannot run dockerpty-no-such-ssh: " ..
-      "No such file or directory", "ENOENT" }, { ok, msg, name })
+    assert.same({ nil, "cannot run dockerpty-no-such-ssh: No such file or directory", "ENOENT" },
+      { ok, msg, name })
+    -- a REST request over the same says it in the sentence errors.lua writes
+    local h = core.http{ ssh = { "dockerpty-no-such-ssh" }, where = "ssh://h" }
+    assert.equal(errors.connect_message("ssh://h", msg, name), select(2, h:request("GET", "/_ping")))
+    h:close()
     assert.same({}, children())
   end)
 

@@ -1,73 +1,52 @@
 /*
-** conn.h: a connection to the daemon: a plain unix socket, or libcurl in
-** connect-only mode (TCP, TLS, or a unix socket with transport "libcurl"):
-** the hijacked attach/exec stream, and the raw HTTP exchanges the Lua layer
-** writes itself (wait). Used as a source and sink by the pumps.
+** conn.h: dockerpty.Conn, a connection to the daemon over one of the
+** transports of transport.h (unix socket, libcurl, ssh): the hijacked
+** attach/exec stream, and the raw HTTP exchanges the Lua layer writes
+** itself (wait). Used as a source and sink by the pumps. Also what http.c
+** shares with the transports (the libcurl options, the CURLE_* names, the
+** sealing of libcurl's fds, and its connection errors).
 */
 #ifndef DP_CONN_H
 #define DP_CONN_H
 
-#include <limits.h>
 #include <stddef.h>
-#include <sys/un.h>
 #include "curlapi.h"
 #include "dockerpty.h"
 #include "ssh.h"
+#include "transport.h"
 
 #pragma GCC visibility push(hidden)
 
 typedef struct dp_conn {
-    CURL *curl;          /* libcurl transport only; NULL for a plain socket */
-    int fd;              /* the socket; -1 once closed */
-    int tls;             /* 1 over https */
+    dp_transport tr;     /* what moves the bytes */
+    int fd;              /* tr.fd (read by the pumps); -1 once closed */
+    int tls;             /* tr.tls: 1 over https */
     int wclosed;         /* half-closed by us */
     char *pre;           /* bytes read past the response head (malloc) */
     size_t prelen, preoff;
     char where[256];     /* "unix:///run/docker.sock" or "tcp://h:p", for messages */
-    char errmsg[512];    /* text of the last error from recv/send/shutdown */
-    dp_ssh ssh;          /* the ssh transport's child (pid 0 otherwise) */
+    char errmsg[512];    /* "<where>: <reason>" of the last failure of recv/send/shutdown */
 } dp_conn;
 
-/*
-** Endpoint options shared by core.connect (conn.c) and core.http (http.c):
-** `socket`, `url` or `ssh` (the argv of a command whose stdin and stdout
-** are the byte stream, as `ssh ... docker system dial-stdio`; spoken to as
-** a socket is), `tls = {ca, cert, key, verify}`, `connect_timeout`,
-** `where`, `transport` ("plain", the default for a socket, or "libcurl",
-** the only one for a url). dp_endpoint_check raises on misuse;
-** dp_endpoint_apply sets the libcurl options every handle gets (http/https
-** only, no redirects, no proxy, keepalive on TCP, TLS verification unless
-** turned off).
-*/
-typedef struct dp_endpoint {
-    char socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    char url[1024];          /* base URL, no trailing slash; "" with socket */
-    char ca[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];   /* "" when unset */
-    int tls;                 /* https */
-    int verify;              /* TLS peer and host verification */
-    int plain;               /* a unix socket or ssh, without libcurl */
-    int sshargc;             /* ssh: the argv's length; 0 otherwise */
-    char ssh[DP_SSH_ARGS];   /* ssh: the argv, NUL-separated */
-    long connect_timeout;    /* ms */
-    char where[256];         /* display name for messages */
-} dp_endpoint;
-
-void dp_endpoint_check(lua_State *L, int arg, dp_endpoint *ep);
+/* Set the libcurl options every handle gets (tr_curl.c): http/https only,
+** no redirects, no proxy, keepalive on TCP, TLS verification unless turned
+** off. Not the URL. */
 CURLcode dp_endpoint_apply(CURL *curl, const dp_endpoint *ep);
-/* Connect a non-blocking, close-on-exec unix socket to ep->socket within
-** ep->connect_timeout. 0 with *fd set, or an errno value (ETIMEDOUT). */
-int dp_unix_connect(const dp_endpoint *ep, int *fd);
-/* The plain transport's connect: dp_unix_connect, or for ssh the spawned
-** child (in *child, which the caller reaps with dp_ssh_close after closing
-** *fd). 0 or an errno value. */
+/* The plain transport's connect for http.c: dp_unix_connect, or for ssh the
+** spawned child (in *child, which the caller reaps with dp_ssh_close after
+** closing *fd). 0 or an errno value. */
 int dp_plain_connect(const dp_endpoint *ep, int *fd, dp_ssh *child);
-/* Push nil, "cannot connect to the Docker daemon at <where>: <why ssh
-** ended>", "ssh" for an ssh child that closed the stream before an
-** answer (waits a little for its exit and stderr); returns the count. */
+/*
+** http.c's connection errors, until it takes the transports' NAME and
+** reason as Conn does (then these three go, and errors.lua writes its
+** sentence too). Push nil, "cannot connect to the Docker daemon at <where>:
+** <reason>", name [, errno]; return the count.
+** dp_push_ssherr: an ssh child that closed the stream before an answer
+** (waits a little for its exit and stderr), name "ssh".
+*/
 int dp_push_ssherr(lua_State *L, const char *where, dp_ssh *child);
-/* Push nil, "cannot connect to the Docker daemon at <where>: <reason>",
-** name, errno for an errno value from dp_unix_connect ("timeout" for
-** ETIMEDOUT); returns the count. */
+/* dp_push_unixerr: an errno value from dp_plain_connect ("timeout" for
+** ETIMEDOUT). */
 int dp_push_unixerr(lua_State *L, const dp_endpoint *ep, int err);
 /*
 ** The first curl_easy_perform of a handle also makes libcurl's internal
@@ -89,8 +68,12 @@ void dp_fds_seal(const dp_fdset *before);
 int dp_curl_need(lua_State *L);
 /* "CURLE_COULDNT_CONNECT" for a CURLcode. */
 const char *dp_curle_name(CURLcode code);
-/* Push nil, "cannot connect to the Docker daemon at <where>: <reason>",
-** name [, errno]; returns the count. */
+/* A failed connection attempt of libcurl: *name ("timeout", NULL for the
+** errno's name, or a CURLE_ name) and why[size]; returns the errno value
+** (the OS error, ETIMEDOUT or EIO). */
+int dp_curl_connfail(CURL *curl, CURLcode rc, const char *errbuf, const char **name,
+                     char *why, size_t size);
+/* dp_push_connerr: a failed libcurl connection attempt (dp_curl_connfail). */
 int dp_push_connerr(lua_State *L, const char *where, CURL *curl, CURLcode rc,
                     const char *errbuf);
 

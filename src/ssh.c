@@ -2,7 +2,9 @@
 ** ssh.c: the child process of the ssh transport: spawned with its stdin and
 ** stdout on one end of a socketpair and its stderr on a pipe, and always
 ** reaped. Only our own child is ever signalled, and only while it is not
-** yet reaped (so its pid cannot belong to anyone else).
+** yet reaped (so its pid cannot belong to anyone else). And the ssh
+** transport of transport.h over it: the socket operations of tr_unix.c, plus
+** what the child's end means (EOF or a reset: how it ended).
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,7 +21,7 @@
 
 #include "dockerpty.h"
 #include "util.h"
-#include "ssh.h"
+#include "transport.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -255,3 +257,55 @@ void dp_ssh_close(dp_ssh *s) {
         close(s->errfd);
     s->errfd = -1;
 }
+
+/* {====================================================================
+** The ssh transport
+** ===================================================================== */
+
+static int sshtr_connect(dp_transport *t, const dp_endpoint *ep) {
+    int err = dp_ssh_spawn(&t->ssh, ep->ssh, ep->sshargc, &t->fd);
+    if (err != 0) {
+        char why[sizeof t->why];
+        snprintf(why, sizeof why, "cannot run %.250s: %.120s", ep->ssh, strerror(err));
+        return dp_transport_fail(t, err, NULL, why);
+    }
+    return 0;
+}
+
+/* EOF (fallback 0) or a reset (fallback ECONNRESET) on our end while the
+** child is not yet reaped: ECONNABORTED with how it ended when it failed,
+** else the fallback. */
+static int sshtr_ended(dp_transport *t, int fallback) {
+    char why[sizeof t->why];
+    int err = dp_ssh_outcome(&t->ssh, 1000, why, sizeof why);
+    if (err == 0)
+        return fallback == 0 ? 0 : dp_transport_fail(t, fallback, NULL, NULL);
+    return dp_transport_fail(t, err, NULL, why);
+}
+
+static int sshtr_read(dp_transport *t, char *buf, size_t len, size_t *n) {
+    int err = dp_sock_read(t, buf, len, n);
+    if (t->ssh.pid > 0 && ((err == 0 && *n == 0) || err == ECONNRESET))
+        return sshtr_ended(t, err);
+    return err;
+}
+
+/* The stream ended before an answer: the child's last stderr line (its
+** own words: "Host key verification failed."), else how it ended. */
+static const char *sshtr_lost(dp_transport *t) {
+    char why[sizeof t->why];
+    dp_ssh_outcome(&t->ssh, 2000, why, sizeof why);
+    dp_transport_fail(t, ECONNABORTED, NULL, t->ssh.last[0] ? t->ssh.last : why);
+    return t->why;
+}
+
+static void sshtr_close(dp_transport *t) {
+    dp_tr_unix.close(t);
+    dp_ssh_close(&t->ssh);    /* after the close: it sees EOF first */
+}
+
+const dp_transport_ops dp_tr_ssh = {
+    "ssh", sshtr_connect, sshtr_read, dp_sock_write, dp_sock_shutdown, sshtr_close, sshtr_lost
+};
+
+/* }==================================================================== */

@@ -658,7 +658,7 @@ end
 --- Open a connection to the daemon (connect-only), for hijacks and waits.
 function Client:_connect()
   local conn, msg, name = core.connect(self._ep)
-  if not conn then errors.from_core(msg, name) end
+  if not conn then errors.connect_failure(self:where(), msg, name, self._ep.connect_timeout) end
   return conn
 end
 
@@ -686,14 +686,15 @@ function Client:_exchange(method, path, headers, body, timeout)
   local ok, msg, name = conn:send(req, timeout or self._timeout)
   if not ok then
     conn:close()
-    -- an ssh child that ended says so itself ("cannot connect ... ssh://h: ...")
-    errors.from_core(msg, name, name ~= "ssh" and ("%s %s at %s"):format(method, path, self:where()) or nil)
+    -- an ssh child that ended: "cannot connect ... ssh://h: <its last stderr line>"
+    if name == "ssh" then errors.connect_failure(self:where(), msg, name) end
+    errors.from_core(msg, name, ("%s %s at %s"):format(method, path, self:where()))
   end
   local status, reason, hdrs = conn:read_head(timeout or self._timeout)
   if not status then
     conn:close()
     local n = hdrs
-    if n == "ssh" then errors.raise("connection", reason, nil, { name = n }) end
+    if n == "ssh" then errors.connect_failure(self:where(), reason, n) end
     errors.raise(errors.kind_of(n), ("%s %s at %s: %s"):format(method, path, self:where(), reason),
       nil, { name = n })
   end

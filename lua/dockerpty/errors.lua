@@ -81,4 +81,41 @@ function M.exit_status(e, command)
   return 125
 end
 
+-- {======================================================================
+-- Failures to reach the daemon. The core's transports (core.connect and a
+-- Conn's send and read_head) return `nil, reason, NAME` without a sentence
+-- for the user: the reason names what went wrong in a few words ("Connection
+-- refused", "cannot run ssh: No such file or directory", for an ssh child
+-- that ended its last stderr line), NAME is an errno name, a CURLE_ name,
+-- "timeout", "ssh" (the child ended the stream before an answer) or
+-- "libcurl" (it cannot be loaded: the reason says why). The docker CLI's
+-- sentence is written here.
+
+--- The sentence for a failure to reach the daemon at `where`:
+-- "cannot connect to the Docker daemon at <where>: <reason>", and for a
+-- connect timeout (NAME "timeout" with `timeout_ms`) the reason "connection
+-- timed out after <timeout_ms> ms". A "libcurl" failure is its own reason.
+-- @tparam string where the endpoint's name ("unix:///run/docker.sock")
+-- @tparam string reason the core's message
+-- @tparam string name the core's NAME
+-- @tparam[opt] integer timeout_ms the connect timeout that ran out
+-- @treturn string
+-- @usage errors.connect_message("tcp://h:2375", "Connection refused", "ECONNREFUSED")
+function M.connect_message(where, reason, name, timeout_ms)
+  if name == "libcurl" then return tostring(reason) end
+  if name == "timeout" and timeout_ms then
+    reason = ("connection timed out after %d ms"):format(timeout_ms)
+  end
+  return ("cannot connect to the Docker daemon at %s: %s"):format(where, tostring(reason))
+end
+
+--- Raise the error object of a failure to reach the daemon (kind
+-- "connection", or "timeout"; `name` the core's NAME).
+-- @usage if not conn then errors.connect_failure(c:where(), msg, name, 10000) end
+function M.connect_failure(where, reason, name, timeout_ms)
+  M.raise(M.kind_of(name), M.connect_message(where, reason, name, timeout_ms), nil, { name = name })
+end
+
+-- }======================================================================
+
 return M

@@ -37,6 +37,9 @@
 #error "DP_FUZZ_DIR: the directory of pump_driver.lua"
 #endif
 
+/* The specs' own module (spec/support/testcore.c, linked in): the listener. */
+int luaopen_dockerpty_test(lua_State *L);
+
 /* {======================================================
 ** Fault injection
 ** ======================================================= */
@@ -159,6 +162,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argv;
     signal(SIGPIPE, SIG_IGN);
     luaL_openlibs(L);
+    luaL_requiref(L, "dockerpty_test", luaopen_dockerpty_test, 0);
+    lua_pop(L, 1);
     luaL_requiref(L, "dockerpty.core", luaopen_dockerpty_core, 0);
     lua_setglobal(L, "core");
     if (luaL_dofile(L, DP_FUZZ_DIR "/pump_driver.lua") != LUA_OK) {

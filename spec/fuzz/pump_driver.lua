@@ -107,11 +107,13 @@ end
 local function is_prefix(p, s) return s:sub(1, #p) == p end
 
 -- The listening socket of the fake daemon, made once per process.
+-- (the listener is in the specs' own module, spec/support/testcore.c)
+local tc = require("dockerpty_test")
 local listener = {}
-local function listen(core, path)
+local function listen(path)
   if listener.path ~= path then
     os.remove(path)
-    listener.fd = assert(core._listen_unix(path))
+    listener.fd = assert(tc.listen_unix(path))
     listener.path = path
   end
   return listener.fd
@@ -138,10 +140,10 @@ function M.run(core, input, opts)
     -- The source and the daemon's end of it.
     local src, dfd
     if c.conn and opts.socket then
-      local lfd = listen(core, opts.socket)
+      local lfd = listen(opts.socket)
       local conn = assert(core.connect{ socket = opts.socket })
       objs[#objs + 1] = conn
-      dfd = fd(assert(core._accept(lfd, 5000)))
+      dfd = fd(assert(tc.accept(lfd, 5000)))
       src = conn
     else
       local a, b = core._socketpair()

@@ -137,7 +137,8 @@ local function child(socket, scriptfile, reportfile)
     write_file(reportfile, "return " .. serialize(report))
   end
 
-  local lfd, msg = core._listen_unix(socket)
+  local tc = require("dockerpty_test")
+  local lfd, msg = tc.listen_unix(socket)
   if not lfd then
     io.stdout:write("error ", msg, "\n")
     return 1
@@ -252,7 +253,7 @@ local function child(socket, scriptfile, reportfile)
 
   for i, steps in ipairs(script) do
     local wait = script.accept_timeout or left()
-    local fd, err = core._accept(lfd, math.max(wait, 0))
+    local fd, err = tc.accept(lfd, math.max(wait, 0))
     if not fd then
       report.error = ("connection %d: accept: %s"):format(i, err)
       break
