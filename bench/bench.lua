@@ -262,12 +262,15 @@ end
 -- =======================================================
 
 -- The loaded regime: a shell busy loop pinned (taskset) to the last core
--- for the whole of the figures run in it; killed after.
+-- for the whole of the figures run in it; killed after. It also ends by
+-- itself once this process is gone (a bench stopped by ^C leaves no hog).
 local HOG
 local function hog_start()
   local last = (tonumber(capture("nproc")) or 1) - 1
-  HOG = tonumber(capture(("taskset -c %d sh -c 'while :; do :; done' </dev/null >/dev/null 2>&1 & echo $!")
-    :format(last)))
+  local loop = ("while kill -0 %d 2>/dev/null; do n=0; while [ $n -lt 20000 ]; do n=$((n+1)); done; done")
+    :format(core.getpid())
+  HOG = tonumber(capture(("taskset -c %d sh -c %s </dev/null >/dev/null 2>&1 & echo $!")
+    :format(last, q(loop))))
   assert(HOG, "bench: cannot start the CPU hog (taskset from util-linux)")
   log("loaded: CPU hog %d on core %d", HOG, last)
   return last
