@@ -230,8 +230,12 @@ end)
 describe("core.pump coalescing", function()
   -- A writer that sends 400 pieces of 12 KiB, 0.3 ms apart (busy-waiting,
   -- so the pieces come as a steady stream, like a tty's output under load),
-  -- into a pipe of 64 KiB: the pump waits for about 32 KiB at a time.
-  local WRITER = [[lua5.4 -e 'local s = ("x"):rep(12288) for _ = 1, 400 do io.write(s) io.flush() ]]
+  -- into a pipe of 64 KiB: the pump waits for about 32 KiB at a time. Its
+  -- stdout is unbuffered, so that a piece is one write(2), not a 4 KiB one
+  -- and the rest (a read of 4 KiB never waits: the test would measure how
+  -- fast the reader keeps up instead).
+  local WRITER = [[lua5.4 -e 'io.stdout:setvbuf("no") local s = ("x"):rep(12288) ]]
+    .. [[for _ = 1, 400 do io.write(s) ]]
     .. [[local t = os.clock() + 0.0003 while os.clock() < t do end end']]
 
   local function pump_stats(cmd, size, coalesce_us)

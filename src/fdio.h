@@ -51,6 +51,10 @@ int dp_fdio_nonblocking(const dp_fdio *f);
 ** (EAGAIN when nothing can move now). */
 ssize_t dp_fdio_read(const dp_fdio *f, char *buf, size_t n);
 ssize_t dp_fdio_write(const dp_fdio *f, const char *buf, size_t n);
+/* Pipe writes between these two share one SIGPIPE guard (no Lua code may
+** run between them); nested, per thread. */
+void dp_fdio_batch_begin(void);
+void dp_fdio_batch_end(void);
 
 #pragma GCC visibility pop
 

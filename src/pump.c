@@ -28,6 +28,10 @@
 ** (a pipe fed as fast as we read it must not be slowed). Small reads
 ** (keystrokes, prompts) never wait, so interactive echo is unchanged.
 **
+** The pipe writes of one call to read (up to 16 reads, each written out
+** frame by frame) share one SIGPIPE guard (fdio.h) when no Lua function is
+** called meanwhile: three system calls fewer per write.
+**
 ** A write error on an fd sink (the reader went away: EPIPE; a full disk:
 ** ENOSPC; EIO) ends the pump with that error: output must not be read and
 ** thrown away. On a connection sink (stdin to the daemon) the daemon has
@@ -482,13 +486,21 @@ static void pump_pace(pump *p, size_t n, int drained, long long now) {
     }
 }
 
+/* The writes of one read's pieces can share a SIGPIPE guard (fdio.h):
+** no Lua function is called meanwhile, and a sink is a pipe. */
+static int pump_batchable(const pump *p) {
+    return !p->has_tap && p->sinks[0].kind != EP_FUNC && p->sinks[1].kind != EP_FUNC &&
+           ((p->sinks[0].kind == EP_FD && p->sinks[0].io.fifo) ||
+            (p->sinks[1].kind == EP_FD && p->sinks[1].io.fifo));
+}
+
 /* A source fd that may block: read only after poll() said so. */
 static int src_shared(const pump *p) {
     return p->src_kind == EP_FD && !dp_fdio_nonblocking(&p->src_io);
 }
 
 /* Read the source while the sinks have room, until EAGAIN or EOF. */
-void dp_pump_read(runctx *rc, pump *p, int pidx) {
+static void pump_read(runctx *rc, pump *p, int pidx) {
     int rounds = 0;
     if (alloc_buffers(p) != 0) {
         pump_fail(p, "ENOMEM", "out of memory for the read buffer");
@@ -602,6 +614,16 @@ void dp_pump_read(runctx *rc, pump *p, int pidx) {
     ** data that poll() will not announce again (TLS, pre-buffer). */
     if (p->state == ST_RUNNING && !p->src_eof)
         p->src_ready = !src_shared(p);
+}
+
+void dp_pump_read(runctx *rc, pump *p, int pidx) {
+    if (pump_batchable(p)) {
+        dp_fdio_batch_begin();
+        pump_read(rc, p, pidx);
+        dp_fdio_batch_end();
+        return;
+    }
+    pump_read(rc, p, pidx);
 }
 
 /* Whether the pump would read its source now (room in its sinks). */
