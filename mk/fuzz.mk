@@ -49,10 +49,10 @@ $(FUZZ_DIR)/fuzz_demux $(FUZZ_DIR)/fuzz_httphead $(FUZZ_DIR)/fuzz_escape $(FUZZ_
 
 # F5 links the whole core; the core's read()/write() go through the fault
 # injection of fuzz_pump.c (--wrap).
-$(FUZZ_DIR)/fuzz_pump: spec/fuzz/fuzz_pump.c spec/fuzz/pump_driver.lua $(SRCS) $(HDRS)
+$(FUZZ_DIR)/fuzz_pump: spec/fuzz/fuzz_pump.c spec/fuzz/pump_driver.lua spec/support/testcore.c $(SRCS) $(HDRS)
 	@mkdir -p $(FUZZ_DIR)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) $(FUZZ_WARN) -Isrc $(LUA_CFLAGS) $(CURL_CFLAGS) \
-	  -DDP_FUZZ_DIR='"$(CURDIR)/spec/fuzz"' -o $@ $< $(SRCS) \
+	  -DDP_FUZZ_DIR='"$(CURDIR)/spec/fuzz"' -o $@ $< $(SRCS) spec/support/testcore.c \
 	  $(FUZZ_LUA_LIBS) $(LDLIBS) -Wl,--wrap=read -Wl,--wrap=write
 
 fuzz: fuzz-build

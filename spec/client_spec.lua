@@ -2,6 +2,7 @@
 -- the real daemon of the test rig (#docker).
 local client = require("dockerpty.client")
 local core = require("dockerpty.core")
+local tc = require("dockerpty_test")
 local errors = require("dockerpty.errors")
 local daemon = require("support.daemon")
 
@@ -88,7 +89,7 @@ describe("dockerpty.client", function()
     local path = os.tmpname()
     os.remove(path)
     local fd = core._listen_unix(path)
-    core._close(fd)     -- the socket file stays, nobody accepts: ECONNREFUSED
+    tc.close(fd)     -- the socket file stays, nobody accepts: ECONNREFUSED
     finally(function() os.remove(path) end)
     local c = client.new{ host = "unix://" .. path }
     local t0 = core.now()

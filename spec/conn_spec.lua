@@ -3,6 +3,7 @@
 -- and, tagged #docker, a real daemon over a unix socket and over TLS.
 -- RELIABILITY.md cases 8, 9, 41, 72, 75, 76, 85, 86, 88.
 local core = require("dockerpty.core")
+local tc = require("dockerpty_test")
 local fake = require("support.fakedaemon")
 local env = require("support.tls")
 local cjson = require("cjson")
@@ -72,7 +73,7 @@ describe("core.connect", function()
   it("fails within a second when nothing listens on the socket file (case 75) #novalgrind", function()
     local path = os.tmpname() .. ".sock"
     local fd = assert(core._listen_unix(path))
-    core._close(fd)
+    tc.close(fd)
     finally(function() os.remove(path) end)
     local t0 = core.now()
     local conn, msg, name, errno = core.connect({ socket = path })
@@ -90,7 +91,7 @@ describe("core.connect", function()
     finally(function()
       if h then h:close() end
       for _, c in ipairs(conns) do c:close() end
-      core._close(lfd)
+      tc.close(lfd)
       os.remove(path)
     end)
     local conn, msg, name, t

@@ -208,7 +208,7 @@ describe("load and resources", function()
     local dockerpty = require("dockerpty")
     local core = dockerpty.core
     local client = dockerpty.client.new{ host = arg[1], version = "1.41" }
-    local m, s = assert(core._openpty(24, 80))
+    local m, s = assert(tc.openpty(24, 80))
     local before = core.tcgetattr(s)
     -- the detach keys are typed once the terminal is raw: at the first output
     local function cycle()
@@ -216,7 +216,7 @@ describe("load and resources", function()
       local ok, how = dockerpty.start(client, "c1", { stdin = s, stdout = function()
         if not typed then
           typed = true
-          assert(core._write(m, "\16\17"))
+          assert(core.write(m, "\16\17"))
         end
       end })
       assert(ok == true and how == "detach", "cycle: " .. tostring(how))
@@ -226,7 +226,7 @@ describe("load and resources", function()
     local function fds()
       local n = 0
       local p = io.popen(("me=$(readlink /proc/$$/fd/1); for f in /proc/%d/fd/*; do " ..
-        "[ \"$(readlink $f)\" = \"$me\" ] || echo $f; done"):format(core.getpid()))
+        "[ \"$(readlink $f)\" = \"$me\" ] || echo $f; done"):format(tc.getpid()))
       for _ in p:lines() do n = n + 1 end
       p:close()
       return n

@@ -5,6 +5,7 @@
 local dockerpty = require("dockerpty")
 local tmux = require("support.tmux")
 local core = dockerpty.core
+local tc = require("dockerpty_test")
 
 local IMAGE = os.getenv("DOCKERPTY_TEST_IMAGE") or "dockerpty-test/busybox"
 local PROMPT = "/ #"
@@ -254,7 +255,7 @@ describe("dockerpty.start with a tty, more #docker #tty", function()
     local pid = tonumber(p:read("l"))
     p:close()
     assert.is_number(pid)
-    core.kill(pid, "TERM")
+    tc.kill(pid, "TERM")
     local screen = t:wait_for("STTY%-%u+")
     assert.matches("status=143", screen)
     assert.matches("STTY%-SAME", screen)
@@ -471,16 +472,16 @@ describe("dockerpty beyond Python dockerpty #docker", function()
       .. "trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 0.1; done" } }
     local path = script(([[
       local dp = require("dockerpty")
-      io.stdout:write(require("dockerpty.core").getpid(), "\n"); io.stdout:flush()
+      io.stdout:write(require("dockerpty_test").getpid(), "\n"); io.stdout:flush()
       local ok, how, code = dp.start(dp.client.from_env(), %q, { interactive = false })
       io.stdout:write("result ", tostring(ok), " ", how, " ", code, "\n")
     ]]):format(id))
     local p = io.popen("timeout 30 " .. lua_cmd(path))
     local pid = tonumber(p:read("l"))
     assert.equal("ready", p:read("l"))
-    core.kill(pid, "USR1")
+    tc.kill(pid, "USR1")
     assert.equal("got-usr1", p:read("l"))
-    core.kill(pid, "TERM")
+    tc.kill(pid, "TERM")
     assert.equal("got-term", p:read("l"))
     assert.equal("result nil exit 3", p:read("l"))
     p:close()

@@ -258,7 +258,7 @@ function Operation:undo_modes()
     if callable(f) then return f(undo) end
     local off, deadline = 1, core.now() + 1000
     while off <= #undo and core.now() < deadline do
-      local n, _, name = core._write(f, undo:sub(off))
+      local n, _, name = core.write(f, undo:sub(off))
       if n then off = off + n
       elseif name == "EAGAIN" or name == "EINTR" then core.poll_fd(core.fileno(f), "w", 0.1)
       else break end
