@@ -609,7 +609,7 @@ describe("argument errors", function()
     raises_here(function() dockerpty.start_exec(client, "", {}) end,
       "bad argument #2 to 'start_exec' (id string or table with Id expected, got empty string)")
     raises_here(function() dockerpty.exec_command(client, "c1", "sh", 5) end,
-      "bad argument #3 to 'exec_command' (table expected, got number)")
+      "bad argument #4 to 'exec_command' (table expected, got number)")
     raises_here(function() dockerpty.exec_create(client, "c1", "echo 'a") end,
       "bad argument #3 to 'exec_create' (unterminated single quote in command: echo 'a)")
     raises_here(function() dockerpty.RunOperation.new(client, 7) end,
