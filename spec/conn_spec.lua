@@ -1,7 +1,9 @@
 -- spec/conn_spec.lua: dockerpty.Conn (src/conn.c), the connect-only libcurl
 -- transport, against the scripted fake daemon (spec/support/fakedaemon.lua)
 -- and, tagged #docker, a real daemon over a unix socket and over TLS.
--- RELIABILITY.md cases 8, 9, 41, 72, 75, 76, 85, 86, 88.
+-- Covered: output in the same read as the head, heads split or oddly formed,
+-- errors after the hijack, no daemon, a daemon that dies mid-stream, TLS
+-- verification and key files, only http and https, no redirects.
 local core = require("dockerpty.core")
 local tc = require("dockerpty_test")
 local fake = require("support.fakedaemon")

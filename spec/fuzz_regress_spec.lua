@@ -3,8 +3,8 @@
 -- API of dockerpty.core, with the checks of the C harnesses that the Lua
 -- API can express. The input layouts are those of spec/fuzz/fuzz_*.c; the
 -- pump inputs run through the same driver as fuzz_pump.c, without its
--- fault injection and small socket buffers. RELIABILITY.md "Fuzzing and
--- sanitizers"; spec/fuzz/README.md lists the findings.
+-- fault injection and small socket buffers. spec/fuzz/README.md describes
+-- the targets and lists the findings.
 local core = require("dockerpty.core")
 local tc = require("dockerpty_test")
 local driver = dofile("spec/fuzz/pump_driver.lua")

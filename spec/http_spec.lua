@@ -1,7 +1,7 @@
 -- spec/http_spec.lua: dockerpty.Http (src/http.c), REST requests over one
 -- kept-alive libcurl handle, against the scripted fake daemon and, tagged
--- #docker, the real daemon (unix socket and TLS). RELIABILITY.md cases 75,
--- 85, 88, 89.
+-- #docker, the real daemon (unix socket and TLS): no daemon, TLS
+-- verification, only http and https, no redirects, bounded answers.
 local core = require("dockerpty.core")
 local tc = require("dockerpty_test")
 local fake = require("support.fakedaemon")

@@ -1,5 +1,5 @@
 -- Reliability against the real daemon, load, resources and security
--- (issue 7; RELIABILITY.md groups G, H and I): a container killed or
+-- (issue 7: daemon faults, load, security): a container killed or
 -- removed mid-stream, dockerd itself killed and restarted (#long), a slow
 -- consumer of 64 MiB, 1,000 attach-and-detach cycles in one process, TLS
 -- verification, key material, socket permissions and libcurl's limits.

@@ -1,8 +1,9 @@
 -- term_spec.lua: the terminal primitives of dockerpty.core (src/term.c) on
 -- pty pairs from openpty (of the specs' own module, dockerpty_test), so no
 -- real terminal is needed.
--- RELIABILITY.md cases 17 (byte-equal restore), 19 (exact raw flag set),
--- 20 (a non-TTY fd fails cleanly); PROTOCOL.md §8.2 (O_NONBLOCK restored).
+-- The saved termios come back byte for byte, raw mode is exactly cfmakeraw's
+-- flag set, a fd that is not a terminal fails cleanly, and O_NONBLOCK is as
+-- it was (docs/protocol.md, "Terminal").
 local core = require("dockerpty.core")
 local tc = require("dockerpty_test")
 

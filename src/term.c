@@ -1,8 +1,9 @@
 /*
 ** term.c: terminal primitives of dockerpty.core: isatty, window size,
 ** termios raw mode as a to-be-closed dockerpty.TermState that restores the
-** saved termios and O_NONBLOCK flag.
-** See PROTOCOL.md §8 and RELIABILITY.md cases 17, 19 and 20.
+** saved termios and O_NONBLOCK flag. The raw flags and the rules are in
+** docs/protocol.md, "Terminal": restored byte for byte, on every path; an
+** fd that is not a terminal fails cleanly (ENOTTY), changing nothing.
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,7 +39,7 @@ static int term_getattr(int fd, struct termios *t) {
     return tcgetattr(fd, t);
 }
 
-/* The cfmakeraw flag set, written out (RELIABILITY.md case 19). */
+/* The cfmakeraw flag set, written out: exactly these bits change. */
 static void term_makeraw(struct termios *t) {
     t->c_iflag &= ~(tcflag_t)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR |
                               IGNCR | ICRNL | IXON);

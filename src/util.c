@@ -1,6 +1,8 @@
 /*
 ** util.c: class registration, error triples, fd extraction and O_NONBLOCK
-** helpers shared by every file of dockerpty.core.
+** helpers shared by every file of dockerpty.core; and the small module
+** functions over fds and time: fileno, nonblock, read, write, poll_fd,
+** now, now_us, sleep.
 */
 #define _GNU_SOURCE
 #include <errno.h>

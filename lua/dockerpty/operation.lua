@@ -198,8 +198,9 @@ function Operation:pumps(conn)
       from = o.stdin,
       tap = input_tap,
       to = conn,
-      -- without a tty, EOF reaches the process and output goes on (case 40);
-      -- with one, a half-close would end our output (PROTOCOL.md 5.1)
+      -- without a tty a half-close at EOF gives the process EOF and the
+      -- output goes on; with one it would end our output (docs/protocol.md,
+      -- "Ending a session")
       on_eof = is_tty and "none" or "shutdown",
       wait_for_output = false,
       detach_keys = self:israw() and o.detach_bytes or nil,
@@ -213,8 +214,8 @@ function Operation:pumps(conn)
   local w = self._wait
   if w then
     -- read the exit while the stream runs: a daemon that keeps the attach
-    -- open after the exit (PROTOCOL.md 5.2) cannot hang the session, the
-    -- output is drained until idle for DRAIN_MS, then the session ends
+    -- open after the exit (Podman, Docker Desktop) cannot hang the session,
+    -- the output is drained until idle for DRAIN_MS, then the session ends
     local wp = core.pump{ from = w:conn(), to = function(data) w:feed(data) end,
       wait_for_output = false }
     wp:drain(out, M.DRAIN_MS)
@@ -343,13 +344,15 @@ function Operation:stream_outcome()
       (msg:gsub("^write: ", ""):lower())), nil, { name = name })
   end
   -- a reset or broken pipe after the output is the daemon closing with our
-  -- stdin unread (case 42): the end of the stream, not a failure
+  -- stdin unread (a container that stopped reading): the end of the
+  -- stream, not a failure
   if st == "error" and (name == "ECONNRESET" or name == "EPIPE") then
     st = "done"
   end
   local cut = st == "done" and out:stats().truncated
   if cut then
-    -- cases 66, 67: the bytes that came were delivered; say what was lost
+    -- EOF inside a frame's header or payload: the bytes that came were
+    -- delivered; say what was lost
     self:warn(("dockerpty: the output of %s ended inside a frame (truncated %s)"):format(
       self:describe(), cut))
   end
@@ -550,8 +553,9 @@ function RunOperation:finish()
     res = w:result(30000)
   end
   if self._auto_remove then
-    -- the container is gone when the call returns (PROTOCOL.md 2.5). A wait
-    -- for "removed" of its own: Podman answers that condition with code 0
+    -- the container is gone when the call returns (docs/protocol.md, "Order
+    -- of a run"). A wait for "removed" of its own: Podman answers that
+    -- condition with code 0
     pcall(function()
       self.client:wait_async(self.container, "removed"):result(10000)
     end)

@@ -1,7 +1,7 @@
 -- spec/support/fakeengine.lua: a fake Docker Engine API on a unix socket
 -- that the high-level API (dockerpty.start, exec_command, start_exec) can
 -- run a whole session against, scripted per spec to misbehave
--- (RELIABILITY.md groups F and G). It runs in a child process and serves
+-- (bad stream input, daemon faults). It runs in a child process and serves
 -- any number of connections at once (one coroutine each): the kept-alive
 -- REST connection, the wait and the hijacks.
 --
