@@ -80,6 +80,7 @@ end
 local TMP = capture("mktemp -d /tmp/dockerpty-bench.XXXXXX")
 assert(TMP ~= "", "bench: mktemp failed")
 
+local MYPID = io.lines("/proc/self/stat", "n")()   -- this process
 local T0 = core.now()
 local function log(fmt, ...)
   io.stderr:write(("[bench %4ds] " .. fmt .. "\n"):format((core.now() - T0) // 1000, ...))
@@ -269,7 +270,7 @@ local HOG
 local function hog_start()
   local last = (tonumber(capture("nproc")) or 1) - 1
   local loop = ("while kill -0 %d 2>/dev/null; do n=0; while [ $n -lt 20000 ]; do n=$((n+1)); done; done")
-    :format(core.getpid())
+    :format(MYPID)
   HOG = tonumber(capture(("taskset -c %d sh -c %s </dev/null >/dev/null 2>&1 & echo $!")
     :format(last, q(loop))))
   assert(HOG, "bench: cannot start the CPU hog (taskset from util-linux)")
@@ -308,7 +309,7 @@ local function acct_start()
   end
   local home = (slurp(("/proc/%d/cgroup"):format(pids[1] or 0)) or "")
     :match("%d+:[%w,]*cpuacct[%w,]*:([^\n]*)")
-  local dir = root .. "/dockerpty-bench-" .. core.getpid()
+  local dir = root .. "/dockerpty-bench-" .. MYPID
   if root == "" or not pids[1] or not home or not sh("mkdir " .. q(dir) .. " 2>/dev/null") then
     ACCT.why = "no cpuacct cgroup (cgroup v1, root) for the daemon"
     return
@@ -341,7 +342,8 @@ end
 -- Figures
 -- =======================================================
 
-local CONTAINER = ("dockerpty-bench-%d"):format(core.getpid())
+-- our pid (/proc/self is the process that opens it)
+local CONTAINER = ("dockerpty-bench-%d"):format(MYPID)
 local clients
 
 local function check_count(expect)

@@ -1,5 +1,5 @@
-# mk/fuzz.mk: libFuzzer targets under spec/fuzz (issue 7; RELIABILITY.md
-# "Fuzzing and sanitizers", F1-F5; F6, the terminal modes of issue 14).
+# mk/fuzz.mk: libFuzzer targets under spec/fuzz (issue 7, F1-F5; F6, the
+# terminal modes of issue 14); spec/fuzz/README.md describes them.
 # Needs clang and libclang-rt-14-dev.
 #
 #   make fuzz                   each target for FUZZ_SECONDS (60) under ASan+UBSan
@@ -20,7 +20,8 @@ FUZZ_SAN      ?= -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 FUZZ_CFLAGS   ?= -g -O1
 FUZZ_WARN      = -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter
 FUZZ_LUA_LIBS ?= $(shell $(PKG_CONFIG) --libs $(LUA_PC) 2>/dev/null)
-# -rss_limit_mb/-malloc_limit_mb and max_len from RELIABILITY.md F1.
+# Memory limits: a demuxer that buffered a frame would pass 64 MiB at once;
+# inputs up to 64 KiB.
 FUZZ_ARGS     ?= -rss_limit_mb=256 -malloc_limit_mb=64 -max_len=65536 -timeout=10
 # A smaller ASan quarantine keeps the pump target (whole core, Lua, libcurl)
 # under the 256 MB RSS limit.

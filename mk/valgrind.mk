@@ -1,6 +1,6 @@
 # mk/valgrind.mk: `make valgrind` runs the specs that need neither a daemon
 # nor a terminal (busted's default profile) under valgrind memcheck, as
-# lua-cjson's CI does (RELIABILITY.md "Fuzzing and sanitizers", item 3).
+# lua-cjson's CI does.
 # Any memcheck error or definite leak fails the run. The core is built
 # without sanitizers (valgrind and ASan do not mix); child processes the
 # specs start (io.popen) are not traced.

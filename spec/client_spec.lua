@@ -89,7 +89,7 @@ describe("dockerpty.client", function()
     local path = os.tmpname()
     os.remove(path)
     local fd = tc.listen_unix(path)
-    core._close(fd)     -- the socket file stays, nobody accepts: ECONNREFUSED
+    tc.close(fd)     -- the socket file stays, nobody accepts: ECONNREFUSED
     finally(function() os.remove(path) end)
     local c = client.new{ host = "unix://" .. path }
     local t0 = core.now()

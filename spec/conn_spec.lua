@@ -1,7 +1,9 @@
 -- spec/conn_spec.lua: dockerpty.Conn (src/conn.c), the connect-only libcurl
 -- transport, against the scripted fake daemon (spec/support/fakedaemon.lua)
 -- and, tagged #docker, a real daemon over a unix socket and over TLS.
--- RELIABILITY.md cases 8, 9, 41, 72, 75, 76, 85, 86, 88.
+-- Covered: output in the same read as the head, heads split or oddly formed,
+-- errors after the hijack, no daemon, a daemon that dies mid-stream, TLS
+-- verification and key files, only http and https, no redirects.
 local core = require("dockerpty.core")
 local tc = require("dockerpty_test")
 local fake = require("support.fakedaemon")
@@ -79,7 +81,7 @@ describe("core.connect", function()
   it("fails within a second when nothing listens on the socket file (case 75) #novalgrind", function()
     local path = os.tmpname() .. ".sock"
     local fd = assert(tc.listen_unix(path))
-    core._close(fd)
+    tc.close(fd)
     finally(function() os.remove(path) end)
     local t0 = core.now()
     local conn, msg, name, extra = core.connect({ socket = path })
@@ -96,7 +98,7 @@ describe("core.connect", function()
     finally(function()
       if h then h:close() end
       for _, c in ipairs(conns) do c:close() end
-      core._close(lfd)
+      tc.close(lfd)
       os.remove(path)
     end)
     local conn, msg, name, t

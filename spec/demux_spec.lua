@@ -1,6 +1,7 @@
 -- spec/demux_spec.lua: core.demux(), the decoder of Docker's multiplexed
--- stream (PROTOCOL.md §4), against a plain Lua reference decoder.
--- RELIABILITY.md cases 10, 11 and 63-70.
+-- stream (docs/protocol.md, "Stream framing"), against a plain Lua reference
+-- decoder: frames split at every byte, every stream type, cut streams,
+-- zero-length frames, padding, huge lengths.
 local core = require("dockerpty.core")
 
 -- An 8-byte header: type, padding (default zeros), big-endian length.

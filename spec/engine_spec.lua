@@ -206,9 +206,9 @@ describe("the loop's process state", function()
   it("is given back when a memory error is raised inside run (handlers, busy flag)", function()
     local raised, finished = 0, 0
     for n = 0, 60 do
-      local r, w = core._pipe()
-      core._write(w, ("x"):rep(1000))
-      core._close(w)
+      local r, w = tc.pipe()
+      core.write(w, ("x"):rep(1000))
+      tc.close(w)
       local lp = core.loop()
       local got = {}
       lp:add(core.pump{ from = r, to = function(s) got[#got + 1] = s end })
@@ -228,7 +228,7 @@ describe("the loop's process state", function()
       local lp2 = core.loop():add(core.pump{ from = "again", to = function() end })
       lp2:signals({ "USR1" })
       assert.equal("done", lp2:run(1000))
-      core._close(r)
+      tc.close(r)
     end
     -- the path was taken, and so was the way through
     assert.is_true(raised > 0, "no allocation failed inside run")

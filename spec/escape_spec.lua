@@ -1,5 +1,6 @@
--- spec/escape_spec.lua: detach keys (PROTOCOL.md §9): core.parse_keys()
--- and the escape proxy core.escape(). RELIABILITY.md cases 14 and 49.
+-- spec/escape_spec.lua: detach keys (docs/protocol.md, "Detach keys"):
+-- core.parse_keys() and the escape proxy core.escape(), with sequences
+-- split across reads, partial matches, mismatches and repeated prefixes.
 local core = require("dockerpty.core")
 
 local CTRL_P, CTRL_Q = "\16", "\17"

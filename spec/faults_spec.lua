@@ -1,5 +1,5 @@
--- Faults a real daemon will not produce on demand (issue 7; RELIABILITY.md
--- groups F and G), played by a scripted fake engine (spec/support/
+-- Faults a real daemon will not produce on demand (issue 7: bad stream
+-- input and daemon faults), played by a scripted fake engine (spec/support/
 -- fakeengine.lua) against the high-level API: dockerpty.start, start_exec
 -- and exec_command, each with a pty pair as the terminal. For each fault:
 -- the documented outcome, the exact error where one is due, every byte that
@@ -158,7 +158,7 @@ describe("a session against a daemon sending bad frames (F)", function()
 end)
 
 describe("a session against a daemon answering oddly (F, G)", function()
-  it("accepts 200 where 101 was expected (case 72, PROTOCOL.md 2.2)", function()
+  it("accepts 200 where 101 was expected, as older daemons answer (case 72)", function()
     local r = fe.session{ container = TTY, attach_head = fe.HEAD_200,
       attach = { { "write", "hello\r\n" }, { "emit", "exit" }, { "close" } } }
     exited(r, 0)
@@ -366,7 +366,7 @@ describe("a session against a daemon with odd timing", function()
     settled(r)
   end)
 
-  it("returns after the exit even if the daemon keeps the attach open (PROTOCOL.md 5.2)", function()
+  it("returns after the exit even if the daemon keeps the attach open (Podman, Docker Desktop)", function()
     local r = fe.session{ container = NOTTY, exit_code = 0,
       attach = { { "write", F(1, "bye") }, { "emit", "exit" }, { "sleep", 300 }, { "write", F(2, "late") },
         { "hang" } } }

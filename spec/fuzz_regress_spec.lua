@@ -3,9 +3,10 @@
 -- API of dockerpty.core, with the checks of the C harnesses that the Lua
 -- API can express. The input layouts are those of spec/fuzz/fuzz_*.c; the
 -- pump inputs run through the same driver as fuzz_pump.c, without its
--- fault injection and small socket buffers. RELIABILITY.md "Fuzzing and
--- sanitizers"; spec/fuzz/README.md lists the findings.
+-- fault injection and small socket buffers. spec/fuzz/README.md describes
+-- the targets and lists the findings.
 local core = require("dockerpty.core")
+local tc = require("dockerpty_test")
 local driver = dofile("spec/fuzz/pump_driver.lua")
 
 local CORPUS = "spec/fuzz/corpus"
@@ -210,21 +211,21 @@ describe("fuzz corpus F5 (pump)", function()
   -- error dropped the output its slow sink still held. Now it writes it all
   -- before it counts as finished.
   it("stops on a daemon error and still writes all the stdout read before it (F5-1)", function()
-    local a, b = core._socketpair()
-    local oa, ob = core._socketpair()
-    finally(function() for _, fd in ipairs({ a, b, oa, ob }) do core._close(fd) end end)
+    local a, b = tc.socketpair()
+    local oa, ob = tc.socketpair()
+    finally(function() for _, fd in ipairs({ a, b, oa, ob }) do tc.close(fd) end end)
     core.nonblock(oa, true)
     core.nonblock(ob, true)
     -- Fill the stdout socket so the pump has to buffer.
     local filler = 0
     while true do
-      local w = core._write(oa, string.rep("f", 65536))
+      local w = core.write(oa, string.rep("f", 65536))
       if not w then break end
       filler = filler + w
     end
     local payload = string.rep("0123456789", 3000)
-    assert(core._write(b, frame(1, payload) .. frame(3, "boom\n")))
-    core._shutdown(b)
+    assert(core.write(b, frame(1, payload) .. frame(3, "boom\n")))
+    tc.shutdown(b)
     -- One read takes the payload and the error frame: the payload goes to
     -- the pending buffer of the full sink, then the error stops the pump.
     local p = core.pump{ from = a, to = oa, demux = true, bound = 65536, bufsize = 65536 }
@@ -237,7 +238,7 @@ describe("fuzz corpus F5 (pump)", function()
     local got = {}
     for _ = 1, 100 do
       lp:run(0)
-      local s = core._read(ob, 65536)
+      local s = core.read(ob, 65536)
       if not s then break end
       got[#got + 1] = s
     end
@@ -248,28 +249,28 @@ describe("fuzz corpus F5 (pump)", function()
   -- Finding F5-1 on the stdin side: bytes typed before the detach keys
   -- that the full connection did not take yet were dropped at the detach.
   it("detaches after writing every byte typed before the keys (F5-1)", function()
-    local a, b = core._socketpair()
-    local kr, kw = core._socketpair()
-    finally(function() for _, fd in ipairs({ a, b, kr, kw }) do core._close(fd) end end)
+    local a, b = tc.socketpair()
+    local kr, kw = tc.socketpair()
+    finally(function() for _, fd in ipairs({ a, b, kr, kw }) do tc.close(fd) end end)
     core.nonblock(a, true)
     core.nonblock(b, true)
     local filler = 0
     while true do
-      local w = core._write(a, string.rep("f", 65536))
+      local w = core.write(a, string.rep("f", 65536))
       if not w then break end
       filler = filler + w
     end
     local typed = "echo typed before detach\n"
-    assert(core._write(kw, typed .. "\16\17ignored"))
+    assert(core.write(kw, typed .. "\16\17ignored"))
     local p = core.pump{ from = kr, to = a, detach_keys = "\16\17", bufsize = 4096, bound = 4096 }
     local lp = core.loop():add(p)
     local got = {}
     for _ = 1, 200 do
       lp:run(0)
-      local s = core._read(b, 65536)
+      local s = core.read(b, 65536)
       while s do
         got[#got + 1] = s
-        s = core._read(b, 65536)
+        s = core.read(b, 65536)
       end
       if #table.concat(got) >= filler and p:status() ~= "running" and lp:run(0) == "done" then break end
     end

@@ -609,11 +609,19 @@ describe("argument errors", function()
     raises_here(function() dockerpty.start_exec(client, "", {}) end,
       "bad argument #2 to 'start_exec' (id string or table with Id expected, got empty string)")
     raises_here(function() dockerpty.exec_command(client, "c1", "sh", 5) end,
-      "bad argument #3 to 'exec_command' (table expected, got number)")
+      "bad argument #4 to 'exec_command' (table expected, got number)")
     raises_here(function() dockerpty.exec_create(client, "c1", "echo 'a") end,
       "bad argument #3 to 'exec_create' (unterminated single quote in command: echo 'a)")
     raises_here(function() dockerpty.RunOperation.new(client, 7) end,
       "bad argument #2 to 'RunOperation.new' (id string or table with Id expected, got number)")
+    raises_here(function() dockerpty.RunOperation.new(client, "c1", { bogus = 1 }) end,
+      "bad argument #3 to 'RunOperation.new' (unknown option 'bogus')")
+    raises_here(function() dockerpty.ExecOperation.new(client, "e1", { warn = 1 }) end,
+      "bad argument #3 to 'ExecOperation.new' (option 'warn': function or false expected, got number)")
+    raises_here(function() dockerpty.ExecOperation.create(client, "c1", "sh", { bogus = 1 }) end,
+      "bad argument #4 to 'ExecOperation.create' (unknown option 'bogus')")
+    raises_here(function() dockerpty.ExecOperation.create(client, "c1", "  ") end,
+      "bad argument #3 to 'ExecOperation.create' (empty command)")
     raises_here(function() dockerpty.client.new{ tls = 5 } end,
       "bad argument #1 to 'new' (field 'tls' must be a table or true)")
     raises_here(function() dockerpty.client.new{ bogus = 1 } end,

@@ -1,7 +1,7 @@
 -- spec/http_spec.lua: dockerpty.Http (src/http.c), REST requests over one
 -- kept-alive libcurl handle, against the scripted fake daemon and, tagged
--- #docker, the real daemon (unix socket and TLS). RELIABILITY.md cases 75,
--- 85, 88, 89.
+-- #docker, the real daemon (unix socket and TLS): no daemon, TLS
+-- verification, only http and https, no redirects, bounded answers.
 local core = require("dockerpty.core")
 local tc = require("dockerpty_test")
 local fake = require("support.fakedaemon")
@@ -33,7 +33,7 @@ end
 -- ends are ours for a moment after the fork: counting them is a race).
 local function fd_count()
   local p = assert(io.popen(("me=$(readlink /proc/$$/fd/1); for f in /proc/%d/fd/*; do " ..
-    "[ \"$(readlink $f)\" = \"$me\" ] || echo $f; done"):format(core.getpid())))
+    "[ \"$(readlink $f)\" = \"$me\" ] || echo $f; done"):format(tc.getpid())))
   local n = 0
   for _ in p:lines() do n = n + 1 end
   p:close()
@@ -68,7 +68,7 @@ describe("core.http", function()
   it("reports a socket file with no listener as refused, naming `where`", function()
     local path = os.tmpname() .. ".sock"
     local fd = assert(tc.listen_unix(path))
-    core._close(fd)
+    tc.close(fd)
     local h = core.http({ socket = path, where = "unix:///var/run/docker.sock" })
     finally(function() h:close(); os.remove(path) end)
     local ok, msg, name = h:request("GET", "/_ping")

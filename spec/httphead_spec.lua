@@ -1,6 +1,7 @@
 -- spec/httphead_spec.lua: the HTTP/1.x response head parser (src/httphead.c)
--- through core._parse_head. RELIABILITY.md cases 8, 9 and 72; PROTOCOL.md
--- §2.2 and §2.3.
+-- through core._parse_head: heads split across reads, bare LF line ends,
+-- bytes after the head, 101 and 200, errors after the hijack
+-- (docs/protocol.md, "Attach and exec").
 local core = require("dockerpty.core")
 
 local UPGRADE = "HTTP/1.1 101 UPGRADED\r\n" ..

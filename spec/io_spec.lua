@@ -2,6 +2,7 @@
 -- loop, never spin on EAGAIN with sleeps or build a loop per call.
 local dio = require("dockerpty.io")
 local core = require("dockerpty.core")
+local tc = require("dockerpty_test")
 
 describe("dockerpty.io", function()
   it("Stream:write on a full non-blocking pipe waits for room and writes everything #novalgrind", function()
@@ -19,10 +20,10 @@ describe("dockerpty.io", function()
   end)
 
   it("Pump:flush steps the pump's one loop until it is done", function()
-    local r, w = core._pipe()
-    finally(function() core._close(r) end)
-    core._write(w, "hello")
-    core._close(w)
+    local r, w = tc.pipe()
+    finally(function() tc.close(r) end)
+    core.write(w, "hello")
+    tc.close(w)
     local got = {}
     local p = dio.Pump.new(dio.Stream.new(r), function(s) got[#got + 1] = s end)
     local n = 0

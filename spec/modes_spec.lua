@@ -9,6 +9,7 @@
 -- (1 1 0) and again after the session ended (0 0 1). The same on Podman,
 -- except that the lost daemon (#long) needs the rig's private dockerd.
 local core = require("dockerpty.core")
+local tc = require("dockerpty_test")
 
 -- {======================================================
 -- The pump's tracker (unit)
@@ -26,15 +27,15 @@ describe("core.pump track_modes", function()
   end
 
   it("undoes what the bytes written to an fd turned on, once", function()
-    local r, w = assert(core._pipe())
+    local r, w = assert(tc.pipe())
     local p = run_pump{ from = ON .. "x\27[?1000", to = w, track_modes = true }
-    assert.equal(ON .. "x\27[?1000", assert(core._read(r, 100)))
+    assert.equal(ON .. "x\27[?1000", assert(core.read(r, 100)))
     -- the split sequence is not complete: ?1000 stays on
     assert.equal("\27[?1000l\27[?25h\27[?1049l", p:undo_modes())
     assert.equal("", p:undo_modes())
     p:close()
-    core._close(r)
-    core._close(w)
+    tc.close(r)
+    tc.close(w)
   end)
 
   it("sees what a function sink was given, and nothing without the option", function()
@@ -49,7 +50,7 @@ describe("core.pump track_modes", function()
   end)
 
   it("counts only the bytes the fd took: a full pipe's rest is not seen", function()
-    local r, w = assert(core._pipe())
+    local r, w = assert(tc.pipe())
     local fill = string.rep("a", 1 << 20)   -- more than a pipe holds
     local lp = core.loop()
     local p = core.pump{ from = fill .. ON, to = w, track_modes = true }
@@ -59,15 +60,15 @@ describe("core.pump track_modes", function()
     -- once read, the queued rest is written: then they count
     local got = 0
     for _ = 1, 200 do
-      while core.poll_fd(r, "r", 0) do got = got + #assert(core._read(r, 65536)) end
+      while core.poll_fd(r, "r", 0) do got = got + #assert(core.read(r, 65536)) end
       if got == #fill + #ON then break end
       lp:run(20)
     end
     assert.equal(#fill + #ON, got)
     assert.equal("\27[?1000l\27[?25h\27[?1049l", p:undo_modes())
     p:close()
-    core._close(r)
-    core._close(w)
+    tc.close(r)
+    tc.close(w)
   end)
 end)
 

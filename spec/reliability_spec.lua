@@ -1,5 +1,5 @@
 -- Reliability against the real daemon, load, resources and security
--- (issue 7; RELIABILITY.md groups G, H and I): a container killed or
+-- (issue 7: daemon faults, load, security): a container killed or
 -- removed mid-stream, dockerd itself killed and restarted (#long), a slow
 -- consumer of 64 MiB, 1,000 attach-and-detach cycles in one process, TLS
 -- verification, key material, socket permissions and libcurl's limits.
@@ -207,8 +207,9 @@ describe("load and resources", function()
   local CYCLES = [[
     local dockerpty = require("dockerpty")
     local core = dockerpty.core
+    local tc = require("dockerpty_test")
     local client = dockerpty.client.new{ host = arg[1], version = "1.41" }
-    local m, s = assert(core._openpty(24, 80))
+    local m, s = assert(tc.openpty(24, 80))
     local before = core.tcgetattr(s)
     -- the detach keys are typed once the terminal is raw: at the first output
     local function cycle()
@@ -216,7 +217,7 @@ describe("load and resources", function()
       local ok, how = dockerpty.start(client, "c1", { stdin = s, stdout = function()
         if not typed then
           typed = true
-          assert(core._write(m, "\16\17"))
+          assert(core.write(m, "\16\17"))
         end
       end })
       assert(ok == true and how == "detach", "cycle: " .. tostring(how))
@@ -226,7 +227,7 @@ describe("load and resources", function()
     local function fds()
       local n = 0
       local p = io.popen(("me=$(readlink /proc/$$/fd/1); for f in /proc/%d/fd/*; do " ..
-        "[ \"$(readlink $f)\" = \"$me\" ] || echo $f; done"):format(core.getpid()))
+        "[ \"$(readlink $f)\" = \"$me\" ] || echo $f; done"):format(tc.getpid()))
       for _ in p:lines() do n = n + 1 end
       p:close()
       return n

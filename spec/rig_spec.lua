@@ -2,7 +2,7 @@
 -- the daemon, the busybox image and the TLS endpoint it exports work through
 -- the docker CLI and curl, so that a failing #docker spec elsewhere points
 -- at dockerpty, not at the rig. The TLS endpoint is the real-daemon target of
--- RELIABILITY.md cases 41, 85 and 86.
+-- the TLS specs (verification, key files).
 
 local function shq(s)
   return "'" .. s:gsub("'", "'\\''") .. "'"

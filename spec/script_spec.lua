@@ -305,9 +305,9 @@ describe("scripted sessions #docker", function()
       assert.same({ "usage", msg }, { e.kind, e.message })
       assert.equal(containers, count())
       assert.has_error(function() session.exec(client, box, "true", { record = 42 }) end,
-        "bad argument #3 to 'exec' (option 'record': path, file, function or false expected, got number)")
+        "bad argument #4 to 'exec' (option 'record': path, file, function or false expected, got number)")
       assert.has_error(function() dockerpty.exec_command(client, box, "true", { stdin = true }) end,
-        "bad argument #3 to 'exec_command' (option 'stdin': true is for sessions (dockerpty.session), "
+        "bad argument #4 to 'exec_command' (option 'stdin': true is for sessions (dockerpty.session), "
         .. "a file, fd, string or false expected)")
     end)
   end)

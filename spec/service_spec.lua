@@ -9,6 +9,7 @@ local prefix = require("dockerpty.prefix")
 local service = require("dockerpty.service")
 local tmux = require("support.tmux")
 local core = dockerpty.core
+local tc = require("dockerpty_test")
 
 local IMAGE = os.getenv("DOCKERPTY_TEST_IMAGE") or "dockerpty-test/busybox"
 local shq = tmux.shquote
@@ -60,11 +61,11 @@ describe("dockerpty.prefix", function()
   end)
 
   it("colours only when the stream is a terminal", function()
-    local m, s = assert(core._openpty(24, 80))
+    local m, s = assert(tc.openpty(24, 80))
     local term = assert(io.open("/proc/self/fd/" .. s, "w"))
     local file = assert(io.tmpfile())
     finally(function()
-      term:close(); file:close(); core._close(m); core._close(s)
+      term:close(); file:close(); tc.close(m); tc.close(s)
     end)
     assert.is_true(prefix.new(term, { "x.1" }).color)
     assert.is_false(prefix.new(file, { "x.1" }).color)

@@ -1,4 +1,4 @@
--- Many sessions in one process and one poll loop (issue 7, RELIABILITY 81).
+-- Many sessions in one process and one poll loop (issue 7).
 local dockerpty = require("dockerpty")
 local session = dockerpty.session
 local core = dockerpty.core

@@ -4,6 +4,7 @@
 local dockerpty = require("dockerpty")
 local tmux = require("support.tmux")
 local core = dockerpty.core
+local tc = require("dockerpty_test")
 
 local IMAGE = os.getenv("DOCKERPTY_TEST_IMAGE") or "dockerpty-test/busybox"
 local shq = tmux.shquote
@@ -47,7 +48,7 @@ describe("our own output #docker", function()
 
   -- a run with a name of its own, for the teardown
   local function RUN()
-    names[#names + 1] = ("dockerpty-sinks-%d-%d"):format(core.getpid(), #names + 1)
+    names[#names + 1] = ("dockerpty-sinks-%d-%d"):format(tc.getpid(), #names + 1)
     return " run --rm --network none --name " .. names[#names] .. " " .. IMAGE
   end
 
@@ -94,9 +95,9 @@ describe("our own output #docker", function()
 
   it("a library session reports a reader gone as an io error", function()
     local id = running()
-    local r, w = core._pipe()
-    core._close(r)
-    finally(function() core._close(w) end)
+    local r, w = tc.pipe()
+    tc.close(r)
+    finally(function() tc.close(w) end)
     local s = dockerpty.session.exec(client, id, { "yes" }, { stdout = w })
     local ok, err = pcall(s.wait, s)
     assert.is_false(ok)

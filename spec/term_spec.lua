@@ -1,8 +1,11 @@
 -- term_spec.lua: the terminal primitives of dockerpty.core (src/term.c) on
--- pty pairs from core._openpty, so no real terminal is needed.
--- RELIABILITY.md cases 17 (byte-equal restore), 19 (exact raw flag set),
--- 20 (a non-TTY fd fails cleanly); PROTOCOL.md §8.2 (O_NONBLOCK restored).
+-- pty pairs from openpty (of the specs' own module, dockerpty_test), so no
+-- real terminal is needed.
+-- The saved termios come back byte for byte, raw mode is exactly cfmakeraw's
+-- flag set, a fd that is not a terminal fails cleanly, and O_NONBLOCK is as
+-- it was (docs/protocol.md, "Terminal").
 local core = require("dockerpty.core")
+local tc = require("dockerpty_test")
 
 local T = core.termios
 
@@ -23,14 +26,14 @@ end
 
 -- A pty pair closed at the end of the test.
 local function pty(rows, cols)
-  local m, s = assert(core._openpty(rows, cols))
-  defer(function() core._close(s); core._close(m) end)
+  local m, s = assert(tc.openpty(rows, cols))
+  defer(function() tc.close(s); tc.close(m) end)
   return m, s
 end
 
 -- The /dev/pts path of an fd of this process.
 local function ttyname(fd)
-  local p = assert(io.popen("readlink /proc/" .. core.getpid() .. "/fd/" .. fd))
+  local p = assert(io.popen("readlink /proc/" .. tc.getpid() .. "/fd/" .. fd))
   local path = p:read("l")
   p:close()
   assert.matches("^/dev/pts/%d+$", path)
@@ -133,8 +136,8 @@ describe("core.raw()", function()
   end)
 
   it("fails on a pipe with nil, message, ENOTTY, errno", function()
-    local r, w = core._pipe()
-    defer(function() core._close(r); core._close(w) end)
+    local r, w = tc.pipe()
+    defer(function() tc.close(r); tc.close(w) end)
     local ok, msg, name, errno = core.raw(r)
     assert.is_nil(ok)
     assert.equal("tcgetattr: Inappropriate ioctl for device", msg)
@@ -192,10 +195,10 @@ describe("TermState", function()
   end)
 
   it("reports the first restore's error once, then returns true", function()
-    local m, s = assert(core._openpty())
-    defer(function() core._close(m) end)
+    local m, s = assert(tc.openpty())
+    defer(function() tc.close(m) end)
     local state = assert(core.raw(s))
-    core._close(s)
+    tc.close(s)
     local ok, msg, name, errno = state:restore()
     assert.is_nil(ok)
     assert.equal("tcsetattr: Bad file descriptor", msg)
@@ -286,8 +289,8 @@ describe("core.isatty()", function()
     local m, s = pty()
     assert.is_true(core.isatty(m))
     assert.is_true(core.isatty(s))
-    local r, w = core._pipe()
-    defer(function() core._close(r); core._close(w) end)
+    local r, w = tc.pipe()
+    defer(function() tc.close(r); tc.close(w) end)
     assert.is_false(core.isatty(r))
     assert.is_false(core.isatty(w))
     local f = assert(io.tmpfile())
@@ -312,7 +315,7 @@ describe("core.getwinsize() and core.setwinsize()", function()
     assert.same({ 1, 65535 }, { core.getwinsize(m) })
   end)
 
-  it("starts with the size given to _openpty, or 0x0", function()
+  it("starts with the size given to openpty, or 0x0", function()
     local _, s = pty(20, 70)
     assert.same({ 20, 70 }, { core.getwinsize(s) })
     local _, s2 = pty()
@@ -320,8 +323,8 @@ describe("core.getwinsize() and core.setwinsize()", function()
   end)
 
   it("fails on a pipe with nil, message, ENOTTY, errno", function()
-    local r, w = core._pipe()
-    defer(function() core._close(r); core._close(w) end)
+    local r, w = tc.pipe()
+    defer(function() tc.close(r); tc.close(w) end)
     assert.same({ nil, "ioctl: Inappropriate ioctl for device", "ENOTTY", 25 },
       { core.getwinsize(r) })
     assert.same({ nil, "ioctl: Inappropriate ioctl for device", "ENOTTY", 25 },
@@ -340,8 +343,8 @@ describe("core.getwinsize() and core.setwinsize()", function()
       "bad argument #2 to 'setwinsize' (number expected, got string)")
     assert.has_error(function() core.getwinsize(nil) end,
       "bad argument #1 to 'getwinsize' (file or fd expected, got nil)")
-    assert.has_error(function() core._openpty(10) end,
-      "bad argument #2 to '_openpty' (number expected, got no value)")
+    assert.has_error(function() tc.openpty(10) end,
+      "bad argument #2 to 'openpty' (number expected, got no value)")
   end)
 end)
 
@@ -361,8 +364,8 @@ describe("core.tcgetattr() and core.termflags()", function()
   end)
 
   it("fail on a pipe with nil, message, ENOTTY, errno", function()
-    local r, w = core._pipe()
-    defer(function() core._close(r); core._close(w) end)
+    local r, w = tc.pipe()
+    defer(function() tc.close(r); tc.close(w) end)
     assert.same({ nil, "tcgetattr: Inappropriate ioctl for device", "ENOTTY", 25 },
       { core.tcgetattr(r) })
     assert.same({ nil, "tcgetattr: Inappropriate ioctl for device", "ENOTTY", 25 },
@@ -370,7 +373,7 @@ describe("core.tcgetattr() and core.termflags()", function()
   end)
 end)
 
-describe("core._openpty()", function()
+describe("dockerpty_test.openpty()", function()
   it("returns a connected pair of close-on-exec fds", function()
     local m, s = pty()
     for _, fd in ipairs({ m, s }) do
@@ -381,7 +384,7 @@ describe("core._openpty()", function()
       assert.equal(tonumber("2000000", 8), flags & tonumber("2000000", 8))  -- O_CLOEXEC
     end
     stty(ttyname(s), "raw -echo")
-    assert.equal(3, core._write(m, "hi\n"))
-    assert.equal("hi\n", core._read(s, 10))
+    assert.equal(3, core.write(m, "hi\n"))
+    assert.equal("hi\n", core.read(s, 10))
   end)
 end)

@@ -1,6 +1,7 @@
 -- tmux_spec.lua: proves spec/support/tmux.lua (programs in a real terminal)
 -- and, through it, raw mode on a real tty (spec/support/term_helper.lua).
--- RELIABILITY.md cases 17 (restore byte-equal) and 19 (raw flag set).
+-- The termios come back byte for byte, and raw mode is exactly cfmakeraw's
+-- set (docs/protocol.md, "Terminal").
 local tmux = require("support.tmux")
 
 -- busted keeps one finally() function per test (the last one given), so

@@ -50,7 +50,7 @@ int luaopen_dockerpty_core(lua_State *L) {
     conn_open(L);     /* hijacked connections, sources and sinks of pumps */
     http_open(L);     /* REST requests */
     pump_open(L);     /* pumps, over all of the above */
-    sigstate_open(L); /* signal dispositions of a blocking run; kill */
+    sigstate_open(L); /* signal dispositions of a blocking run */
     loop_open(L);     /* the loop that steps or runs pumps */
     sha256_open(L);   /* context store names (context.lua) */
     return 1;

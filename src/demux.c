@@ -1,9 +1,10 @@
 /*
 ** demux.c: incremental, zero-copy decoder of Docker's multiplexed stream
-** (PROTOCOL.md §4) and its Lua class dockerpty.Demux. Pieces point into the
-** caller's buffer; only the 8-byte header and at most DP_DEMUX_MSGMAX bytes
-** of a type-3 (systemerr) message are ever held, so a frame claiming
-** 0xFFFFFFFF bytes costs no memory. RELIABILITY.md cases 10, 11, 63-70.
+** (docs/protocol.md, "Stream framing") and its Lua class dockerpty.Demux.
+** Pieces point into the caller's buffer; only the 8-byte header and at most
+** DP_DEMUX_MSGMAX bytes of a type-3 (systemerr) message are ever held, so a
+** frame claiming 0xFFFFFFFF bytes costs no memory. Headers and payloads may
+** be split anywhere across feeds.
 */
 #include <stdio.h>
 #include <string.h>
@@ -93,11 +94,11 @@ int dp_demux_next(dp_demux *d, const char *buf, size_t len, size_t *used,
             if (d->hlen < 8)
                 break;
             d->hlen = 0;
-            type = h[0];   /* h[1..3] is padding, ignored (case 70) */
+            type = h[0];   /* h[1..3] is padding, ignored */
             d->remain = ((uint64_t)h[4] << 24) | ((uint64_t)h[5] << 16) |
                         ((uint64_t)h[6] << 8) | (uint64_t)h[7];
             if (type > 3) {
-                /* case 63: stop at the header, name the byte. */
+                /* types 4..255: stop at the header, name the byte. */
                 snprintf(d->msg, sizeof d->msg,
                          "unrecognized stream type %u", type);
                 d->msglen = strlen(d->msg);
@@ -112,7 +113,7 @@ int dp_demux_next(dp_demux *d, const char *buf, size_t len, size_t *used,
                 if (d->remain == 0)
                     return demux_daemon(d, i, used);
             } else if (d->remain == 0) {
-                d->stream = -1;   /* case 69: a zero-length frame is a no-op */
+                d->stream = -1;   /* a zero-length frame is a no-op */
             }
         } else {
             size_t avail = len - i;
@@ -120,13 +121,13 @@ int dp_demux_next(dp_demux *d, const char *buf, size_t len, size_t *used,
                 avail = (size_t)d->remain;
             d->remain -= avail;
             if (d->stream == 3) {
-                /* case 64: keep the first DP_DEMUX_MSGMAX bytes, skip the rest */
+                /* keep the first DP_DEMUX_MSGMAX bytes, skip the rest */
                 demux_msgappend(d, buf + i, avail);
                 i += avail;
                 if (d->remain == 0)
                     return demux_daemon(d, i, used);
             } else {
-                *stream = d->stream == 2 ? 2 : 1;   /* case 65: 0 is stdout */
+                *stream = d->stream == 2 ? 2 : 1;   /* type 0 (stdin) goes to stdout */
                 *piece = buf + i;
                 *n = avail;
                 i += avail;

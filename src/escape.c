@@ -1,9 +1,10 @@
 /*
-** escape.c: detach keys (PROTOCOL.md §9). The key-spec parser of the
-** docker CLI format ("ctrl-p,ctrl-q") and the escape proxy that watches
-** stdin for the sequence, holding a partial match across reads and
-** replaying it on a mismatch; Lua class dockerpty.Escape.
-** RELIABILITY.md cases 14, 49 and 51.
+** escape.c: detach keys (docs/protocol.md, "Detach keys"). The key-spec
+** parser of the docker CLI format ("ctrl-p,ctrl-q") and the escape proxy
+** that watches stdin for the sequence, holding a partial match across
+** reads and replaying it on a mismatch; Lua class dockerpty.Escape. The
+** bytes before a match go out, the keys never do, and what it holds back
+** is always a prefix of the sequence.
 */
 #include <stdio.h>
 #include <string.h>

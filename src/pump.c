@@ -989,8 +989,8 @@ static int pump_m_link(lua_State *L) {
 /***
 ** When this pump finishes, `other` is drained: it goes on while bytes come,
 ** and is cancelled once it has been idle for `ms`. For an attach whose
-** daemon keeps the stream open after the container exited (PROTOCOL.md
-** 5.2): the wait's pump drains the output's. Returns self.
+** daemon keeps the stream open after the container exited (Podman, Docker
+** Desktop): the wait's pump drains the output's. Returns self.
 ** @function Pump:drain
 ** @usage wait_pump:drain(out_pump, 1000)
 */

@@ -1,6 +1,6 @@
 /*
 ** sigstate.c: signal dispositions owned by one blocking run (see
-** sigstate.h), and core.kill / core.raise_default.
+** sigstate.h), and core.raise_default.
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -119,16 +119,6 @@ dp_sigstate *dp_sigstate_new(lua_State *L) {
     return s;
 }
 
-/* core.kill(pid, name): send a signal (for specs). */
-static int sig_f_kill(lua_State *L) {
-    lua_Integer pid = luaL_checkinteger(L, 1);
-    int signo = dp_signal_number(L, 2);
-    if (kill((pid_t)pid, signo) < 0)
-        return dp_push_errno(L, "kill", errno);
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
 /* core.raise_default(name): restore the default action of a signal and
 ** raise it, so the process ends as the sender meant (after the terminal
 ** was restored). For the command only: a library never signals its host.
@@ -156,7 +146,6 @@ int sigstate_open(lua_State *L) {
         {NULL, NULL}
     };
     static const luaL_Reg funcs[] = {
-        {"kill", sig_f_kill},
         {"raise_default", sig_f_raise_default},
         {NULL, NULL}
     };

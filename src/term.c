@@ -1,8 +1,9 @@
 /*
 ** term.c: terminal primitives of dockerpty.core: isatty, window size,
 ** termios raw mode as a to-be-closed dockerpty.TermState that restores the
-** saved termios and O_NONBLOCK flag, and a pty pair for the specs.
-** See PROTOCOL.md §8 and RELIABILITY.md cases 17, 19 and 20.
+** saved termios and O_NONBLOCK flag. The raw flags and the rules are in
+** docs/protocol.md, "Terminal": restored byte for byte, on every path; an
+** fd that is not a terminal fails cleanly (ENOTTY), changing nothing.
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,7 +39,7 @@ static int term_getattr(int fd, struct termios *t) {
     return tcgetattr(fd, t);
 }
 
-/* The cfmakeraw flag set, written out (RELIABILITY.md case 19). */
+/* The cfmakeraw flag set, written out: exactly these bits change. */
 static void term_makeraw(struct termios *t) {
     t->c_iflag &= ~(tcflag_t)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR |
                               IGNCR | ICRNL | IXON);
@@ -287,66 +288,6 @@ static int term_f_termflags(lua_State *L) {
     return 1;
 }
 
-/***
-** A new pty pair, both ends O_CLOEXEC, the slave without becoming the
-** controlling terminal. For specs.
-** @function _openpty
-** @tparam[opt] int rows initial rows (with cols)
-** @tparam[opt] int cols initial cols
-** @treturn[1] int master fd
-** @treturn[1] int slave fd
-** @return[2] fail, "syscall: message", errno name, errno
-** @usage local m, s = assert(core._openpty(24, 80))
-*/
-static int term_f_openpty(lua_State *L) {
-    int sized = !lua_isnoneornil(L, 1);
-    struct winsize ws;
-    char name[128];
-    const char *what;
-    int master, slave, err;
-    memset(&ws, 0, sizeof ws);
-    if (sized) {
-        ws.ws_row = term_checkdim(L, 1);
-        ws.ws_col = term_checkdim(L, 2);
-    }
-    /* From here on no Lua call may raise until both fds are pushed. */
-    master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (master < 0)
-        return dp_push_errno(L, "posix_openpt", errno);
-    if (grantpt(master) < 0) {
-        what = "grantpt";
-        goto fail;
-    }
-    if (unlockpt(master) < 0) {
-        what = "unlockpt";
-        goto fail;
-    }
-    if ((err = ptsname_r(master, name, sizeof name)) != 0) {
-        errno = err;
-        what = "ptsname_r";
-        goto fail;
-    }
-    slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (slave < 0) {
-        what = "open";
-        goto fail;
-    }
-    if (sized && ioctl(slave, TIOCSWINSZ, &ws) < 0) {
-        err = errno;
-        close(slave);
-        errno = err;
-        what = "ioctl";
-        goto fail;
-    }
-    lua_pushinteger(L, master);
-    lua_pushinteger(L, slave);
-    return 2;
-fail:
-    err = errno;
-    close(master);
-    return dp_push_errno(L, what, err);
-}
-
 /* core.termios: the flag bits that raw mode and the specs use. */
 static void term_pushconstants(lua_State *L) {
     static const struct {
@@ -401,7 +342,6 @@ int term_open(lua_State *L) {
         {"raw", term_f_raw},
         {"tcgetattr", term_f_tcgetattr},
         {"termflags", term_f_termflags},
-        {"_openpty", term_f_openpty},
         {NULL, NULL}
     };
     dp_createmeta(L, DP_TERMSTATE, meta, methods);

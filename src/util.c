@@ -1,6 +1,8 @@
 /*
 ** util.c: class registration, error triples, fd extraction and O_NONBLOCK
-** helpers shared by every file of dockerpty.core.
+** helpers shared by every file of dockerpty.core; and the small module
+** functions over fds and time: fileno, nonblock, read, write, poll_fd,
+** now, now_us, sleep.
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -166,8 +168,13 @@ static int util_f_nonblock(lua_State *L) {
     return 1;
 }
 
-/* Test helpers on raw fds: _read(fd, n), _write(fd, s), _close(fd), _pipe(),
-** _socketpair(). Underscored: for specs, not for users. */
+/***
+** core.read(f [, n]): one read(2) of up to n bytes (65536) from a Lua file
+** handle or an fd, bypassing the file's buffer; for fds that may be
+** non-blocking (dockerpty.io Stream:read).
+** Returns the data, or nil, "closed", "closed" at EOF, nil, "timeout",
+** "timeout" when a non-blocking fd has nothing, or nil, message, name.
+*/
 static int util_f_read(lua_State *L) {
     int fd = dp_checkfd(L, 1);
     lua_Integer n = luaL_optinteger(L, 2, 65536);
@@ -189,6 +196,12 @@ static int util_f_read(lua_State *L) {
     return 1;
 }
 
+/***
+** core.write(f, s): one write(2) of s to a Lua file handle (flushed first)
+** or an fd; returns the count written, which may be short, or nil,
+** message, name, errno (EAGAIN when a non-blocking fd is full). Used by
+** dockerpty.io Stream:write and Operation:undo_modes.
+*/
 static int util_f_write(lua_State *L) {
     int fd = dp_checkfd_flush(L, 1);
     size_t len;
@@ -197,41 +210,6 @@ static int util_f_write(lua_State *L) {
     if (r < 0)
         return dp_push_errno(L, "write", errno);
     lua_pushinteger(L, r);
-    return 1;
-}
-
-static int util_f_close(lua_State *L) {
-    int fd = (int)luaL_checkinteger(L, 1);
-    if (close(fd) < 0)
-        return dp_push_errno(L, "close", errno);
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
-static int util_f_pipe(lua_State *L) {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) < 0)
-        return dp_push_errno(L, "pipe", errno);
-    lua_pushinteger(L, fds[0]);
-    lua_pushinteger(L, fds[1]);
-    return 2;
-}
-
-#include <sys/socket.h>
-static int util_f_socketpair(lua_State *L) {
-    int fds[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
-        return dp_push_errno(L, "socketpair", errno);
-    lua_pushinteger(L, fds[0]);
-    lua_pushinteger(L, fds[1]);
-    return 2;
-}
-
-static int util_f_shutdown(lua_State *L) {
-    int fd = (int)luaL_checkinteger(L, 1);
-    if (shutdown(fd, SHUT_WR) < 0)
-        return dp_push_errno(L, "shutdown", errno);
-    lua_pushboolean(L, 1);
     return 1;
 }
 
@@ -284,12 +262,6 @@ static int util_f_sleep(lua_State *L) {
     return 0;
 }
 
-/* core.getpid() */
-static int util_f_getpid(lua_State *L) {
-    lua_pushinteger(L, getpid());
-    return 1;
-}
-
 int util_open(lua_State *L) {
     static const luaL_Reg funcs[] = {
         {"fileno", util_f_fileno},
@@ -298,13 +270,8 @@ int util_open(lua_State *L) {
         {"now_us", util_f_now_us},
         {"poll_fd", util_f_poll_fd},
         {"sleep", util_f_sleep},
-        {"getpid", util_f_getpid},
-        {"_read", util_f_read},
-        {"_write", util_f_write},
-        {"_close", util_f_close},
-        {"_pipe", util_f_pipe},
-        {"_socketpair", util_f_socketpair},
-        {"_shutdown", util_f_shutdown},
+        {"read", util_f_read},
+        {"write", util_f_write},
         {NULL, NULL}
     };
     luaL_setfuncs(L, funcs, 0);

@@ -929,4 +929,37 @@ function Client:close()
   if self._http then self._http:close(); self._http = nil end
 end
 
+-- {======================================================
+-- For callers that make their own requests (dockerpty.session steps
+-- many sessions on non-blocking requests): the client's own builders and
+-- its version state, without reaching into its fields
+-- =======================================================
+
+--- Whether the API version is settled (given to `new`, or negotiated).
+-- @usage if not c:version_settled() then ... end
+function Client:version_settled()
+  return self._version ~= nil
+end
+
+--- Settle the API version from a ping's `Api-Version` header (nil: ours).
+-- Raises when the daemon is older than dockerpty needs.
+-- @usage c:settle_version(r.headers["api-version"])
+function Client:settle_version(header)
+  return self:_negotiate(header)
+end
+
+--- The path and JSON body `exec_create` sends (opts as its, unchecked).
+-- @usage local path, body = c:exec_create_request(id, { "sh" }, { tty = true })
+function Client:exec_create_request(container, argv, opts)
+  return self:_exec_body(container, argv, opts)
+end
+
+--- The query `attach_socket` sends for its params.
+-- @usage local q = c:attach_query{ stdin = true, stream = true }
+function Client:attach_query(params)
+  return self:_attach_query(params)
+end
+
+-- }======================================================
+
 return M

@@ -97,9 +97,8 @@ M.service = require("dockerpty.service")
 function M.start(client, container, opts)
   util.check_client(1, "start", client, NEEDS.start)
   util.id_of(2, "start", container)
-  local op = operation.RunOperation.new(client, container, opts)
-  op.recorder = operation.open_record(op.opts, nil, op:local_size())
-  return pty.PseudoTerminal.new(client, op):start()
+  local op = operation.RunOperation.new(client, container, operation.options("start", opts))
+  return pty.PseudoTerminal.new(client, op:open_recording(nil)):start()
 end
 
 -- auto_remove: the daemon removes the container when it stops
@@ -217,33 +216,6 @@ local function refuse_spent(client, op)
   errors.raise("api", msg .. " (409)", 409, { detail = text })
 end
 
--- Base64 (RFC 4648) to bytes, or nil when it is not base64.
-local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-local function unbase64(s)
-  if #s % 4 ~= 0 or not s:find("^[%w+/]*=?=?$") then return nil end
-  local bits = s:gsub("=", ""):gsub(".", function(c)
-    local v = B64:find(c, 1, true) - 1
-    local t = {}
-    for i = 5, 0, -1 do t[#t + 1] = (v >> i) & 1 end
-    return table.concat(t)
-  end)
-  return (bits:gsub("%d%d%d%d%d%d%d%d", function(b) return string.char(tonumber(b, 2)) end)
-    :sub(1, #bits // 8))
-end
-
--- Without a `detach_keys` option, the local scanner watches for the keys
--- the daemon watches for: the exec's own, from exec inspect (Docker gives
--- the bytes in base64, Podman docker's format), whoever created it.
-local function adopt_exec_keys(op, opts)
-  if opts ~= nil and opts.detach_keys ~= nil then return end
-  local keys = op:info().DetachKeys
-  if type(keys) ~= "string" or keys == "" then return end
-  local bytes = core.parse_keys(keys) or unbase64(keys)
-  if bytes and bytes ~= "" then
-    op.opts.detach_spec, op.opts.detach_bytes = keys, bytes
-  end
-end
-
 --- Start an exec made by exec_create and attach to it.
 -- @tparam Client client
 -- @tparam string|table exec_id id or table with `Id`
@@ -256,11 +228,10 @@ end
 function M.start_exec(client, exec_id, opts)
   util.check_client(1, "start_exec", client, NEEDS.start_exec)
   util.id_of(2, "start_exec", exec_id)
-  local op = operation.ExecOperation.new(client, exec_id, opts)
+  local op = operation.ExecOperation.new(client, exec_id, operation.options("start_exec", opts))
   refuse_spent(client, op)
-  adopt_exec_keys(op, opts)
-  op.recorder = operation.open_record(op.opts, nil, op:local_size())
-  return pty.PseudoTerminal.new(client, op):start()
+  if opts == nil or opts.detach_keys == nil then op:adopt_detach_keys() end
+  return pty.PseudoTerminal.new(client, op:open_recording(nil)):start()
 end
 
 --- Run a command in a running container and attach to it. The exec gets
@@ -275,42 +246,7 @@ end
 -- @usage local ok, how, code = dockerpty.exec_command(client, "web", "sh -c 'exit 7'") --> nil exit 7
 function M.exec_command(client, container, command, opts)
   util.check_client(1, "exec_command", client, NEEDS.exec_command)
-  local o = operation.options("exec_command", opts)
-  util.id_of(2, "exec_command", container)
-  util.argv(3, "exec_command", command)
-  local attach_stdin = o.interactive and o.stdin ~= false
-  local want_tty = o.tty
-  if want_tty == nil then want_tty = attach_stdin and tty.isatty(o.stdin) end
-  if want_tty and attach_stdin and (math.type(o.stdin) == "integer" or io.type(o.stdin) == "file")
-      and not tty.isatty(o.stdin) then
-    errors.raise("usage", "the input device is not a TTY")
-  end
-  local local_size = tty.size(o.stdout) or tty.size(o.stdin)
-  local rec = operation.open_record(o, command, local_size)   -- a bad path fails first
-  local size = want_tty and local_size or nil
-  local made, exec = pcall(function()
-    -- inspect first, so "no such container" wins and no exec is left behind
-    client:inspect_container(container)
-    return client:exec_create(container, command, {
-      stdin = attach_stdin, tty = want_tty and true or false, environment = o.environment,
-      workdir = o.workdir, user = o.user, privileged = o.privileged,
-      -- the resolved keys (option, config.json, default): the ones the local
-      -- scanner watches for, so the daemon never detaches on others ("" for
-      -- none becomes keys nobody types: config.daemon_detach_keys)
-      detach_keys = config.daemon_detach_keys(o.detach_spec, "exec"), console_size = size,
-    })
-  end)
-  if not made then
-    if rec then rec:close() end
-    error(exec, 0)
-  end
-  local eopts = {}
-  for k, v in pairs(opts or {}) do eopts[k] = v end
-  eopts.tty, eopts.environment, eopts.workdir, eopts.user, eopts.privileged = nil, nil, nil, nil, nil
-  -- the exec is as created: no inspect needed before starting it
-  local op = operation.ExecOperation.created(client, exec,
-    { tty = want_tty, stdin = attach_stdin }, eopts)
-  op.recorder = rec
+  local op = operation.create_exec("exec_command", client, container, command, opts)
   return pty.PseudoTerminal.new(client, op):start()
 end
 

@@ -36,7 +36,7 @@ function Stream:read(n)
   if type(self.fd) == "userdata" and self.fd.recv then
     return self.fd:recv(n or 65536, 0)
   end
-  return core._read(self.fd, n or 65536)
+  return core.read(self.fd, n or 65536)
 end
 
 --- Write data (all of it, retrying while the fd is full).
@@ -47,7 +47,7 @@ function Stream:write(data)
   end
   local off = 1
   while off <= #data do
-    local n, msg, name = core._write(self.fd, data:sub(off))
+    local n, msg, name = core.write(self.fd, data:sub(off))
     if not n then
       if name ~= "EAGAIN" then return nil, msg, name end
       -- a non-blocking fd that is full: wait until it takes more

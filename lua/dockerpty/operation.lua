@@ -28,7 +28,7 @@ local OPTIONS = {
 -- Entry points whose stdin may be `true` (a queue the script feeds).
 local FED = { exec = true, run = true }
 
-local function check_endpoint(fname, name, v, is_input)
+local function check_endpoint(n, fname, name, v, is_input)
   if v == nil or v == false then return v end
   if math.type(v) == "integer" or io.type(v) == "file" then return v end
   if is_input and type(v) == "string" then return v end
@@ -36,24 +36,50 @@ local function check_endpoint(fname, name, v, is_input)
       and getmetatable(v).__call)) then
     return v
   end
-  util.argerror(3, fname, ("option '%s': %s expected, got %s"):format(name,
+  util.argerror(n, fname, ("option '%s': %s expected, got %s"):format(name,
     is_input and "file, fd, string or false" or "file, fd, function or false", type(v)))
 end
 
 -- Marks a table M.options made: given again, it is taken as it is.
 Normalized = {}
 
---- Normalize the session options shared by every entry point.
+-- The checks of M.options on the copy `o` (argument n of fname).
+local function check_options(n, fname, o)
+  if o.stdin == true and not FED[fname] then
+    util.argerror(n, fname, "option 'stdin': true is for sessions (dockerpty.session), "
+      .. "a file, fd, string or false expected")
+  end
+  if o.stdin ~= true then check_endpoint(n, fname, "stdin", o.stdin, true) end
+  local r = o.record
+  if r ~= nil and r ~= false and type(r) ~= "string" and type(r) ~= "function"
+      and io.type(r) ~= "file" and getmetatable(r) ~= record.Recorder then
+    util.argerror(n, fname, ("option 'record': path, file, function or false expected, got %s")
+      :format(io.type(r) or type(r)))
+  end
+  if o.record_input ~= nil and type(o.record_input) ~= "boolean" then
+    util.argerror(n, fname, ("option 'record_input': boolean expected, got %s")
+      :format(type(o.record_input)))
+  end
+  check_endpoint(n, fname, "stdout", o.stdout, false)
+  check_endpoint(n, fname, "stderr", o.stderr, false)
+  if o.warn ~= nil and o.warn ~= false and type(o.warn) ~= "function" then
+    util.argerror(n, fname, ("option 'warn': function or false expected, got %s"):format(type(o.warn)))
+  end
+end
+
+--- Normalize the session options shared by every entry point: `opts` is
+-- argument `n` (default 3) of function `fname`, which errors name.
 -- @local
-function M.options(fname, opts)
+function M.options(fname, opts, n)
+  n = n or 3
   if type(opts) == "table" and getmetatable(opts) == Normalized then return opts end
   if opts ~= nil and type(opts) ~= "table" then
-    util.argerror(3, fname, ("table expected, got %s"):format(type(opts)))
+    util.argerror(n, fname, ("table expected, got %s"):format(type(opts)))
   end
   opts = opts or {}
   for k in pairs(opts) do
     if not OPTIONS[k] then
-      util.argerror(3, fname, ("unknown option '%s'"):format(tostring(k)))
+      util.argerror(n, fname, ("unknown option '%s'"):format(tostring(k)))
     end
   end
   local o = {}
@@ -63,34 +89,42 @@ function M.options(fname, opts)
   if o.stdout == nil then o.stdout = io.stdout end
   if o.stderr == nil then o.stderr = io.stderr end
   if not o.interactive then o.stdin = false end
-  if o.stdin == true and not FED[fname] then
-    error(("bad argument #3 to '%s' (option 'stdin': true is for sessions (dockerpty.session), "
-      .. "a file, fd, string or false expected)"):format(fname), 3)
-  end
-  if o.stdin ~= true then check_endpoint(fname, "stdin", o.stdin, true) end
-  local r = o.record
-  if r ~= nil and r ~= false and type(r) ~= "string" and type(r) ~= "function"
-      and io.type(r) ~= "file" and getmetatable(r) ~= record.Recorder then
-    error(("bad argument #3 to '%s' (option 'record': path, file, function or false expected, got %s)")
-      :format(fname, io.type(r) or type(r)), 3)
-  end
-  if o.record_input ~= nil and type(o.record_input) ~= "boolean" then
-    error(("bad argument #3 to '%s' (option 'record_input': boolean expected, got %s)")
-      :format(fname, type(o.record_input)), 3)
-  end
-  check_endpoint(fname, "stdout", o.stdout, false)
-  check_endpoint(fname, "stderr", o.stderr, false)
+  check_options(n, fname, o)
   if o.sig_proxy == nil then o.sig_proxy = true end
   if o.warn == nil then
     o.warn = function(msg) io.stderr:write(msg, "\n") end
-  elseif o.warn ~= false and type(o.warn) ~= "function" then
-    util.argerror(3, fname, ("option 'warn': function or false expected, got %s"):format(type(o.warn)))
   end
   local spec = config.detach_keys(o.detach_keys, nil, o.warn)
   local keys, msg = config.parse_detach_keys(spec)
   if not keys then errors.raise("usage", msg) end
   o.detach_spec, o.detach_bytes = spec, keys
   return setmetatable(o, Normalized)
+end
+
+-- The options that make an exec (exec_command, session.exec): the others
+-- are the session's.
+local EXEC_FIELDS = { tty = true, environment = true, workdir = true, user = true,
+  privileged = true }
+
+--- Split options into an exec's creation options and the session's (the
+-- rest); a normalized table (M.options) stays normalized.
+-- @local
+function M.split_exec_options(opts)
+  local create, rest = {}, {}
+  for k, v in pairs(opts or {}) do
+    if EXEC_FIELDS[k] then create[k] = v else rest[k] = v end
+  end
+  return create, setmetatable(rest, getmetatable(opts) == Normalized and Normalized or nil)
+end
+
+-- Whether a session with a tty and stdin attached from `s` must be
+-- refused: a file or an fd that is not a terminal, as the docker CLI
+-- refuses it ("the input device is not a TTY").
+local function refuse_tty(is_tty, attached, s)
+  if is_tty and attached and (math.type(s) == "integer" or io.type(s) == "file")
+      and not tty.isatty(s) then
+    errors.raise("usage", "the input device is not a TTY")
+  end
 end
 
 local Operation = {}
@@ -114,11 +148,30 @@ end
 -- docker CLI does, before anything is created or attached.
 -- @usage op:check_tty() -- raises "the input device is not a TTY"
 function Operation:check_tty()
-  local s = self.opts.stdin
-  if self:is_tty() and self:stdin_attached() and (math.type(s) == "integer" or io.type(s) == "file")
-      and not tty.isatty(s) then
-    errors.raise("usage", "the input device is not a TTY")
-  end
+  refuse_tty(self:is_tty(), self:stdin_attached(), self.opts.stdin)
+end
+
+--- Feed the output (and, with `record_input`, the input) to a recording
+-- (`dockerpty.record`) and an expect matcher (`dockerpty.expect`); either
+-- may be nil. Before `pumps`. Returns the operation.
+-- @usage op:set_taps(record.open("s.cast"), nil)
+function Operation:set_taps(recorder, matcher)
+  self.recorder, self.matcher = recorder, matcher
+  return self
+end
+
+--- Open the recording the options ask for (`record`), sized to the local
+-- terminal, and feed it (set_taps). Raises when the path cannot be
+-- written. Returns the operation.
+-- @usage op:open_recording("sh")
+function Operation:open_recording(command)
+  return self:set_taps(M.open_record(self.opts, command, self:local_size()), self.matcher)
+end
+
+--- Note a resize of the remote tty in the recording, if there is one.
+-- @usage op:record_resize(40, 120)
+function Operation:record_resize(rows, cols)
+  if self.recorder then self.recorder:resize(cols, rows) end
 end
 
 --- The pumps for a hijacked connection: stdin to the connection (half-closed
@@ -145,8 +198,9 @@ function Operation:pumps(conn)
       from = o.stdin,
       tap = input_tap,
       to = conn,
-      -- without a tty, EOF reaches the process and output goes on (case 40);
-      -- with one, a half-close would end our output (PROTOCOL.md 5.1)
+      -- without a tty a half-close at EOF gives the process EOF and the
+      -- output goes on; with one it would end our output (docs/protocol.md,
+      -- "Ending a session")
       on_eof = is_tty and "none" or "shutdown",
       wait_for_output = false,
       detach_keys = self:israw() and o.detach_bytes or nil,
@@ -160,8 +214,8 @@ function Operation:pumps(conn)
   local w = self._wait
   if w then
     -- read the exit while the stream runs: a daemon that keeps the attach
-    -- open after the exit (PROTOCOL.md 5.2) cannot hang the session, the
-    -- output is drained until idle for DRAIN_MS, then the session ends
+    -- open after the exit (Podman, Docker Desktop) cannot hang the session,
+    -- the output is drained until idle for DRAIN_MS, then the session ends
     local wp = core.pump{ from = w:conn(), to = function(data) w:feed(data) end,
       wait_for_output = false }
     wp:drain(out, M.DRAIN_MS)
@@ -181,7 +235,7 @@ function Operation:_taps()
     if rec then rec:output(data, stream) end
     if m then m:push(stream, data) end
   end
-  local input_tap = rec and rec._input and function(data) rec:input(data) end or nil
+  local input_tap = rec and rec:records_input() and function(data) rec:input(data) end or nil
   local on_end = function()
     if rec then rec:output(nil, "stdout"); rec:output(nil, "stderr") end
     if m then m:push("stdout", nil); m:push("stderr", nil) end
@@ -258,7 +312,7 @@ function Operation:undo_modes()
     if callable(f) then return f(undo) end
     local off, deadline = 1, core.now() + 1000
     while off <= #undo and core.now() < deadline do
-      local n, _, name = core._write(f, undo:sub(off))
+      local n, _, name = core.write(f, undo:sub(off))
       if n then off = off + n
       elseif name == "EAGAIN" or name == "EINTR" then core.poll_fd(core.fileno(f), "w", 0.1)
       else break end
@@ -290,13 +344,15 @@ function Operation:stream_outcome()
       (msg:gsub("^write: ", ""):lower())), nil, { name = name })
   end
   -- a reset or broken pipe after the output is the daemon closing with our
-  -- stdin unread (case 42): the end of the stream, not a failure
+  -- stdin unread (a container that stopped reading): the end of the
+  -- stream, not a failure
   if st == "error" and (name == "ECONNRESET" or name == "EPIPE") then
     st = "done"
   end
   local cut = st == "done" and out:stats().truncated
   if cut then
-    -- cases 66, 67: the bytes that came were delivered; say what was lost
+    -- EOF inside a frame's header or payload: the bytes that came were
+    -- delivered; say what was lost
     self:warn(("dockerpty: the output of %s ended inside a frame (truncated %s)"):format(
       self:describe(), cut))
   end
@@ -353,7 +409,7 @@ M.RunOperation = RunOperation
 function RunOperation.new(client, container, opts)
   local id = util.id_of(2, "RunOperation.new", container)
   return setmetatable({
-    client = client, container = id, opts = M.options("start", opts),
+    client = client, container = id, opts = M.options("RunOperation.new", opts),
   }, RunOperation)
 end
 
@@ -497,8 +553,9 @@ function RunOperation:finish()
     res = w:result(30000)
   end
   if self._auto_remove then
-    -- the container is gone when the call returns (PROTOCOL.md 2.5). A wait
-    -- for "removed" of its own: Podman answers that condition with code 0
+    -- the container is gone when the call returns (docs/protocol.md, "Order
+    -- of a run"). A wait for "removed" of its own: Podman answers that
+    -- condition with code 0
     pcall(function()
       self.client:wait_async(self.container, "removed"):result(10000)
     end)
@@ -520,7 +577,7 @@ M.ExecOperation = ExecOperation
 -- @usage local op = dockerpty.ExecOperation.new(client, exec, { stdin = "input" })
 function ExecOperation.new(client, exec_id, opts)
   local id = util.id_of(2, "ExecOperation.new", exec_id)
-  return setmetatable({ client = client, exec_id = id, opts = M.options("start_exec", opts) },
+  return setmetatable({ client = client, exec_id = id, opts = M.options("ExecOperation.new", opts) },
     ExecOperation)
 end
 
@@ -533,11 +590,84 @@ function ExecOperation.created(client, exec_id, made, opts)
   return op
 end
 
+-- ExecOperation.create's work, its errors naming `fname`.
+local function create_exec(fname, client, container, command, opts)
+  local o = M.options(fname, opts, 4)
+  util.id_of(2, fname, container)
+  util.argv(3, fname, command)
+  local create, rest = M.split_exec_options(o)
+  local attach_stdin = o.interactive and o.stdin ~= false
+  local want_tty = create.tty
+  if want_tty == nil then want_tty = attach_stdin and tty.isatty(o.stdin) end
+  refuse_tty(want_tty, attach_stdin, o.stdin)
+  local local_size = tty.size(o.stdout) or tty.size(o.stdin)
+  local rec = M.open_record(o, command, local_size)   -- a bad path fails first
+  local made, exec = pcall(function()
+    -- inspect first, so "no such container" wins and no exec is left behind
+    client:inspect_container(container)
+    return client:exec_create(container, command, {
+      stdin = attach_stdin, tty = want_tty and true or false, environment = create.environment,
+      workdir = create.workdir, user = create.user, privileged = create.privileged,
+      -- the resolved keys (option, config.json, default): the ones the local
+      -- scanner watches for, so the daemon never detaches on others ("" for
+      -- none becomes keys nobody types: config.daemon_detach_keys)
+      detach_keys = config.daemon_detach_keys(o.detach_spec, "exec"),
+      console_size = want_tty and local_size or nil,
+    })
+  end)
+  if not made then
+    if rec then rec:close() end
+    error(exec, 0)
+  end
+  -- the exec is as created: no inspect needed before starting it
+  return ExecOperation.created(client, exec, { tty = want_tty, stdin = attach_stdin }, rest)
+    :set_taps(rec, nil)
+end
+M.create_exec = create_exec
+
+--- Create an exec in a running container and an operation for it, as
+-- `dockerpty.exec_command` does. `opts` holds the session options and the
+-- exec's own (`tty`, default: interactive and stdin is a terminal;
+-- `environment`, `workdir`, `user`, `privileged`). A tty with a stdin that
+-- is not a terminal, and a recording that cannot be written, fail before
+-- the exec is created; so does a container that does not exist.
+-- @usage local op = dockerpty.ExecOperation.create(client, "web", "sh", { tty = true })
+function ExecOperation.create(client, container, command, opts)
+  return create_exec("ExecOperation.create", client, container, command, opts)
+end
+
 function ExecOperation:info(refresh)
   if refresh or not self._info then
     self._info = self.client:exec_inspect(self.exec_id)
   end
   return self._info
+end
+
+-- Base64 (RFC 4648) to bytes, or nil when it is not base64.
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+local function unbase64(s)
+  if #s % 4 ~= 0 or not s:find("^[%w+/]*=?=?$") then return nil end
+  local bits = s:gsub("=", ""):gsub(".", function(c)
+    local v = B64:find(c, 1, true) - 1
+    local t = {}
+    for i = 5, 0, -1 do t[#t + 1] = (v >> i) & 1 end
+    return table.concat(t)
+  end)
+  return (bits:gsub("%d%d%d%d%d%d%d%d", function(b) return string.char(tonumber(b, 2)) end)
+    :sub(1, #bits // 8))
+end
+
+--- Watch locally for the keys the daemon watches for: the exec's own, from
+-- exec inspect (Docker gives the bytes in base64, Podman docker's format),
+-- whoever created it. For an exec started without a `detach_keys` option.
+-- @usage op:adopt_detach_keys()
+function ExecOperation:adopt_detach_keys()
+  local keys = self:info().DetachKeys
+  if type(keys) ~= "string" or keys == "" then return end
+  local bytes = core.parse_keys(keys) or unbase64(keys)
+  if bytes and bytes ~= "" then
+    self.opts.detach_spec, self.opts.detach_bytes = keys, bytes
+  end
 end
 
 function ExecOperation:describe()

@@ -40,8 +40,8 @@ function PseudoTerminal:resize(size)
   size = size or op:local_size()
   if not size then return false end
   local ok, err = op:try_resize(size[1], size[2])
-  -- a recording (op.recorder) shows the terminal at its new size
-  if ok and op.recorder then op.recorder:resize(size[2], size[1]) end
+  -- a recording shows the terminal at its new size
+  if ok then op:record_resize(size[1], size[2]) end
   return ok, err
 end
 

@@ -184,6 +184,12 @@ function Recorder:output(data, stream)
   if data ~= "" then self:_event("o", data, stream) end
 end
 
+--- Whether the recording takes input (it was opened with `record_input`).
+-- @usage if rec:records_input() then ... end
+function Recorder:records_input()
+  return self._input
+end
+
 --- Record input (what was sent to the container's stdin), only when the
 -- recording was opened with `record_input`; else nothing. `nil`: stdin ended.
 -- @usage rec:input("ls\r")

@@ -39,16 +39,10 @@ local Session = {}
 Session.__index = Session
 M.Session = Session
 
--- Options of session.exec that make the exec; the rest go to the session.
-local EXEC_FIELDS = { tty = true, environment = true, workdir = true, user = true,
-  privileged = true }
-
+-- The options of session.exec that make the exec, and the session's.
 local function split_options(fname, opts)
   util.check(4, fname, opts, "table", true)
-  local create, rest = {}, {}
-  for k, v in pairs(opts or {}) do
-    if EXEC_FIELDS[k] then create[k] = v else rest[k] = v end
-  end
+  local create, rest = operation.split_exec_options(opts)
   if rest.stdin == nil then rest.stdin = false end   -- not the shared terminal
   return create, rest
 end
@@ -66,7 +60,7 @@ end
 
 local function new_session(client, kind, o, want_expect, command)
   local s = setmetatable({ client = client, kind = kind, o = o, lp = core.loop(), reqs = {},
-    phase = client._version and "begin" or "version", done = false }, Session)
+    phase = client:version_settled() and "begin" or "version", done = false }, Session)
   s.fed = o.stdin == true
   if s.fed then s.pending, s.pending_n = {}, 0 end
   if s.fed or want_expect then s.matcher = expect.new() end
@@ -91,7 +85,7 @@ function M.exec(client, container, command, opts)
   local argv = util.argv(3, "exec", command)
   local create, rest = split_options("exec", opts)
   local want_expect = take_script_options("exec", rest)
-  local o = operation.options("exec", rest)
+  local o = operation.options("exec", rest, 4)
   local s = new_session(client, "exec", o, want_expect, argv)
   s.container, s.argv, s.create = id, argv, create
   return s
@@ -154,29 +148,33 @@ end
 
 local phases = {}
 
+-- The session whose ping is in flight, per client (phases.version); weak
+-- keys: a client the sessions dropped takes its entry with it.
+local pings = setmetatable({}, { __mode = "k" })
+
 -- One ping per client, however many sessions start at once: the first
--- asks (the ping is kept on the client); the others look again every few
+-- asks (its session noted in `pings`); the others look again every few
 -- ms until the version is settled, or take over when the asker went away.
 function phases.version(s)
   local c = s.client
-  local r = c._ping
-  if not c._version and r and r.owner ~= s and not r.owner.done then
+  local asker = pings[c]
+  if not c:version_settled() and asker and asker ~= s and not asker.done then
     s.retry_at = core.now() + 5
     return false
   end
-  if not c._version then
+  if not c:version_settled() then
     if not s.reqs.ping then
-      r = request.new(c, "GET", "/_ping", { raw = true })
-      r.owner, c._ping, s.reqs.ping = s, r, r
+      s.reqs.ping = request.new(c, "GET", "/_ping", { raw = true })
+      pings[c] = s
     end
-    r = s:_poll_req("ping")
+    local r = s:_poll_req("ping")
     if not r then return false end
     r:close()
-    c._ping = nil
+    pings[c] = nil
     if r.status ~= 200 then
       errors.raise("api", ("ping of %s failed (%d)"):format(c:where(), r.status), r.status)
     end
-    if not c._version then c:_negotiate(r.headers["api-version"]) end
+    if not c:version_settled() then c:settle_version(r.headers["api-version"]) end
   end
   s.retry_at = nil
   s.phase = "begin"
@@ -192,7 +190,7 @@ end
 function phases.create(s)
   local c, o = s.create, s.o
   local attach_stdin = o.stdin ~= false
-  local path, body = s.client:_exec_body(s.container, s.argv, {
+  local path, body = s.client:exec_create_request(s.container, s.argv, {
     stdin = attach_stdin, tty = c.tty, environment = c.environment, workdir = c.workdir,
     user = c.user, privileged = c.privileged,
     detach_keys = config.daemon_detach_keys(o.detach_spec, "exec"),
@@ -222,7 +220,7 @@ function phases.inspect(s)
   local r = s:_ask("inspect", "GET", "/containers/" .. util.urlencode(s.container) .. "/json")
   if not r then return false end
   s.op = operation.RunOperation.new(s.client, s.container, s.o)
-  s.op.recorder, s.op.matcher = s.rec, s.matcher
+  s.op:set_taps(s.rec, s.matcher)
   s.op:set_info(r:json())
   s.op:check_state()
   s.phase = "wait"
@@ -252,7 +250,7 @@ end
 function phases.attach(s)
   local op = s.op
   local r = s:_ask("attach", "POST", "/containers/" .. util.urlencode(s.container) .. "/attach",
-    { query = s.client:_attach_query(op:attach_params()), hijack = true,
+    { query = s.client:attach_query(op:attach_params()), hijack = true,
       what = "attach to " .. s.container })
   if not r then return false end
   local conn = r:take_conn()
@@ -271,7 +269,7 @@ end
 
 -- Both: the bytes move; the output's end decides.
 function Session:_stream(conn)
-  self.op.recorder, self.op.matcher = self.rec, self.matcher
+  self.op:set_taps(self.rec, self.matcher)
   self.pumps = self.op:pumps(conn)
   if self.fed then self:_feed_pending() end
   for _, p in ipairs(self.pumps) do self.lp:add(p) end

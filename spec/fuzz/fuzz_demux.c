@@ -1,6 +1,5 @@
 /*
-** fuzz_demux.c: libFuzzer target F1 (RELIABILITY.md "Fuzzing and
-** sanitizers"): the incremental demuxer (src/demux.c) fed in fuzzer-chosen
+** fuzz_demux.c: libFuzzer target F1 (spec/fuzz/README.md): the incremental demuxer (src/demux.c) fed in fuzzer-chosen
 ** chunks, checked against a plain whole-stream reference decoder.
 **
 ** Input: byte 0 gives k = byte0 % 16 chunk sizes, the next k bytes are the

@@ -9,7 +9,7 @@
 ** The same layout is replayed through the Lua API by
 ** spec/fuzz_regress_spec.lua.
 **
-** Checked (RELIABILITY.md cases 14, 49): the output of every call fits in
+** Checked: the output of every call fits in
 ** its len + DP_ESCAPE_MAX buffer (an exact-size allocation, so ASan sees
 ** any overflow) and at most DP_ESCAPE_MAX - 1 bytes are ever held. Without
 ** a detach, what was forwarded plus what flush() returns equals the input.

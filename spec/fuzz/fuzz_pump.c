@@ -33,6 +33,9 @@
 
 #include "dockerpty.h"
 
+/* The specs' own module (spec/support/testcore.c), linked in. */
+int luaopen_dockerpty_test(lua_State *L);
+
 #ifndef DP_FUZZ_DIR
 #error "DP_FUZZ_DIR: the directory of pump_driver.lua"
 #endif
@@ -166,6 +169,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     lua_pop(L, 1);
     luaL_requiref(L, "dockerpty.core", luaopen_dockerpty_core, 0);
     lua_setglobal(L, "core");
+    luaL_requiref(L, "dockerpty_test", luaopen_dockerpty_test, 0);
+    lua_pop(L, 1);
     if (luaL_dofile(L, DP_FUZZ_DIR "/pump_driver.lua") != LUA_OK) {
         fprintf(stderr, "fuzz_pump: %s\n", lua_tostring(L, -1));
         exit(1);

@@ -24,6 +24,7 @@
 -- from the sinks; 240-251 one poll round; 252-255 close the keyboard. Only
 -- the first 512 are used (each costs a poll round; this keeps a run fast).
 local M = {}
+local tc = require("dockerpty_test")
 
 local HEAD = "HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\n" ..
   "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
@@ -131,7 +132,7 @@ function M.run(core, input, opts)
   local function fd(x) fds[#fds + 1] = x; return x end
   local function cleanup()
     for _, o in ipairs(objs) do o:close() end
-    for _, x in ipairs(fds) do core._close(x) end
+    for _, x in ipairs(fds) do tc.close(x) end
     if tune then tune.reset() end
   end
   local ok, err = pcall(function()
@@ -146,13 +147,13 @@ function M.run(core, input, opts)
       dfd = fd(assert(tc.accept(lfd, 5000)))
       src = conn
     else
-      local a, b = core._socketpair()
+      local a, b = tc.socketpair()
       fd(a); dfd = fd(b)
       src = a
     end
     core.nonblock(dfd, true)
     -- Sinks: the user's stdout and stderr, read by us at our own pace.
-    local oa, ob = core._socketpair()
+    local oa, ob = tc.socketpair()
     fd(oa); fd(ob)
     core.nonblock(ob, true)
     local ea, eb, errsink
@@ -162,11 +163,11 @@ function M.run(core, input, opts)
         got_err[#got_err + 1] = s
         if c.signal then
           nraised = nraised + 1
-          core.kill(core.getpid(), "USR1")
+          tc.kill(tc.getpid(), "USR1")
         end
       end
     else
-      ea, eb = core._socketpair()
+      ea, eb = tc.socketpair()
       fd(ea); fd(eb)
       core.nonblock(eb, true)
       errsink = ea
@@ -189,7 +190,7 @@ function M.run(core, input, opts)
     if c.signal then lp:signals(nil, { "USR1" }, function() nsig = nsig + 1 end) end
     local pin, kr, kw
     if c.stdin then
-      kr, kw = core._socketpair()
+      kr, kw = tc.socketpair()
       fd(kr); fd(kw)
       core.nonblock(kw, true)
       if tune then tune.inject(kr) end
@@ -205,7 +206,7 @@ function M.run(core, input, opts)
       local function one(sfd, into)
         local left = budget
         while left > 0 do
-          local s = core._read(sfd, math.min(left, 16384))
+          local s = core.read(sfd, math.min(left, 16384))
           if not s then break end
           into[#into + 1] = s
           left = left - #s
@@ -216,7 +217,7 @@ function M.run(core, input, opts)
     end
     local function read_daemon()
       while true do
-        local s = core._read(dfd, 4096)
+        local s = core.read(dfd, 4096)
         if not s then break end
         got_in[#got_in + 1] = s
       end
@@ -240,7 +241,7 @@ function M.run(core, input, opts)
       local stalls = 0
       local stop = math.min(#c.stream, spos + n - 1)
       while spos <= stop and pout:status() == "running" do
-        local w = core._write(dfd, c.stream:sub(spos, stop))
+        local w = core.write(dfd, c.stream:sub(spos, stop))
         if not w or w == 0 then
           stalls = stalls + 1
           check(stalls < 10000, "stream writes stalled at byte %d", spos)
@@ -253,7 +254,7 @@ function M.run(core, input, opts)
     end
     local function type_keys(n)
       if not kw then return end
-      local w = core._write(kw, c.keyboard:sub(kpos, kpos + n - 1))
+      local w = core.write(kw, c.keyboard:sub(kpos, kpos + n - 1))
       kpos = kpos + (w or 0)
     end
     local function close_keyboard()
@@ -261,7 +262,7 @@ function M.run(core, input, opts)
       for j = #fds, 1, -1 do
         if fds[j] == kw then table.remove(fds, j) end
       end
-      core._close(kw)
+      tc.close(kw)
       kw = nil
     end
 
@@ -273,7 +274,7 @@ function M.run(core, input, opts)
       if op < 128 then lead = op + 1 elseif op < 192 then lead = (op - 127) * 512 end
       if lead > 0 then i = 2 end
       local first = HEAD .. c.stream:sub(1, lead)
-      local w = core._write(dfd, first)
+      local w = core.write(dfd, first)
       check(w == #first, "upgrade head: wrote %s of %d bytes", tostring(w), #first)
       spos = spos + math.min(lead, #c.stream)
       local status, reason = src:read_head(5000)
@@ -293,7 +294,7 @@ function M.run(core, input, opts)
     end
     -- The rest, then EOF on both.
     send(#c.stream)
-    core._shutdown(dfd)
+    tc.shutdown(dfd)
     while kw and kpos <= #c.keyboard and active(pin) do
       type_keys(#c.keyboard)
       round()

@@ -1,6 +1,6 @@
 -- spec/fuzz/seeds.lua: writes the seed corpora spec/fuzz/corpus/<target>/
--- from RELIABILITY.md sections A, D and F (the cases named in each file
--- name). Run from the repository root: lua5.4 spec/fuzz/seeds.lua
+-- for stream framing, detach keys and data integrity (each file named
+-- after what it holds). Run from the repository root: lua5.4 spec/fuzz/seeds.lua
 -- The corpora are committed; `make fuzz` works on copies and never adds to
 -- them. Input layouts are described in each harness (spec/fuzz/*.c).
 local dir = arg[1] or "spec/fuzz/corpus"

@@ -129,6 +129,7 @@ local function child(socket, scriptfile, reportfile)
   if build:sub(1, 1) ~= "/" then build = "./" .. build end
   package.cpath = build .. "/?.so;" .. package.cpath
   local core = require("dockerpty.core")
+  local tc = require("dockerpty_test")
   local script = assert(loadfile(scriptfile, "t", {}))()
   local deadline = core.now() + (script.timeout or 10000)
   local report = { accepted = 0 }
@@ -143,7 +144,7 @@ local function child(socket, scriptfile, reportfile)
     io.stdout:write("error ", msg, "\n")
     return 1
   end
-  io.stdout:write("ready ", core.getpid(), "\n")
+  io.stdout:write("ready ", tc.getpid(), "\n")
   io.stdout:flush()
 
   local function left()
@@ -156,7 +157,7 @@ local function child(socket, scriptfile, reportfile)
 
     local function fill()
       while true do
-        local s, err = core._read(fd, 65536)
+        local s, err = core.read(fd, 65536)
         if s then
           buf = buf .. s
           return true
@@ -195,7 +196,7 @@ local function child(socket, scriptfile, reportfile)
     local function write(s)
       local off = 1
       while off <= #s do
-        local n, err, name = core._write(fd, s:sub(off))
+        local n, err, name = core.write(fd, s:sub(off))
         if n then
           off = off + n
         elseif name == "EAGAIN" then
@@ -235,7 +236,7 @@ local function child(socket, scriptfile, reportfile)
         elseif op == "sleep" then
           core.sleep(step[2])
         elseif op == "shutdown" then
-          assert(core._shutdown(fd))
+          assert(tc.shutdown(fd))
         elseif op == "close" then
           return "closed"
         elseif op == "repeat" then
@@ -264,10 +265,10 @@ local function child(socket, scriptfile, reportfile)
     report[i] = rec
     local ok, perr = pcall(play, fd, steps, rec)
     if not ok then rec.error = tostring(perr) end
-    core._close(fd)
+    tc.close(fd)
     save()
   end
-  core._close(lfd)
+  tc.close(lfd)
   save()
   return 0
 end

@@ -1,7 +1,7 @@
 -- spec/support/fakeengine.lua: a fake Docker Engine API on a unix socket
 -- that the high-level API (dockerpty.start, exec_command, start_exec) can
 -- run a whole session against, scripted per spec to misbehave
--- (RELIABILITY.md groups F and G). It runs in a child process and serves
+-- (bad stream input, daemon faults). It runs in a child process and serves
 -- any number of connections at once (one coroutine each): the kept-alive
 -- REST connection, the wait and the hijacks.
 --
@@ -213,9 +213,9 @@ end
 
 --- A pty pair (master, slave), closed by M.cleanup.
 function M.pty()
-  local core = require("dockerpty.core")
-  local m, s = assert(core._openpty(24, 80))
-  M.defer(function() core._close(m); core._close(s) end)
+  local tc = require("dockerpty_test")
+  local m, s = assert(tc.openpty(24, 80))
+  M.defer(function() tc.close(m); tc.close(s) end)
   return m, s
 end
 
@@ -237,7 +237,7 @@ function M.session(script, o)
     stderr = function(b) watch(); r.errout[#r.errout + 1] = b end,
   }
   for k, v in pairs(o.opts or {}) do opts[k] = v end
-  if o.input then assert(core._write(m, o.input)) end
+  if o.input then assert(core.write(m, o.input)) end
   local before, nb = core.tcgetattr(s), core.nonblock(s)
   local t0 = core.now()
   local ok, a, b, c
@@ -273,6 +273,7 @@ local function child(socket, scriptfile)
   if build:sub(1, 1) ~= "/" then build = "./" .. build end
   package.cpath = build .. "/?.so;" .. package.cpath
   local core = require("dockerpty.core")
+  local tc = require("dockerpty_test")
   local cjson = require("cjson")
   local script = assert(loadfile(scriptfile, "t", {}))()
   local deadline = core.now() + (script.timeout or 60000)
@@ -290,7 +291,7 @@ local function child(socket, scriptfile)
     io.stdout:write("error ", msg, "\n")
     return 1
   end
-  io.stdout:write("ready ", core.getpid(), "\n")
+  io.stdout:write("ready ", tc.getpid(), "\n")
   io.stdout:flush()
 
   local conns = {}
@@ -423,7 +424,7 @@ local function child(socket, scriptfile)
     -- Read what is there (hijack: record it as stdin); never blocks.
     local function drain()
       while not c.eof do
-        local s, err = core._read(fd, 65536)
+        local s, err = core.read(fd, 65536)
         if s then
           progress = true
           if rec then rec.stdin = rec.stdin .. s else buf = buf .. s end
@@ -443,7 +444,7 @@ local function child(socket, scriptfile)
 
     local function fill()
       while true do
-        local s, err = core._read(fd, 65536)
+        local s, err = core.read(fd, 65536)
         if s then
           progress = true
           buf = buf .. s
@@ -478,7 +479,7 @@ local function child(socket, scriptfile)
     local function write(s)
       local off = 1
       while off <= #s do
-        local n, err, name = core._write(fd, s:sub(off, off + 65535))
+        local n, err, name = core.write(fd, s:sub(off, off + 65535))
         if n then
           progress = true
           off = off + n
@@ -525,7 +526,7 @@ local function child(socket, scriptfile)
         elseif op == "stop_reading" then
           c.reading = false
         elseif op == "shutdown" then
-          core._shutdown(fd)
+          tc.shutdown(fd)
         elseif op == "close" then
           return
         elseif op == "die" then
@@ -581,7 +582,7 @@ local function child(socket, scriptfile)
       local ok, err = coroutine.resume(cn.co, cn.fd)
       if not ok then report.errors[#report.errors + 1] = tostring(err) end
       if coroutine.status(cn.co) == "dead" then
-        core._close(cn.fd)
+        tc.close(cn.fd)
         table.remove(conns, i)
       else
         i = i + 1

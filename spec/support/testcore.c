@@ -7,15 +7,25 @@
 **   disposition(name)    "default", "ignore" or "handler" for a signal
 **   listen_unix(path)    a listening unix socket for a fake daemon
 **   accept(fd[, ms])     a connection from it
+** and, in the section "Processes, fds and ptys", the raw OS calls specs
+** make around the core (they left dockerpty.core, which ships):
+**   openpty([rows, cols]), pipe(), socketpair(), close(fd), shutdown(fd),
+**   getpid(), kill(pid, name)
+** Failures return nil, "call: strerror", errno name, errno, as the core's
+** primitives do.
 */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -156,6 +166,157 @@ static int t_accept(lua_State *L) {
 
 /* }====================================================================== */
 
+/* {======================================================
+** Processes, fds and ptys: what the specs do around the core. Every fd is
+** close-on-exec, as the core's own are.
+** ======================================================= */
+
+static int t_pusherrno(lua_State *L, const char *what, int err) {
+    const char *name = strerrorname_np(err);
+    luaL_pushfail(L);
+    lua_pushfstring(L, "%s: %s", what, strerror(err));
+    lua_pushstring(L, name ? name : "EUNKNOWN");
+    lua_pushinteger(L, err);
+    return 4;
+}
+
+static int t_pushpair(lua_State *L, const int fds[2]) {
+    lua_pushinteger(L, fds[0]);
+    lua_pushinteger(L, fds[1]);
+    return 2;
+}
+
+static unsigned short t_checkdim(lua_State *L, int idx) {
+    lua_Integer v = luaL_checkinteger(L, idx);
+    luaL_argcheck(L, v >= 0 && v <= 0xffff, idx, "out of range");
+    return (unsigned short)v;
+}
+
+/* The slave of a master that posix_openpt opened and unlocked, sized
+** when ws is not NULL; -1 with errno and *what set on failure. */
+static int t_openslave(int master, const struct winsize *ws, const char **what) {
+    char name[128];
+    int slave, err;
+    if ((err = ptsname_r(master, name, sizeof name)) != 0) {
+        errno = err;
+        *what = "ptsname_r";
+        return -1;
+    }
+    slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0) {
+        *what = "open";
+        return -1;
+    }
+    if (ws != NULL && ioctl(slave, TIOCSWINSZ, ws) < 0) {
+        err = errno;
+        close(slave);
+        errno = err;
+        *what = "ioctl";
+        return -1;
+    }
+    return slave;
+}
+
+/* openpty([rows, cols]): a pty pair (master, slave); the slave does not
+** become the controlling terminal. Sized when rows and cols are given. */
+static int t_openpty(lua_State *L) {
+    int sized = !lua_isnoneornil(L, 1);
+    struct winsize ws;
+    const char *what;
+    int fds[2], err;
+    memset(&ws, 0, sizeof ws);
+    if (sized) {
+        ws.ws_row = t_checkdim(L, 1);
+        ws.ws_col = t_checkdim(L, 2);
+    }
+    /* From here on no Lua call may raise until both fds are pushed. */
+    fds[0] = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fds[0] < 0)
+        return t_pusherrno(L, "posix_openpt", errno);
+    if (grantpt(fds[0]) < 0)
+        what = "grantpt";
+    else if (unlockpt(fds[0]) < 0)
+        what = "unlockpt";
+    else if ((fds[1] = t_openslave(fds[0], sized ? &ws : NULL, &what)) >= 0)
+        return t_pushpair(L, fds);
+    err = errno;
+    close(fds[0]);
+    return t_pusherrno(L, what, err);
+}
+
+static int t_pipe(lua_State *L) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return t_pusherrno(L, "pipe", errno);
+    return t_pushpair(L, fds);
+}
+
+static int t_socketpair(lua_State *L) {
+    int fds[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
+        return t_pusherrno(L, "socketpair", errno);
+    return t_pushpair(L, fds);
+}
+
+static int t_close(lua_State *L) {
+    int fd = (int)luaL_checkinteger(L, 1);
+    if (close(fd) < 0)
+        return t_pusherrno(L, "close", errno);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* shutdown(fd): shut the write side of a socket (SHUT_WR). */
+static int t_shutdown(lua_State *L) {
+    int fd = (int)luaL_checkinteger(L, 1);
+    if (shutdown(fd, SHUT_WR) < 0)
+        return t_pusherrno(L, "shutdown", errno);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int t_getpid(lua_State *L) {
+    lua_pushinteger(L, getpid());
+    return 1;
+}
+
+/* kill(pid, name): send the signal "TERM", "SIGUSR1"... to pid. */
+static int t_kill(lua_State *L) {
+    static const struct { const char *name; int signo; } names[] = {
+        {"HUP", SIGHUP}, {"INT", SIGINT}, {"QUIT", SIGQUIT}, {"TERM", SIGTERM},
+        {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"WINCH", SIGWINCH},
+        {"ALRM", SIGALRM}, {"CONT", SIGCONT}, {"TSTP", SIGTSTP},
+        {"KILL", SIGKILL}, {"STOP", SIGSTOP}, {NULL, 0}
+    };
+    lua_Integer pid = luaL_checkinteger(L, 1);
+    const char *s = luaL_checkstring(L, 2);
+    int i;
+    if (strncmp(s, "SIG", 3) == 0)
+        s += 3;
+    for (i = 0; names[i].name; i++)
+        if (strcmp(names[i].name, s) == 0)
+            break;
+    if (names[i].name == NULL)
+        return luaL_error(L, "unknown signal '%s'", lua_tostring(L, 2));
+    if (kill((pid_t)pid, names[i].signo) < 0)
+        return t_pusherrno(L, "kill", errno);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static const luaL_Reg proc_funcs[] = {
+    {"openpty", t_openpty},
+    {"pipe", t_pipe},
+    {"socketpair", t_socketpair},
+    {"close", t_close},
+    {"shutdown", t_shutdown},
+    {"getpid", t_getpid},
+    {"kill", t_kill},
+    {NULL, NULL}
+};
+
+/* }====================================================== */
+
 __attribute__((visibility("default"))) int luaopen_dockerpty_test(lua_State *L);
 
 int luaopen_dockerpty_test(lua_State *L) {
@@ -168,5 +329,6 @@ int luaopen_dockerpty_test(lua_State *L) {
         {NULL, NULL}
     };
     luaL_newlib(L, funcs);
+    luaL_setfuncs(L, proc_funcs, 0);   /* processes, fds and ptys */
     return 1;
 }
