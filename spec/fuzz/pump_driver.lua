@@ -109,7 +109,6 @@ local function is_prefix(p, s) return s:sub(1, #p) == p end
 
 -- The listening socket of the fake daemon, made once per process.
 -- (the listener is in the specs' own module, spec/support/testcore.c)
-local tc = require("dockerpty_test")
 local listener = {}
 local function listen(path)
   if listener.path ~= path then

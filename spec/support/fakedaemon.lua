@@ -138,7 +138,6 @@ local function child(socket, scriptfile, reportfile)
     write_file(reportfile, "return " .. serialize(report))
   end
 
-  local tc = require("dockerpty_test")
   local lfd, msg = tc.listen_unix(socket)
   if not lfd then
     io.stdout:write("error ", msg, "\n")

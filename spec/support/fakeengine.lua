@@ -285,7 +285,6 @@ local function child(socket, scriptfile)
     errors = {} }
   local progress
 
-  local tc = require("dockerpty_test")
   local lfd, msg = tc.listen_unix(socket)
   if not lfd then
     io.stdout:write("error ", msg, "\n")
