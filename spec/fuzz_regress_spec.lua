@@ -114,6 +114,45 @@ describe("fuzz corpus F2 (httphead)", function()
   end
 end)
 
+describe("fuzz corpus F7 (httpcodec)", function()
+  -- Feed the answer in pieces; the outcome, and the body unless it failed.
+  local function decode(flags, pieces)
+    local d = core.http_decoder{ head = flags & 1 == 1, max = flags & 2 == 2 and 64 or nil }
+    local body, r = {}, { "more" }
+    for _, p in ipairs(pieces) do
+      local done, piece, name = d:feed(p)
+      if done == nil then r = { "error", piece, name }; break end
+      body[#body + 1] = piece
+      if done then r = { "done" }; break end
+    end
+    if r[1] == "more" and flags & 4 == 4 then
+      local ok, msg, name = d:eof()
+      r = ok and { "done" } or { "error", msg, name }
+    end
+    if r[1] ~= "error" then r[#r + 1] = table.concat(body) end
+    r[#r + 1] = (d:head())
+    return r
+  end
+
+  local files = corpus("httpcodec")
+
+  it("holds seeds", function()
+    assert.is_true(#files >= 10)
+  end)
+
+  for _, name in ipairs(files) do
+    it("decodes " .. name .. " the same however it is split", function()
+      local input = read("httpcodec", name)
+      if #input < 2 then return end
+      local flags, k = input:byte(1), input:byte(2) % 16
+      local sizes, answer = input:sub(3, 2 + k), input:sub(3 + k)
+      local whole = decode(flags, { answer })
+      assert.same(whole, decode(flags, chunks(answer, sizes)))
+      assert.same(whole, decode(flags, chunks(answer, "\0")))
+    end)
+  end
+end)
+
 describe("fuzz corpus F3 (escape)", function()
   for _, name in ipairs(corpus("escape")) do
     it("forwards " .. name .. " minus the detach sequence, in any chunking", function()
