@@ -119,8 +119,9 @@ function Request:_read()
     end
     if ok == nil then self:_fail(errors.kind_of(fname), piece, fname) end
     if s then self.parts[#self.parts + 1] = piece end
+    -- the status as soon as the head is in (a wait is registered then)
+    if not self.status and self.dec:head() then self.status, self.headers = self.dec:head() end
     if self.dec:done() then
-      if not self.status then self.status, self.headers = self.dec:head() end
       self.body = table.concat(self.parts)
       self.state = "done"
       return true
