@@ -43,7 +43,7 @@ BUILD        ?= build
 SO            = $(BUILD)/dockerpty/core.so
 # Keep in sync with rockspec/dockerpty-scm-1.rockspec (make check-sources).
 SRCS          = src/core.c src/util.c src/term.c src/demux.c src/escape.c \
-                src/httphead.c src/curlapi.c src/conn.c src/http.c src/fdio.c src/pump.c \
+                src/httphead.c src/httpcodec.c src/curlapi.c src/conn.c src/http.c src/fdio.c src/pump.c \
                 src/sigstate.c src/loop.c src/cast.c src/vtmodes.c \
                 src/ssh.c src/sha256.c src/transport.c src/tr_unix.c src/tr_curl.c
 HDRS          = $(wildcard src/*.h)

@@ -13,7 +13,7 @@
 
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 60
-FUZZ_TARGETS  ?= demux httphead escape keys pump cast vtmodes
+FUZZ_TARGETS  ?= demux httphead escape keys pump cast vtmodes httpcodec
 FUZZ_DIR       = $(BUILD)/fuzz
 FUZZ_SAN      ?= -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                  -fno-omit-frame-pointer
@@ -32,6 +32,7 @@ FUZZ_ENV      ?= ASAN_OPTIONS=quarantine_size_mb=32:abort_on_error=0 \
 # their Lua classes, hence util.c and liblua).
 FUZZ_SRCS_demux    = src/demux.c src/util.c
 FUZZ_SRCS_httphead = src/httphead.c src/util.c
+FUZZ_SRCS_httpcodec = src/httpcodec.c src/httphead.c src/util.c
 FUZZ_SRCS_escape   = src/escape.c src/util.c
 FUZZ_SRCS_keys     = src/escape.c src/util.c
 FUZZ_SRCS_cast     = src/cast.c
@@ -42,7 +43,7 @@ FUZZ_SRCS_vtmodes  = src/vtmodes.c src/util.c
 fuzz-build: $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ_TARGETS))
 
 $(FUZZ_DIR)/fuzz_demux $(FUZZ_DIR)/fuzz_httphead $(FUZZ_DIR)/fuzz_escape $(FUZZ_DIR)/fuzz_keys \
-  $(FUZZ_DIR)/fuzz_cast $(FUZZ_DIR)/fuzz_vtmodes: \
+  $(FUZZ_DIR)/fuzz_cast $(FUZZ_DIR)/fuzz_vtmodes $(FUZZ_DIR)/fuzz_httpcodec: \
   $(FUZZ_DIR)/fuzz_%: spec/fuzz/fuzz_%.c $(HDRS)
 	@mkdir -p $(FUZZ_DIR)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) $(FUZZ_WARN) -Isrc $(LUA_CFLAGS) \

@@ -51,7 +51,7 @@ build = {
     ["dockerpty.core"] = {
       sources = {
         "src/core.c", "src/util.c", "src/term.c", "src/demux.c", "src/escape.c",
-        "src/httphead.c", "src/curlapi.c", "src/conn.c", "src/http.c", "src/fdio.c",
+        "src/httphead.c", "src/httpcodec.c", "src/curlapi.c", "src/conn.c", "src/http.c", "src/fdio.c",
         "src/pump.c", "src/sigstate.c", "src/loop.c", "src/cast.c", "src/vtmodes.c",
         "src/ssh.c", "src/sha256.c", "src/transport.c", "src/tr_unix.c", "src/tr_curl.c",
       },

@@ -68,9 +68,11 @@ describe("dockerpty.client", function()
       "bad argument #2 to 'resize' (integer expected, got string)")
   end)
 
-  it("decodes chunked bodies", function()
-    assert.equal("hello world", client.dechunk("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"))
-    assert.is_nil(client.dechunk("5\r\nhel"))
+  it("writes a request with the core's codec (its Host, Content-Length) and our User-Agent", function()
+    assert.equal("POST /x HTTP/1.1\r\nUser-Agent: dockerpty/" .. core._VERSION ..
+      "\r\nHost: api.moby.localhost\r\nContent-Length: 2\r\n\r\n{}", client.request_text("POST", "/x", {}, "{}"))
+    assert.has_error(function() client.request_text("GET", "/x", { ["Bad Name"] = "v" }) end,
+      "bad argument #3 to 'http_request' (invalid header name 'Bad Name')")
   end)
 
   it("fails within a second naming a missing socket", function()

@@ -39,12 +39,24 @@ local function reference(data)
   return table.concat(out), table.concat(err), "ok"
 end
 
+-- d:feed(s) as pieces, message, name: on an error the pieces before it
+-- (its fourth value) come first, as they did before the error shape of the
+-- core (nil, message, NAME, partial); the shape itself is checked below.
+local function feed(d, s)
+  local pieces, msg, name, partial = d:feed(s)
+  if pieces == nil then
+    assert(type(msg) == "string" and type(name) == "string" and type(partial) == "table")
+    return partial, msg, name
+  end
+  return pieces
+end
+
 -- Feed `chunks` (an array of strings) one by one; collect what comes out.
 -- Checks on every piece: stream 1 or 2, non-empty, no larger than its input.
 local function run(d, chunks)
   local out, err, npieces = {}, {}, 0
   for _, chunk in ipairs(chunks) do
-    local pieces, msg, name = d:feed(chunk)
+    local pieces, msg, name = feed(d, chunk)
     assert(msg == nil, "unexpected error: " .. tostring(msg) .. " " .. tostring(name))
     for _, p in ipairs(pieces) do
       local stream, bytes = p[1], p[2]
@@ -96,7 +108,7 @@ describe("demux", function()
 
   it("routes type 1 to stdout, 2 to stderr and 0 to stdout (case 65)", function()
     local d = core.demux()
-    local pieces, msg = d:feed(frame(1, "out") .. frame(2, "err") .. frame(0, "in"))
+    local pieces, msg = feed(d, frame(1, "out") .. frame(2, "err") .. frame(0, "in"))
     assert.is_nil(msg)
     assert.same({ { 1, "out" }, { 2, "err" }, { 1, "in" } }, pieces)
     assert.is_true(d:eof())
@@ -104,9 +116,9 @@ describe("demux", function()
 
   it("reports pieces as found, never merged", function()
     local d = core.demux()
-    local pieces = d:feed(frame(1, "ab") .. frame(1, "cd") .. header(1, 4) .. "ef")
+    local pieces = feed(d, frame(1, "ab") .. frame(1, "cd") .. header(1, 4) .. "ef")
     assert.same({ { 1, "ab" }, { 1, "cd" }, { 1, "ef" } }, pieces)
-    assert.same({ { 1, "g" }, { 1, "h" } }, { d:feed("g")[1], d:feed("h")[1] })
+    assert.same({ { 1, "g" }, { 1, "h" } }, { feed(d, "g")[1], feed(d, "h")[1] })
     assert.is_true(d:eof())
   end)
 
@@ -155,7 +167,7 @@ describe("demux", function()
     local big = string.rep("0123456789abcdef", 2048) .. "123456789"   -- 32 KiB + 9
     local huge = string.rep("\0\255", 300 * 1024)
     local d = core.demux()
-    local pieces = d:feed(frame(1, big) .. frame(2, huge) .. frame(1, big))
+    local pieces = feed(d, frame(1, big) .. frame(2, huge) .. frame(1, big))
     assert.equal(3, #pieces)
     assert.equal(#big, #pieces[1][2])
     assert.equal(big, pieces[1][2])
@@ -166,28 +178,28 @@ describe("demux", function()
   it("ignores zero-length frames (case 69)", function()
     local d = core.demux()
     local z = header(1, 0) .. header(2, 0) .. header(0, 0)
-    assert.same({}, d:feed(z))
+    assert.same({}, feed(d, z))
     assert.is_true(d:eof())
-    assert.same({ { 2, "x" } }, d:feed(z .. frame(2, "x") .. z))
+    assert.same({ { 2, "x" } }, feed(d, z .. frame(2, "x") .. z))
     assert.is_true(d:eof())
   end)
 
   it("accepts non-zero padding bytes (case 70)", function()
     local d = core.demux()
-    local pieces, msg = d:feed(frame(1, "hi", "\255\1\7") .. frame(2, "yo", "abc"))
+    local pieces, msg = feed(d, frame(1, "hi", "\255\1\7") .. frame(2, "yo", "abc"))
     assert.is_nil(msg)
     assert.same({ { 1, "hi" }, { 2, "yo" } }, pieces)
   end)
 
   it("reports the daemon's text of a type 3 frame and writes nothing (case 64)", function()
     local d = core.demux()
-    local pieces, msg, name = d:feed(frame(1, "before") ..
+    local pieces, msg, name = feed(d, frame(1, "before") ..
       frame(3, "container is dead\r\n") .. frame(1, "after"))
     assert.same({ { 1, "before" } }, pieces)
     assert.equal("container is dead", msg)
     assert.equal("daemon", name)
     -- sticky
-    pieces, msg, name = d:feed(frame(1, "more"))
+    pieces, msg, name = feed(d, frame(1, "more"))
     assert.same({}, pieces)
     assert.equal("container is dead", msg)
     assert.equal("daemon", name)
@@ -195,15 +207,21 @@ describe("demux", function()
     assert.is_true(d:eof())
   end)
 
+  it("fails as nil, message, NAME, the pieces before the error", function()
+    local d = core.demux()
+    local r = table.pack(d:feed(frame(2, "ok") .. frame(3, "gone\n") .. frame(1, "x")))
+    assert.same({ n = 4, nil, "gone", "daemon", { { 2, "ok" } } }, r)
+  end)
+
   it("collects a type 3 text split across feeds and trims only trailing CR/LF", function()
     local data = frame(3, "line 1\r\n\nline 2\n\r\n")
     local d = core.demux()
     for i = 1, #data - 1 do
-      local pieces, msg = d:feed(data:sub(i, i))
+      local pieces, msg = feed(d, data:sub(i, i))
       assert.same({}, pieces)
       assert.is_nil(msg)
     end
-    local pieces, msg, name = d:feed(data:sub(-1))
+    local pieces, msg, name = feed(d, data:sub(-1))
     assert.same({}, pieces)
     assert.equal("line 1\r\n\nline 2", msg)
     assert.equal("daemon", name)
@@ -212,7 +230,7 @@ describe("demux", function()
   it("keeps the first 1024 bytes of a long type 3 text and skips the rest", function()
     local text = string.rep("x", 1000) .. string.rep("y", 4000)
     local d = core.demux()
-    local pieces, msg, name = d:feed(frame(3, text))
+    local pieces, msg, name = feed(d, frame(3, text))
     assert.same({}, pieces)
     assert.equal(text:sub(1, 1024), msg)
     assert.equal("daemon", name)
@@ -220,7 +238,7 @@ describe("demux", function()
 
   it("gives an empty type 3 frame as an empty daemon error", function()
     local d = core.demux()
-    local pieces, msg, name = d:feed(header(3, 0) .. frame(1, "x"))
+    local pieces, msg, name = feed(d, header(3, 0) .. frame(1, "x"))
     assert.same({}, pieces)
     assert.equal("", msg)
     assert.equal("daemon", name)
@@ -228,7 +246,7 @@ describe("demux", function()
 
   it("keeps the text of a type 3 frame cut short at EOF", function()
     local d = core.demux()
-    local pieces, msg = d:feed(header(3, 100) .. "no such file\r\n")
+    local pieces, msg = feed(d, header(3, 100) .. "no such file\r\n")
     assert.same({}, pieces)
     assert.is_nil(msg)
     assert.same({ nil, "truncated payload", "truncated" }, { d:eof() })
@@ -238,11 +256,11 @@ describe("demux", function()
   it("stops at an unknown stream type, naming the byte (case 63)", function()
     for _, kind in ipairs({ 4, 73, 255 }) do
       local d = core.demux()
-      local pieces, msg, name = d:feed(frame(2, "ok") .. frame(kind, "Invalid input") .. frame(1, "x"))
+      local pieces, msg, name = feed(d, frame(2, "ok") .. frame(kind, "Invalid input") .. frame(1, "x"))
       assert.same({ { 2, "ok" } }, pieces)
       assert.equal("unrecognized stream type " .. kind, msg)
       assert.equal("protocol", name)
-      pieces, msg, name = d:feed(frame(1, "more"))
+      pieces, msg, name = feed(d, frame(1, "more"))
       assert.same({}, pieces)
       assert.equal("unrecognized stream type " .. kind, msg)
       assert.equal("protocol", name)
@@ -252,7 +270,7 @@ describe("demux", function()
 
   it("reads raw TTY text as an unknown type, never as output", function()
     local d = core.demux()
-    local pieces, msg, name = d:feed("Invalid input header\r\n")
+    local pieces, msg, name = feed(d, "Invalid input header\r\n")
     assert.same({}, pieces)
     assert.equal("unrecognized stream type 73", msg)
     assert.equal("protocol", name)
@@ -260,31 +278,31 @@ describe("demux", function()
 
   it("reports a short header at EOF (case 66)", function()
     local d = core.demux()
-    assert.same({}, d:feed("\1\2\3"))
+    assert.same({}, feed(d, "\1\2\3"))
     assert.same({ nil, "truncated header", "truncated" }, { d:eof() })
     for n = 1, 7 do
       d = core.demux()
-      assert.same({ { 1, "ok" } }, d:feed(frame(1, "ok") .. header(2, 5):sub(1, n)))
+      assert.same({ { 1, "ok" } }, feed(d, frame(1, "ok") .. header(2, 5):sub(1, n)))
       assert.same({ nil, "truncated header", "truncated" }, { d:eof() })
     end
   end)
 
   it("delivers the bytes of a truncated payload, then flags it (case 67)", function()
     local d = core.demux()
-    assert.same({ { 2, "1234" } }, d:feed(header(2, 10) .. "1234"))
+    assert.same({ { 2, "1234" } }, feed(d, header(2, 10) .. "1234"))
     assert.same({ nil, "truncated payload", "truncated" }, { d:eof() })
-    assert.same({ { 2, "567890" } }, d:feed("567890"))
+    assert.same({ { 2, "567890" } }, feed(d, "567890"))
     assert.is_true(d:eof())
   end)
 
   it("starts over after reset", function()
     local d = core.demux()
-    local _, msg = d:feed(frame(9, ""))
+    local _, msg = feed(d, frame(9, ""))
     assert.equal("unrecognized stream type 9", msg)
     assert.equal(d, d:reset())
     assert.is_nil(d:error())
-    assert.same({ { 1, "x" } }, d:feed(frame(1, "x")))
-    d:feed("\1\0")
+    assert.same({ { 1, "x" } }, feed(d, frame(1, "x")))
+    feed(d, "\1\0")
     d:reset()
     assert.is_true(d:eof())
   end)
@@ -301,12 +319,12 @@ describe("demux", function()
     end
     local control = vmrss_kib() - base
     local d = core.demux()
-    assert.same({ { 2, "head" } }, d:feed(header(2, 0xFFFFFFFF) .. "head"))
+    assert.same({ { 2, "head" } }, feed(d, header(2, 0xFFFFFFFF) .. "head"))
     collectgarbage()
     local kib0, rss0 = collectgarbage("count"), vmrss_kib()
     local peak_kib, peak_rss = kib0, rss0
     for i = 1, 64 do
-      local pieces, msg = d:feed(chunk)
+      local pieces, msg = feed(d, chunk)
       assert.is_nil(msg)
       assert.equal(1, #pieces)
       assert.equal(2, pieces[1][1])
@@ -327,15 +345,15 @@ describe("demux", function()
   it("ends a 0xFFFFFFFF-byte frame exactly where it claims to (case 68)", function()
     local chunk = string.rep("0123456789ABCDEF", 65536)   -- 1 MiB
     local d = core.demux()
-    assert.same({}, d:feed(header(0, 0xFFFFFFFF)))
+    assert.same({}, feed(d, header(0, 0xFFFFFFFF)))
     local total = 0
     for _ = 1, 4095 do
-      local pieces = d:feed(chunk)
+      local pieces = feed(d, chunk)
       assert(#pieces == 1 and pieces[1][1] == 1 and #pieces[1][2] == #chunk)
       total = total + #chunk
     end
     local rest = 0xFFFFFFFF - total
-    local pieces, msg = d:feed(chunk:sub(1, rest) .. frame(2, "next"))
+    local pieces, msg = feed(d, chunk:sub(1, rest) .. frame(2, "next"))
     assert.is_nil(msg)
     assert.equal(2, #pieces)
     assert.equal(1, pieces[1][1])
@@ -348,11 +366,11 @@ describe("demux", function()
   it("reads the length big-endian", function()
     local d = core.demux()
     local len = 0x01020304
-    assert.same({}, d:feed(header(1, len)))
-    local pieces = d:feed(string.rep("x", len - 1))
+    assert.same({}, feed(d, header(1, len)))
+    local pieces = feed(d, string.rep("x", len - 1))
     assert.equal(len - 1, #pieces[1][2])
     assert.same({ nil, "truncated payload", "truncated" }, { d:eof() })
-    assert.same({ { 1, "y" }, { 2, "z" } }, d:feed("y" .. frame(2, "z")))
+    assert.same({ { 1, "y" }, { 2, "z" } }, feed(d, "y" .. frame(2, "z")))
     assert.is_true(d:eof())
   end)
 

@@ -56,12 +56,11 @@ describe("core.http", function()
     finally(function() h:close() end)
     assert.matches("^dockerpty%.Http %(0x%x+%)$", tostring(h))
     local t0 = core.now()
-    local ok, msg, name, errno = h:request("GET", "/_ping")
-    assert.is_nil(ok)
+    local r = table.pack(h:request("GET", "/_ping"))
+    assert.is_nil(r[1])
     assert.equal("cannot connect to the Docker daemon at unix://" .. path ..
-      ": No such file or directory", msg)
-    assert.equal("ENOENT", name)
-    assert.equal(2, errno)
+      ": No such file or directory", r[2])
+    assert.equal("ENOENT", r[3])
     assert.is_true(core.now() - t0 < 1000)
   end)
 
@@ -110,7 +109,6 @@ for _, transport in ipairs({ "plain", "libcurl" }) do
       assert.is_true(h:close())
       assert.equal("dockerpty.Http (closed)", tostring(h))
       assert.has_error(function() h:request("GET", "/") end, "attempt to use a closed http handle")
-      assert.has_error(function() h:escape("x") end, "attempt to use a closed http handle")
     end)
 
     it("GETs with lower-cased response headers and the body", function()
@@ -225,7 +223,7 @@ for _, transport in ipairs({ "plain", "libcurl" }) do
       assert.equal(1, report.accepted)
     end)
 
-    it("times out as a whole with a 'timeout' name", function()
+    it("times out as a whole with a 'timeout' name (the sentence is errors.lua's)", function()
       local srv, h = fake_http({ { "read_request" },
         { "write", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n12" },
         { "sleep", 1500 } })
@@ -234,7 +232,7 @@ for _, transport in ipairs({ "plain", "libcurl" }) do
       local ok, msg, name = h:request("GET", "/slow", nil, nil, 200)
       local t = core.now() - t0
       assert.is_nil(ok)
-      assert.equal("timeout after 200 ms: GET /slow on unix://" .. srv.socket, msg)
+      assert.equal("timeout", msg)
       assert.equal("timeout", name)
       assert.is_true(t >= 190 and t < 1000, "took " .. t .. " ms")
     end)
@@ -246,9 +244,9 @@ for _, transport in ipairs({ "plain", "libcurl" }) do
       local ok, msg, name = h:request("GET", "/_ping")
       assert.is_nil(ok)
       if transport == "plain" then
-        assert.same({ "unix://" .. srv.socket .. ": malformed response", "protocol" }, { msg, name })
+        assert.same({ "malformed response head", "protocol" }, { msg, name })
       else
-        assert.equal("unix://" .. srv.socket .. ": ", msg:sub(1, #srv.socket + 9))
+        assert.matches("^Received HTTP/0.9", msg)
         assert.matches("^CURLE_", name)
       end
     end)
@@ -259,9 +257,9 @@ for _, transport in ipairs({ "plain", "libcurl" }) do
       local ok, msg, name = h:request("GET", "/_ping")
       assert.is_nil(ok)
       if transport == "plain" then
-        assert.same({ "unix://" .. srv.socket .. ": empty reply from server", "closed" }, { msg, name })
+        assert.same({ "empty reply from server", "closed" }, { msg, name })
       else
-        assert.same({ "unix://" .. srv.socket .. ": Empty reply from server", "CURLE_GOT_NOTHING" }, { msg, name })
+        assert.same({ "Empty reply from server", "CURLE_GOT_NOTHING" }, { msg, name })
       end
     end)
 
@@ -271,17 +269,8 @@ for _, transport in ipairs({ "plain", "libcurl" }) do
         { "write", "HTTP/1.1 200 OK\r\nContent-Length: " .. (65 * #mib) .. "\r\n\r\n" },
         { "write", mib, times = 65 } })
       finally(function() h:close(); srv:stop() end)
-      assert.same({ nil, "unix://" .. srv.socket .. ": response body larger than 67108864 bytes", "protocol" },
+      assert.same({ nil, "response body larger than 67108864 bytes", "protocol" },
         { h:request("GET", "/big", nil, nil, 20000) })
-    end)
-
-    it("escapes query values", function()
-      local h = core.http({ socket = "/nonexistent.sock", transport = TRANSPORT })
-      finally(function() h:close() end)
-      assert.equal("%7B%22status%22%3A%5B%22running%22%5D%7D", h:escape('{"status":["running"]}'))
-      assert.equal("a%20b%26c%3Dd%00", h:escape("a b&c=d\0"))
-      assert.equal("", h:escape(""))
-      assert.equal("AZaz09-._~", h:escape("AZaz09-._~"))
     end)
   end)
 end
@@ -294,15 +283,15 @@ describe("dockerpty.Http plain transport", function()
     return srv, core.http({ socket = srv.socket })
   end
 
-  it("sends Host: docker unless given, and leaves out empty headers", function()
+  it("sends Host: api.moby.localhost unless given, and leaves out empty headers", function()
     local srv, h = plain({ { "read_request" }, { "write", OK_PING }, { "read_request" }, { "write", OK_PING } })
     finally(function() h:close(); srv:stop() end)
     assert.equal(200, (h:request("GET", "/_ping", { ["X-Empty"] = "" })))
-    assert.equal(200, (h:request("GET", "/_ping", { Host = "api.moby.localhost", ["Content-Length"] = "9" })))
+    assert.equal(200, (h:request("GET", "/_ping", { Host = "docker", ["Content-Length"] = "9" })))
     h:close()
     local reqs = srv:wait()[1].requests
-    assert.equal("GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n", reqs[1])
-    assert.equal("GET /_ping HTTP/1.1\r\nHost: api.moby.localhost\r\n\r\n", reqs[2])
+    assert.equal("GET /_ping HTTP/1.1\r\nHost: api.moby.localhost\r\n\r\n", reqs[1])
+    assert.equal("GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n", reqs[2])
   end)
 
   it("decodes chunk extensions, trailers and lines split across reads", function()
@@ -323,7 +312,7 @@ describe("dockerpty.Http plain transport", function()
     local srv, h = plain({ { "read_request" },
       { "write", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n" }, { "sleep", 500 } })
     finally(function() h:close(); srv:stop() end)
-    assert.same({ nil, "unix://" .. srv.socket .. ": malformed response", "protocol" },
+    assert.same({ nil, "malformed chunk size", "protocol" },
       { h:request("GET", "/x", nil, nil, 5000) })
   end)
 
@@ -352,18 +341,18 @@ describe("dockerpty.Http plain transport", function()
     local srv, h = plain({ { "read_request" }, { "write", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n12345" },
       { "close" } })
     finally(function() h:close(); srv:stop() end)
-    assert.same({ nil, "unix://" .. srv.socket .. ": connection closed before the response was complete",
-      "closed" }, { h:request("GET", "/x", nil, nil, 5000) })
+    assert.same({ nil, "connection closed before the response was complete", "closed" },
+      { h:request("GET", "/x", nil, nil, 5000) })
   end)
 
   it("rejects a bad Content-Length and a head that never ends", function()
     local srv, h = plain({ { "read_request" }, { "write", "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n" } },
-      { { { "read_request" }, { "write", "HTTP/1.1 200 OK\r\n" .. ("X-Long: " .. ("y"):rep(90) .. "\r\n"):rep(200) },
+      { { { "read_request" }, { "write", "HTTP/1.1 200 OK\r\n" .. ("X-Long: " .. ("y"):rep(390) .. "\r\n"):rep(50) },
         { "sleep", 1000 } } })
     finally(function() h:close(); srv:stop() end)
-    assert.same({ nil, "unix://" .. srv.socket .. ": malformed response", "protocol" },
+    assert.same({ nil, "malformed Content-Length", "protocol" },
       { h:request("GET", "/x", nil, nil, 5000) })
-    assert.same({ nil, "unix://" .. srv.socket .. ": response head longer than 16384 bytes", "protocol" },
+    assert.same({ nil, "response head longer than 16384 bytes", "protocol" },
       { h:request("GET", "/y", nil, nil, 5000) })
   end)
 
@@ -371,7 +360,7 @@ describe("dockerpty.Http plain transport", function()
     local srv, h = plain({ { "read_request" }, { "sleep", 1500 } })
     finally(function() h:close(); srv:stop() end)
     local t0 = core.now()
-    assert.same({ nil, "timeout after 150 ms: GET /slow on unix://" .. srv.socket, "timeout" },
+    assert.same({ nil, "timeout", "timeout" },
       { h:request("GET", "/slow", nil, nil, 150) })
     assert.is_true(core.now() - t0 < 1000)
   end)

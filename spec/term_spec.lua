@@ -135,14 +135,14 @@ describe("core.raw()", function()
     assert.equal(before, core.tcgetattr(s))
   end)
 
-  it("fails on a pipe with nil, message, ENOTTY, errno", function()
+  it("fails on a pipe with nil, message, ENOTTY", function()
     local r, w = tc.pipe()
     defer(function() tc.close(r); tc.close(w) end)
     local ok, msg, name, errno = core.raw(r)
     assert.is_nil(ok)
     assert.equal("tcgetattr: Inappropriate ioctl for device", msg)
     assert.equal("ENOTTY", name)
-    assert.equal(25, errno)
+    assert.is_nil(errno)
   end)
 
   it("fails on a bad fd with EBADF", function()
@@ -150,7 +150,7 @@ describe("core.raw()", function()
     assert.is_nil(ok)
     assert.equal("tcgetattr: Bad file descriptor", msg)
     assert.equal("EBADF", name)
-    assert.equal(9, errno)
+    assert.is_nil(errno)
   end)
 
   it("raises on bad arguments", function()
@@ -203,7 +203,7 @@ describe("TermState", function()
     assert.is_nil(ok)
     assert.equal("tcsetattr: Bad file descriptor", msg)
     assert.equal("EBADF", name)
-    assert.equal(9, errno)
+    assert.is_nil(errno)
     assert.is_false(state:israw())
     assert.is_true(state:restore())
   end)
@@ -322,12 +322,12 @@ describe("core.getwinsize() and core.setwinsize()", function()
     assert.same({ 0, 0 }, { core.getwinsize(s2) })
   end)
 
-  it("fails on a pipe with nil, message, ENOTTY, errno", function()
+  it("fails on a pipe with nil, message, ENOTTY", function()
     local r, w = tc.pipe()
     defer(function() tc.close(r); tc.close(w) end)
-    assert.same({ nil, "ioctl: Inappropriate ioctl for device", "ENOTTY", 25 },
+    assert.same({ nil, "ioctl: Inappropriate ioctl for device", "ENOTTY" },
       { core.getwinsize(r) })
-    assert.same({ nil, "ioctl: Inappropriate ioctl for device", "ENOTTY", 25 },
+    assert.same({ nil, "ioctl: Inappropriate ioctl for device", "ENOTTY" },
       { core.setwinsize(w, 10, 10) })
   end)
 
@@ -363,12 +363,12 @@ describe("core.tcgetattr() and core.termflags()", function()
     assert.equal(0, core.termflags(s).lflag & T.ECHO)
   end)
 
-  it("fail on a pipe with nil, message, ENOTTY, errno", function()
+  it("fail on a pipe with nil, message, ENOTTY", function()
     local r, w = tc.pipe()
     defer(function() tc.close(r); tc.close(w) end)
-    assert.same({ nil, "tcgetattr: Inappropriate ioctl for device", "ENOTTY", 25 },
+    assert.same({ nil, "tcgetattr: Inappropriate ioctl for device", "ENOTTY" },
       { core.tcgetattr(r) })
-    assert.same({ nil, "tcgetattr: Inappropriate ioctl for device", "ENOTTY", 25 },
+    assert.same({ nil, "tcgetattr: Inappropriate ioctl for device", "ENOTTY" },
       { core.termflags(r) })
   end)
 end)

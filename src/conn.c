@@ -222,9 +222,7 @@ static int conn_pusherr(lua_State *L, dp_conn *c, int err) {
 
 /* nil, "poll: <strerror>", NAME */
 static int conn_pushpoll(lua_State *L, int err) {
-    dp_push_errno(L, "poll", err);
-    lua_pop(L, 1);
-    return 3;
+    return dp_push_errno(L, "poll", err);
 }
 
 static int conn_pushtimeout(lua_State *L) {

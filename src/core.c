@@ -47,6 +47,7 @@ int luaopen_dockerpty_core(lua_State *L) {
     cast_open(L);     /* asciicast event text, used by recordings */
     vtmodes_open(L);  /* terminal modes left on, used by pumps */
     httphead_open(L); /* response head parser, used by conn */
+    httpcodec_open(L); /* HTTP/1.1 codec, used by http and the session engine */
     conn_open(L);     /* hijacked connections, sources and sinks of pumps */
     http_open(L);     /* REST requests */
     pump_open(L);     /* pumps, over all of the above */

@@ -186,10 +186,11 @@ static int demux_f_new(lua_State *L) {
 ** @function Demux:feed
 ** @tparam string data bytes read from the connection, split anywhere
 ** @treturn[1] table pieces, an array of `{stream, bytes}` (stream 1 or 2)
-** @return[2] table the pieces before the error
+** @return[2] nil
 ** @treturn[2] string the daemon's text (type 3) or "unrecognized stream type N"
 ** @treturn[2] string "daemon" or "protocol"; sticky: later calls repeat it
-** @usage local pieces, err, name = d:feed(chunk)
+** @treturn[2] table the pieces before the error (partial data, as above)
+** @usage local pieces, err, name, partial = d:feed(chunk)
 */
 static int demux_m_feed(lua_State *L) {
     dp_demux *d = demux_check(L);
@@ -215,9 +216,11 @@ static int demux_m_feed(lua_State *L) {
     }
     if (r == DP_DEMUX_NEED)
         return 1;
+    luaL_pushfail(L);
     lua_pushlstring(L, d->msg, d->msglen);
     lua_pushstring(L, demux_errname(r));
-    return 3;
+    lua_rotate(L, -4, -1);      /* nil, message, name, pieces */
+    return 4;
 }
 
 /***

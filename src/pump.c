@@ -800,8 +800,8 @@ static void check_fields(lua_State *L, int idx, const char *const allowed[]) {
 ** `on_eof` ("none", "close" or "shutdown"), `bound` and `bufsize` (bytes),
 ** `coalesce_us` (longest wait between reads of a stream, default 2000; 0:
 ** read as soon as poll() says so), `on_end` (called once, from the loop, when
-** the pump has finished: with its status, and for "error" the message and
-** name, as Pump:status returns them), `tap` (called, from the loop, with each
+** the pump has finished: with what Pump:status returns, nil, message and
+** name when it failed), `tap` (called, from the loop, with each
 ** piece as it goes to a sink, and "stdout" for `to` or "stderr" for `err`;
 ** also for a sink that is false), `track_modes` (boolean: note the
 ** terminal modes the bytes the first sink took turn on and off; see
@@ -922,18 +922,22 @@ static int pump_f_new(lua_State *L) {
 }
 
 /***
-** State of a pump: "running", "flushing", "done", "error", "detached" or
-** "cancelled"; after "error" also the message and its name.
+** State of a pump: "running", "flushing", "done", "detached" or
+** "cancelled"; a pump that failed answers as the core's failures do.
 ** @function Pump:status
+** @treturn[1] string the state
+** @return[2] nil, message, NAME: the failure that ended the pump
+** @usage local st, msg, name = p:status()
 */
 static int pump_m_status(lua_State *L) {
     pump *p = dp_pump_check(L, 1);
-    lua_pushstring(L, state_names[p->state]);
     if (p->state == ST_ERROR) {
+        luaL_pushfail(L);
         lua_pushlstring(L, p->errmsg, p->errlen);
         lua_pushstring(L, p->errname);
         return 3;
     }
+    lua_pushstring(L, state_names[p->state]);
     return 1;
 }
 

@@ -99,7 +99,7 @@ static int term_f_isatty(lua_State *L) {
 ** @tparam file|int f a Lua file handle or an fd
 ** @treturn[1] int rows
 ** @treturn[1] int cols
-** @return[2] fail, "ioctl: message", errno name, errno
+** @return[2] fail, "ioctl: message", errno name
 ** @usage local rows, cols = core.getwinsize(io.stdout)
 */
 static int term_f_getwinsize(lua_State *L) {
@@ -128,7 +128,7 @@ static unsigned short term_checkdim(lua_State *L, int idx) {
 ** @tparam int rows 0..65535
 ** @tparam int cols 0..65535
 ** @treturn[1] true
-** @return[2] fail, "ioctl: message", errno name, errno
+** @return[2] fail, "ioctl: message", errno name
 ** @usage assert(core.setwinsize(master, 24, 80))
 */
 static int term_f_setwinsize(lua_State *L) {
@@ -151,7 +151,7 @@ static int term_f_setwinsize(lua_State *L) {
 ** @tparam file|int f a Lua file handle or an fd
 ** @treturn[1] dockerpty.TermState the saved state, to-be-closed
 ** @return[2] fail, "tcgetattr: message" or "tcsetattr: message", errno
-** name, errno
+** name
 ** @usage local state <close> = assert(core.raw(io.stdin))
 */
 static int term_f_raw(lua_State *L) {
@@ -183,8 +183,8 @@ static int term_f_raw(lua_State *L) {
 ** only the first call touches the terminal.
 ** @function TermState:restore
 ** @treturn[1] true
-** @return[2] fail, "tcsetattr: message" or "fcntl: message", errno name,
-** errno (first call only; later calls return true)
+** @return[2] fail, "tcsetattr: message" or "fcntl: message", errno name
+** (first call only; later calls return true)
 ** @usage state:restore()
 */
 static int term_m_restore(lua_State *L) {
@@ -247,7 +247,7 @@ static int term_m_tostring(lua_State *L) {
 ** @function tcgetattr
 ** @tparam file|int f a Lua file handle or an fd
 ** @treturn[1] string
-** @return[2] fail, "tcgetattr: message", errno name, errno
+** @return[2] fail, "tcgetattr: message", errno name
 ** @usage assert(core.tcgetattr(io.stdin) == before)
 */
 static int term_f_tcgetattr(lua_State *L) {
@@ -264,7 +264,7 @@ static int term_f_tcgetattr(lua_State *L) {
 ** @function termflags
 ** @tparam file|int f a Lua file handle or an fd
 ** @treturn[1] table `{iflag=, oflag=, cflag=, lflag=, vmin=, vtime=}`
-** @return[2] fail, "tcgetattr: message", errno name, errno
+** @return[2] fail, "tcgetattr: message", errno name
 ** @usage local fl = core.termflags(io.stdin)
 */
 static int term_f_termflags(lua_State *L) {

@@ -40,8 +40,7 @@ int dp_push_errno(lua_State *L, const char *what, int err) {
     else
         lua_pushstring(L, strerror(err));
     lua_pushstring(L, dp_errno_name(err));
-    lua_pushinteger(L, err);
-    return 4;
+    return 3;
 }
 
 int dp_push_error(lua_State *L, const char *msg, const char *name) {
@@ -153,7 +152,7 @@ static int util_f_fileno(lua_State *L) {
 
 /***
 ** core.nonblock(f [, on]): query or set O_NONBLOCK; returns the previous
-** flag as a boolean, or nil, msg, name, errno.
+** flag as a boolean, or nil, msg, name.
 */
 static int util_f_nonblock(lua_State *L) {
     int fd = dp_checkfd(L, 1);

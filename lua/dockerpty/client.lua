@@ -353,12 +353,7 @@ function Client:_raw(method, path, body, headers, timeout)
     status, hdrs, rbody = h:request(method, path, headers, body, timeout or self._timeout)
   end
   if not status then
-    local msg, name = hdrs, rbody
-    if name == "timeout" then
-      errors.raise("timeout", ("%s %s: no answer from %s in time"):format(method, path, self:where()),
-        nil, { name = name })
-    end
-    errors.raise(errors.kind_of(name), msg, nil, { name = name })
+    error(errors.request_failure(method, path, self:where(), hdrs, rbody), 0)
   end
   return status, hdrs, rbody
 end
@@ -663,19 +658,38 @@ function Client:_connect()
 end
 
 --- The bytes of a request on a connection of its own (hijacks, waits and
--- the session engine's requests).
+-- the session engine's requests), written by the core's HTTP codec
+-- (`core.http_request`: Host and Content-Length are its own) with our
+-- User-Agent.
 -- @tparam string method
 -- @tparam string path
--- @tparam table headers a list of "Name: value" lines
+-- @tparam table headers names to values
 -- @tparam[opt] string body
 -- @treturn string
 -- @usage local text = client.request_text("GET", "/_ping", {})
 function M.request_text(method, path, headers, body)
-  local lines = { ("%s %s HTTP/1.1"):format(method, path), "Host: api.moby.localhost",
-    "User-Agent: " .. USER_AGENT }
-  for _, h in ipairs(headers) do lines[#lines + 1] = h end
-  if body then lines[#lines + 1] = "Content-Length: " .. #body end
-  return table.concat(lines, "\r\n") .. "\r\n\r\n" .. (body or "")
+  local h = { ["User-Agent"] = USER_AGENT }
+  for k, v in pairs(headers) do h[k] = v end
+  return core.http_request(method, path, h, body)
+end
+
+-- The body of an answer whose head `conn:read_head` gave (status, hdrs),
+-- framed by the core's decoder: read until it is complete, the
+-- connection ends or timeout_ms pass; on a failure, what came so far.
+local function read_body(conn, status, hdrs, timeout_ms)
+  local d = core.http_decoder{ status = status, headers = hdrs, max = 65536 }
+  local parts, deadline = {}, core.now() + timeout_ms
+  while not d:done() do
+    local s, _, name = conn:recv(65536, math.max(0, deadline - core.now()))
+    if not s then
+      if name == "closed" then d:eof() end
+      break
+    end
+    local done, piece, _, partial = d:feed(s)
+    parts[#parts + 1] = done == nil and partial or piece
+    if done == nil then break end
+  end
+  return table.concat(parts)
 end
 
 -- Write a request on a fresh connection and read the response head.
@@ -703,30 +717,14 @@ end
 
 -- Hijack: POST with the upgrade headers; 101 or 200 hands back the conn.
 function Client:_hijack(path, body, what)
-  local headers = { "Connection: Upgrade", "Upgrade: tcp",
-    body and "Content-Type: application/json" or "Content-Type: text/plain" }
+  local headers = { Connection = "Upgrade", Upgrade = "tcp",
+    ["Content-Type"] = body and "application/json" or "text/plain" }
   local conn, status, hdrs = self:_exchange("POST", path, headers, body)
   if status == 101 or status == 200 then
     return conn, hdrs
   end
   -- an ordinary error answer (JSON) or a raw status after the hijack (text)
-  local rest
-  if hdrs["content-length"] then
-    local want = tonumber(hdrs["content-length"]) or 0
-    local parts, got = {}, 0
-    while got < want do
-      local s = conn:recv(want - got, 5000)
-      if not s then break end
-      parts[#parts + 1] = s
-      got = got + #s
-    end
-    rest = table.concat(parts)
-  else
-    rest = conn:read_all(5000, 65536) or ""
-    if (hdrs["transfer-encoding"] or ""):lower():find("chunked", 1, true) then
-      rest = M.dechunk(rest) or rest
-    end
-  end
+  local rest = read_body(conn, status, hdrs, 5000)
   conn:close()
   api_error(status, rest, what, path)
 end
@@ -786,26 +784,6 @@ function Client:exec_start(exec_id, opts)
   return data
 end
 
---- Decode a chunked HTTP body.
--- @tparam string s
--- @treturn string|nil the body, nil when incomplete
--- @usage client.dechunk("5\r\nhello\r\n0\r\n\r\n") --> "hello"
-function M.dechunk(s)
-  local out, i = {}, 1
-  while true do
-    local hex, crlf_end = s:match("^(%x+)[^\r\n]*\r?\n()", i)
-    if not hex then return nil end
-    local n = tonumber(hex, 16)
-    if n == 0 then return table.concat(out) end
-    out[#out + 1] = s:sub(crlf_end, crlf_end + n - 1)
-    if #out[#out] < n then return nil end
-    i = crlf_end + n
-    local nl = s:match("^\r?\n()", i)
-    if not nl then return nil end
-    i = nl
-  end
-end
-
 local Wait = {}
 Wait.__index = Wait
 
@@ -820,16 +798,14 @@ function Client:wait_async(container, condition)
   local id = util.id_of(1, "wait_async", container)
   local q = condition and self:api_at_least("1.30") and { condition = condition } or nil
   local path = self:_path("/containers/" .. util.urlencode(id) .. "/wait", q)
-  local conn, status, hdrs = self:_exchange("POST", path, { "Connection: close" }, nil)
+  local conn, status, hdrs = self:_exchange("POST", path, { Connection = "close" }, nil)
   if status ~= 200 then
-    local rest = conn:read_all(5000, 65536) or ""
+    local rest = read_body(conn, status, hdrs, 5000)
     conn:close()
-    if (hdrs["transfer-encoding"] or ""):lower():find("chunked", 1, true) then
-      rest = M.dechunk(rest) or rest
-    end
     api_error(status, rest, "wait for " .. id, path)
   end
-  return setmetatable({ _conn = conn, _hdrs = hdrs, _id = id, _where = self:where(), _parts = {} }, Wait)
+  return setmetatable({ _conn = conn, _id = id, _where = self:where(), _parts = {},
+    _dec = core.http_decoder{ status = status, headers = hdrs, max = 1 << 20 } }, Wait)
 end
 
 --- The wait connection's fd, for a poll loop.
@@ -848,12 +824,14 @@ end
 
 --- Take bytes of the answer read elsewhere (by a pump).
 function Wait:feed(data)
-  self._parts[#self._parts + 1] = data
+  local done, piece, _, partial = self._dec:feed(data)
+  self._parts[#self._parts + 1] = done == nil and partial or piece
 end
 
 --- Note that the answer's connection reached its end.
 function Wait:eof()
   self._eof = true
+  self._dec:eof()
 end
 
 --- Drop the wait (idempotent).
@@ -864,17 +842,9 @@ end
 Wait.__close = Wait.close
 Wait.__gc = Wait.close
 
--- The body of the answer, or nil while it is incomplete.
+-- The body of the answer, or nil while it is incomplete (or was cut).
 function Wait:_body()
-  local data = table.concat(self._parts)
-  if (self._hdrs["transfer-encoding"] or ""):lower():find("chunked", 1, true) then
-    return M.dechunk(data)
-  end
-  local len = tonumber(self._hdrs["content-length"] or "")
-  if len then
-    return #data >= len and data:sub(1, len) or nil
-  end
-  return self._eof and data or nil
+  return self._dec:done() and table.concat(self._parts) or nil
 end
 
 --- The wait's answer.
@@ -893,7 +863,7 @@ function Wait:result(timeout_ms)
         self._id, self._where, msg), nil, { name = name })
     end
     self:feed(data)
-    self._eof = true
+    self:eof()
     body = self:_body()
   end
   self._conn:close()

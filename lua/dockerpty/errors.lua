@@ -56,6 +56,36 @@ function M.from_core(msg, name, prefix)
   M.raise(M.kind_of(name), text, nil, { name = name })
 end
 
+-- {======================================================
+-- Sentences of REST requests (Http:request, client.lua)
+-- =======================================================
+
+--- The error object of a REST request that failed in the core
+-- (`Http:request`'s `nil, message, NAME`). A timeout (name "timeout")
+-- says which request got no answer from the daemon in time; a connection
+-- that could not be made keeps the core's sentence, which names the
+-- daemon; any other failure is the core's detail ("empty reply from
+-- server", "malformed chunk size", libcurl's text) after the daemon's
+-- address.
+-- @tparam string method
+-- @tparam string path
+-- @tparam string where the daemon, as `Client:where` names it
+-- @tparam string msg
+-- @tparam string name
+-- @treturn Error
+-- @usage error(errors.request_failure("GET", "/_ping", c:where(), msg, name), 0)
+function M.request_failure(method, path, where, msg, name)
+  if name == "timeout" then
+    return M.new("timeout", ("%s %s: no answer from %s in time"):format(method, path, where), nil,
+      { name = name })
+  end
+  msg = tostring(msg)
+  if not msg:find(where, 1, true) then msg = where .. ": " .. msg end
+  return M.new(M.kind_of(name), msg, nil, { name = name })
+end
+
+-- }======================================================
+
 --- The docker CLI's exit status for an error (an error object or any
 -- other value) from `command`: `docker run` (the default) exits 127 when
 -- the daemon could not find the command, 126 when it could not invoke it,

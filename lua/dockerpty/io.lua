@@ -91,7 +91,8 @@ function Demuxer:read(n)
       end
       return nil, msg, name
     end
-    local pieces, emsg, ename = self._d:feed(data)
+    local pieces, emsg, ename, partial = self._d:feed(data)
+    pieces = pieces or partial
     for _, p in ipairs(pieces) do self._q[#self._q + 1] = p end
     if emsg and #self._q == 0 then return nil, emsg, ename end
   end

@@ -335,8 +335,8 @@ function Operation:stream_outcome()
   if inp and inp:status() == "detached" then
     return "detach"
   end
-  local st, msg, name = out:status()
-  local failed = st == "error" and out:stats().failed_sink
+  local st, msg, name = out:status()     -- nil, msg, name: the pump failed
+  local failed = not st and out:stats().failed_sink
   if failed then
     -- our own stdout or stderr would not take the bytes (a reader gone, a
     -- full disk): docker's words, "write /dev/stdout: broken pipe"
@@ -346,7 +346,7 @@ function Operation:stream_outcome()
   -- a reset or broken pipe after the output is the daemon closing with our
   -- stdin unread (a container that stopped reading): the end of the
   -- stream, not a failure
-  if st == "error" and (name == "ECONNRESET" or name == "EPIPE") then
+  if not st and (name == "ECONNRESET" or name == "EPIPE") then
     st = "done"
   end
   local cut = st == "done" and out:stats().truncated
@@ -356,7 +356,7 @@ function Operation:stream_outcome()
     self:warn(("dockerpty: the output of %s ended inside a frame (truncated %s)"):format(
       self:describe(), cut))
   end
-  if st == "error" then
+  if not st then
     local kind = (name == "protocol" or name == "daemon") and "protocol" or "connection"
     if name == "daemon" then
       errors.raise("api", "error from daemon in stream: " .. msg, nil, { name = name })

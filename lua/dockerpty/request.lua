@@ -1,8 +1,10 @@
 --- Non-blocking requests to the daemon, for the session engine: each one a
 -- small state machine on a connection of its own (send the request, read
--- the head, read the body) whose `step` moves it as far as it can without
--- waiting. A hijacked request (attach, exec start) ends with its head and
--- hands over the connection. See docs/design.md, "The session engine".
+-- the answer) whose `step` moves it as far as it can without waiting. The
+-- request text and the framing of the answer are the core's HTTP codec
+-- (`core.http_request`, `core.http_decoder`), as for `Http:request`. A
+-- hijacked request (attach, exec start) ends with its head and hands over
+-- the connection. See docs/design.md, "The session engine".
 -- @module dockerpty.request
 local core = require("dockerpty.core")
 local cjson = require("cjson")
@@ -14,8 +16,6 @@ local M = {}
 local Request = {}
 Request.__index = Request
 M.Request = Request
-
-local BODY_MAX = 64 * 1024 * 1024
 
 --- Start a request: connects now (a unix socket connects at once), sends
 -- and reads in later steps.
@@ -33,21 +33,22 @@ function M.new(client, method, path, opts)
   local body, headers = nil, {}
   if opts.json ~= nil then
     body = cjson.encode(opts.json)
-    headers[1] = "Content-Type: application/json"
+    headers["Content-Type"] = "application/json"
   end
   if opts.hijack then
-    headers[#headers + 1] = "Connection: Upgrade"
-    headers[#headers + 1] = "Upgrade: tcp"
-    if not body then headers[#headers + 1] = "Content-Type: text/plain" end
+    headers.Connection, headers.Upgrade = "Upgrade", "tcp"
+    if not body then headers["Content-Type"] = "text/plain" end
   else
-    headers[#headers + 1] = "Connection: close"
+    headers.Connection = "close"
   end
   local full = opts.raw and path or client:_path(path, opts.query)
   local self = setmetatable({
     client = client, method = method, path = path, full = full,
     hijack = opts.hijack, what = opts.what or (method .. " " .. path),
     out = clientlib.request_text(method, full, headers, body), sent = 0,
-    state = "send", parts = {}, got = 0,
+    state = "send", parts = {},
+    -- a hijack reads its head with Conn:read_head (no byte after it taken)
+    dec = not opts.hijack and core.http_decoder{ head = method == "HEAD" } or nil,
     deadline = core.now() + (opts.timeout or client._timeout),
   }, Request)
   self.conn = client:_connect()
@@ -78,7 +79,7 @@ end
 function Request:_send()
   local n, msg, name, sent = self.conn:send(self.sent > 0 and self.out:sub(self.sent + 1) or self.out, 0)
   if n then
-    self.state = "head"
+    self.state = self.hijack and "head" or "read"
     return true
   end
   self.sent = self.sent + (sent or 0)
@@ -86,21 +87,7 @@ function Request:_send()
   return false
 end
 
--- How the body ends: its length, chunked, or the connection's end.
-function Request:_framing()
-  local h = self.headers
-  if (h["transfer-encoding"] or ""):lower():find("chunked", 1, true) then
-    self.chunked = true
-  elseif h["content-length"] then
-    self.length = tonumber(h["content-length"])
-  end
-  if self.status == 204 or self.status == 304 or self.method == "HEAD" or self.length == 0 then
-    self.state = "done"
-  else
-    self.state = "body"
-  end
-end
-
+-- A hijack's head; an answer other than the upgrade has a body to read.
 function Request:_head()
   local status, reason, hdrs = self.conn:read_head(0)
   if not status then
@@ -108,45 +95,36 @@ function Request:_head()
     self:_fail(errors.kind_of(hdrs), reason, hdrs)
   end
   self.status, self.headers = status, hdrs
-  if self.hijack and (status == 101 or status == 200) then
+  if status == 101 or status == 200 then
     self.state = "done"
     return true
   end
-  self:_framing()
+  self.dec = core.http_decoder{ status = status, headers = hdrs }
+  self.state = "read"
   return true
 end
 
--- Whether the body collected so far is complete.
-function Request:_complete()
-  if self.length then return self.got >= self.length end
-  if self.chunked then
-    local body = clientlib.dechunk(table.concat(self.parts))
-    if body then self.body = body end
-    return body ~= nil
-  end
-  return false
-end
-
-function Request:_body()
+-- The answer (its head too, unless a hijack read it) through the decoder.
+function Request:_read()
   while true do
-    -- what is left of a known length, else a piece big enough for JSON
-    local want = self.length and math.max(1, math.min(65536, self.length - self.got)) or 16384
-    local s, msg, name = self.conn:recv(want, 0)
+    local s, msg, name = self.conn:recv(65536, 0)
+    if name == "timeout" then return false end
+    local ok, piece, fname
     if s then
-      self.parts[#self.parts + 1] = s
-      self.got = self.got + #s
-      if self.got > BODY_MAX then self:_fail("protocol", "answer too large", "protocol") end
-      if self:_complete() then self.state = "done"; return true end
-    elseif name == "timeout" then
-      return false
+      ok, piece, fname = self.dec:feed(s)
     elseif name == "closed" then
-      if self.length or (self.chunked and not self:_complete()) then
-        self:_fail("connection", "the connection closed before the answer was complete", "closed")
-      end
-      self.state = "done"
-      return true
+      ok, piece, fname = self.dec:eof()
     else
       self:_fail(errors.kind_of(name), msg, name)
+    end
+    if ok == nil then self:_fail(errors.kind_of(fname), piece, fname) end
+    if s then self.parts[#self.parts + 1] = piece end
+    -- the status as soon as the head is in (a wait is registered then)
+    if not self.status and self.dec:head() then self.status, self.headers = self.dec:head() end
+    if self.dec:done() then
+      self.body = table.concat(self.parts)
+      self.state = "done"
+      return true
     end
   end
 end
@@ -160,16 +138,13 @@ function Request:step()
     local moved
     if self.state == "send" then moved = self:_send()
     elseif self.state == "head" then moved = self:_head()
-    else moved = self:_body() end
+    else moved = self:_read() end
     if not moved then
       if core.now() >= self.deadline then
         self:_fail("timeout", "no answer in time", "timeout")
       end
       return false
     end
-  end
-  if not self.body then
-    self.body = self.length and table.concat(self.parts):sub(1, self.length) or table.concat(self.parts)
   end
   return true
 end

@@ -349,7 +349,7 @@ function M.run(core, input, opts)
       return
     end
     if ending == "protocol" or ending == "daemon" then
-      check(st == "error" and emsg == msg and ename == ending,
+      check(st == nil and emsg == msg and ename == ending,
             "status %s %q %s, want error %q %s", st, tostring(emsg), tostring(ename), msg, ending)
       delivered(out, want_out, "stdout before the error")
       delivered(errs, want_err, "stderr before the error")

@@ -148,6 +148,35 @@ vtmodes("sgr-colours", "\4", E .. "[38;5;0;0m" .. E .. "[38:2::1:2:3m" .. E .. "
   E .. "[4:0;59;1m" .. E .. "[22m" .. E .. "[5;7;53m")
 vtmodes("plain-text", "\30", cyclic(512):gsub("\27", "."))
 
+-- F7 httpcodec: flags (1 HEAD, 2 body limit 64, 4 EOF after), chunk-size
+-- count (% 16), sizes (b + 1), the bytes of the answer.
+local function httpcodec(name, flags, sizes, answer)
+  write("httpcodec", name, string.char(flags, #sizes) .. sizes .. answer)
+end
+httpcodec("length", 0, "\3\0", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" ..
+  "Content-Length: 16\r\n\r\n{\"Id\":\"abc123\"}\nHTTP/1.1 200 OK\r\n")
+httpcodec("chunked-ext-trailer", 0, "\0", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n" ..
+  "5;name=\"x\"\r\nhello\r\nA ; e\r\n, chunked!\r\n0\r\nX-Trailer: 1\r\nX-B: 2\r\n\r\nNEXT")
+httpcodec("chunked-bare-lf", 0, "\1\2", "HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n3\nabc\n0\n\n")
+httpcodec("continue-then-201", 0, "\6", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\n" ..
+  "Content-Length: 2\r\n\r\n{}")
+httpcodec("until-eof", 4, "\9", "HTTP/1.0 200 OK\r\n\r\nup to the end")
+httpcodec("cut-length", 4, "", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n12345")
+httpcodec("empty", 4, "", "")
+httpcodec("head-request", 1, "", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nApi-Version: 1.41\r\n\r\n")
+httpcodec("no-content", 0, "", "HTTP/1.1 204 No Content\r\n\r\nrest")
+httpcodec("upgrade", 0, "\4", "HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n" ..
+  frame(1, "stream"))
+httpcodec("bad-size", 0, "", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n")
+httpcodec("bad-length", 0, "", "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n")
+httpcodec("two-lengths", 0, "", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc")
+httpcodec("over-limit-chunk", 2, "\1", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" ..
+  "41\r\n" .. string.rep("x", 65) .. "\r\n0\r\n\r\n")
+httpcodec("over-limit-length", 2, "", "HTTP/1.1 200 OK\r\nContent-Length: 65\r\n\r\n")
+httpcodec("huge-size", 0, "", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n")
+httpcodec("long-head", 0, "\255", "HTTP/1.1 200 OK\r\n" .. string.rep("X-Long: " .. string.rep("y", 390) ..
+  "\r\n", 50))
+
 -- Failing inputs found by fuzzing, minimised (spec/fuzz/README.md "Findings").
 -- F5-1: stdout held by a slow sink is dropped when an unknown stream type stops the pump.
 pump("finding-f5-1-protocol-slow-stdout", 8, frame(1, cyclic(20000)) .. "Invalid input", "", "", "", 0, 2)
