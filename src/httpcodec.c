@@ -4,6 +4,7 @@
 ** and their Lua entries core.http_request and core.http_decoder (class
 ** dockerpty.HttpDecoder) for the session engine's requests.
 */
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -531,7 +532,9 @@ static int hcodec_f_decoder(lua_State *L) {
         seeded = lua_getfield(L, 1, "status") != LUA_TNIL;
     }
     lua_settop(L, 1);
-    d = (dp_hdec *)lua_newuserdatauv(L, sizeof *d, 0);
+    /* A decoder that starts at the body never fills head[]: it is left out
+    ** of the allocation (the 16 KiB would be most of every Wait's memory). */
+    d = (dp_hdec *)lua_newuserdatauv(L, seeded ? offsetof(dp_hdec, head) : sizeof *d, 0);
     dp_hdec_init(d, (size_t)max, no_body);
     luaL_setmetatable(L, DP_HTTPDEC);
     if (seeded) {
