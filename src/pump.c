@@ -499,6 +499,101 @@ static int src_shared(const pump *p) {
     return p->src_kind == EP_FD && !dp_fdio_nonblocking(&p->src_io);
 }
 
+/* What one read of the source did (pump_read's steps). */
+enum { RD_NEXT,     /* bytes handled: read on */
+       RD_DATA,     /* n bytes in rbuf, to process */
+       RD_STOP };   /* nothing more now: EAGAIN, EOF, a failure */
+
+/* A queue or string source: its next piece straight to process. */
+static int read_memory(runctx *rc, pump *p, int pidx) {
+    size_t left, n;
+    if (p->src_kind == EP_QUEUE) {
+        left = p->ilen - p->ioff;
+        if (left == 0) {
+            if (p->ieof)
+                source_eof(rc, p, pidx);
+            else
+                p->src_ready = 0;
+            return RD_STOP;
+        }
+        n = left < p->rcap ? left : p->rcap;
+        p->ioff += n;           /* before process: a sink may feed more */
+        process(rc, p, pidx, p->ibuf + p->ioff - n, n);
+        return RD_NEXT;
+    }
+    left = p->strlen - p->stroff;
+    if (left == 0) {
+        source_eof(rc, p, pidx);
+        return RD_STOP;
+    }
+    n = left < p->rcap ? left : p->rcap;
+    process(rc, p, pidx, p->str + p->stroff, n);
+    p->stroff += n;
+    return RD_NEXT;
+}
+
+/* An fd source: one read into rbuf. */
+static int read_fd(runctx *rc, pump *p, int pidx, size_t *n, int *drained) {
+    ssize_t r = dp_fdio_read(&p->src_io, p->rbuf, p->rcap);
+    if (r < 0) {
+        int e = errno;
+        char msg[256];
+        if (e == EINTR)
+            return RD_NEXT;
+        if (e == EAGAIN || e == EWOULDBLOCK) {
+            p->src_ready = 0;
+            return RD_STOP;
+        }
+        if (e == EIO) {   /* a pty whose other side closed: EOF */
+            source_eof(rc, p, pidx);
+            return RD_STOP;
+        }
+        snprintf(msg, sizeof msg, "read: %s", strerror(e));
+        pump_fail(p, dp_errno_name(e), msg);
+        p->src_eof = 1;
+        return RD_STOP;
+    }
+    if (r == 0) {
+        source_eof(rc, p, pidx);
+        return RD_STOP;
+    }
+    *n = (size_t)r;
+    /* A pipe, socket or pty that gives less than asked is empty now:
+    ** poll() tells when more comes, no EAGAIN read needed. A shared fd is
+    ** read once per poll(): a second read could block. */
+    *drained = *n < p->rcap || !dp_fdio_nonblocking(&p->src_io);
+    return RD_DATA;
+}
+
+/* A connection source: one recv into rbuf. */
+static int read_conn(runctx *rc, pump *p, int pidx, size_t *n, int *drained) {
+    int e;
+    if (!conn_alive(p->src_conn)) {
+        pump_fail(p, "closed", "connection closed");
+        p->src_eof = 1;
+        return RD_STOP;
+    }
+    e = dp_conn_recv(p->src_conn, p->rbuf, p->rcap, n);
+    if (e == EAGAIN) {
+        p->src_ready = dp_conn_pending(p->src_conn) > 0;
+        return RD_STOP;
+    }
+    if (e != 0) {
+        pump_fail(p, dp_errno_name(e), p->src_conn->errmsg[0]
+                  ? p->src_conn->errmsg : strerror(e));
+        p->src_eof = 1;
+        return RD_STOP;
+    }
+    if (*n == 0) {
+        source_eof(rc, p, pidx);
+        return RD_STOP;
+    }
+    /* Likewise on a plain socket; TLS may hold decrypted bytes that poll()
+    ** does not see, so there we read to EAGAIN. */
+    *drained = *n < p->rcap && !p->src_conn->tls && dp_conn_pending(p->src_conn) == 0;
+    return RD_DATA;
+}
+
 /* Read the source while the sinks have room, until EAGAIN or EOF. */
 static void pump_read(runctx *rc, pump *p, int pidx) {
     int rounds = 0;
@@ -511,96 +606,23 @@ static void pump_read(runctx *rc, pump *p, int pidx) {
         size_t n = 0;
         long long now_us;
         int drained = 0;     /* a short read emptied the source */
+        int got;
         /* Yield to other pumps now and then so one busy stream cannot
         ** starve the rest; src_ready makes the loop come back at once. */
         if (++rounds > 16) {
             p->src_ready = !src_shared(p);
             return;
         }
-        if (p->src_kind == EP_QUEUE) {
-            size_t left = p->ilen - p->ioff;
-            if (left == 0 && p->ieof) {
-                source_eof(rc, p, pidx);
-                return;
-            }
-            if (left == 0) {
-                p->src_ready = 0;
-                return;
-            }
-            n = left < p->rcap ? left : p->rcap;
-            p->ioff += n;           /* before process: a sink may feed more */
-            process(rc, p, pidx, p->ibuf + p->ioff - n, n);
+        if (p->src_kind == EP_QUEUE || p->src_kind == EP_STRING)
+            got = read_memory(rc, p, pidx);
+        else if (p->src_kind == EP_FD)
+            got = read_fd(rc, p, pidx, &n, &drained);
+        else
+            got = read_conn(rc, p, pidx, &n, &drained);
+        if (got == RD_STOP)
+            return;
+        if (got == RD_NEXT)
             continue;
-        }
-        if (p->src_kind == EP_STRING) {
-            size_t left = p->strlen - p->stroff;
-            if (left == 0) {
-                source_eof(rc, p, pidx);
-                return;
-            }
-            n = left < p->rcap ? left : p->rcap;
-            process(rc, p, pidx, p->str + p->stroff, n);
-            p->stroff += n;
-            continue;
-        }
-        if (p->src_kind == EP_FD) {
-            ssize_t r = dp_fdio_read(&p->src_io, p->rbuf, p->rcap);
-            if (r < 0) {
-                int e = errno;
-                if (e == EINTR)
-                    continue;
-                if (e == EAGAIN || e == EWOULDBLOCK) {
-                    p->src_ready = 0;
-                    return;
-                }
-                if (e == EIO) {   /* a pty whose other side closed: EOF */
-                    source_eof(rc, p, pidx);
-                    return;
-                }
-                {
-                    char msg[256];
-                    snprintf(msg, sizeof msg, "read: %s", strerror(e));
-                    pump_fail(p, dp_errno_name(e), msg);
-                }
-                p->src_eof = 1;
-                return;
-            }
-            if (r == 0) {
-                source_eof(rc, p, pidx);
-                return;
-            }
-            n = (size_t)r;
-            /* A pipe, socket or pty that gives less than asked is empty
-            ** now: poll() tells when more comes, no EAGAIN read needed.
-            ** A shared fd is read once per poll(): a second read could block. */
-            drained = n < p->rcap || !dp_fdio_nonblocking(&p->src_io);
-        } else { /* EP_CONN */
-            int e;
-            if (!conn_alive(p->src_conn)) {
-                pump_fail(p, "closed", "connection closed");
-                p->src_eof = 1;
-                return;
-            }
-            e = dp_conn_recv(p->src_conn, p->rbuf, p->rcap, &n);
-            if (e == EAGAIN) {
-                p->src_ready = dp_conn_pending(p->src_conn) > 0;
-                return;
-            }
-            if (e != 0) {
-                pump_fail(p, dp_errno_name(e), p->src_conn->errmsg[0]
-                          ? p->src_conn->errmsg : strerror(e));
-                p->src_eof = 1;
-                return;
-            }
-            if (n == 0) {
-                source_eof(rc, p, pidx);
-                return;
-            }
-            /* Likewise on a plain socket; TLS may hold decrypted bytes
-            ** that poll() does not see, so there we read to EAGAIN. */
-            drained = n < p->rcap && !p->src_conn->tls &&
-                      dp_conn_pending(p->src_conn) == 0;
-        }
         now_us = dp_now_us();
         p->last_active = now_us / 1000;
         process(rc, p, pidx, p->rbuf, n);
@@ -790,6 +812,111 @@ static void check_fields(lua_State *L, int idx, const char *const allowed[]) {
     }
 }
 
+/* The pump userdata on the stack, empty and running; its index. */
+static int pump_newud(lua_State *L, pump **pp) {
+    pump *p = (pump *)lua_newuserdatauv(L, sizeof(pump), PU_NUV);
+    int pidx;
+    memset(p, 0, sizeof *p);
+    p->src_io.fd = p->src_io.user_fd = -1;
+    p->sinks[0].io.fd = p->sinks[0].io.user_fd = -1;
+    p->sinks[1].io.fd = p->sinks[1].io.user_fd = -1;
+    p->state = ST_RUNNING;
+    p->idle_grace = -1;
+    luaL_setmetatable(L, DP_PUMP);
+    pidx = lua_gettop(L);
+    p->open = 1;     /* from here __gc frees what gets allocated */
+    lua_newtable(L);
+    lua_setiuservalue(L, pidx, PU_LINKS);
+    lua_newtable(L);
+    lua_setiuservalue(L, pidx, PU_DRAIN);
+    *pp = p;
+    return pidx;
+}
+
+/* Options `from`, `to` and `err` of table 1. */
+static void pump_opt_ends(lua_State *L, pump *p, int pidx) {
+    lua_getfield(L, 1, "from");
+    p->src_kind = parse_endpoint(L, pidx, lua_gettop(L), PU_SRC, 0,
+                                 &p->src_io, &p->src_conn, "from");
+    if (p->src_kind == EP_NONE)
+        luaL_error(L, "bad field 'from' in pump options (a source is required)");
+    if (p->src_kind == EP_STRING)
+        p->str = lua_tolstring(L, -1, &p->strlen);
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "to");
+    p->sinks[0].kind = parse_endpoint(L, pidx, lua_gettop(L), PU_SINK1, 1,
+                                      &p->sinks[0].io, &p->sinks[0].conn, "to");
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "err");
+    p->sinks[1].kind = parse_endpoint(L, pidx, lua_gettop(L), PU_SINK2, 1,
+                                      &p->sinks[1].io, &p->sinks[1].conn, "err");
+    lua_pop(L, 1);
+    p->nsinks = 2;
+}
+
+/* Options `demux`, `detach_keys`, `track_modes`: what the bytes go through. */
+static void pump_opt_codecs(lua_State *L, pump *p) {
+    lua_getfield(L, 1, "demux");
+    p->use_demux = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (p->use_demux)
+        dp_demux_init(&p->dm);
+    lua_getfield(L, 1, "detach_keys");
+    if (!lua_isnil(L, -1)) {
+        size_t klen;
+        const char *keys = luaL_checklstring(L, -1, &klen);
+        if (klen > DP_ESCAPE_MAX)
+            luaL_error(L, "bad field 'detach_keys' in pump options (too long)");
+        if (klen > 0) {
+            p->use_escape = 1;
+            dp_escape_init(&p->esc, (const unsigned char *)keys, klen);
+        }
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "track_modes");
+    p->track_modes = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    dp_vt_init(&p->vt);
+}
+
+/* Option `field`, a callable or nil, kept in user value uv; 1 if given. */
+static int pump_opt_callback(lua_State *L, int pidx, const char *field, int uv) {
+    lua_getfield(L, 1, field);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    dp_checkcallable(L, -1);
+    lua_setiuservalue(L, pidx, uv);
+    return 1;
+}
+
+/* Options `wait_for_output`, `on_eof`, `bound`, `bufsize`, `coalesce_us`. */
+static void pump_opt_numbers(lua_State *L, pump *p) {
+    static const char *const eofs[] = {"none", "close", "shutdown", NULL};
+    lua_getfield(L, 1, "wait_for_output");
+    p->wait_for_output = lua_isnil(L, -1) ? 1 : lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "on_eof");
+    p->on_eof = luaL_checkoption(L, -1, "none", eofs);
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "bound");
+    p->bound = (size_t)luaL_optinteger(L, -1, DEFAULT_BOUND);
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "bufsize");
+    p->rcap = (size_t)luaL_optinteger(L, -1, DEFAULT_BUFSIZE);
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "coalesce_us");
+    p->coalesce_us = (long long)luaL_optinteger(L, -1, COALESCE_US);
+    lua_pop(L, 1);
+    if (p->coalesce_us < 0 || p->coalesce_us > 1000000)
+        luaL_error(L, "bad field 'coalesce_us' in pump options (0 to 1000000 expected)");
+    if (p->rcap < 1024)
+        p->rcap = 1024;
+    if (p->bound < 1)
+        p->bound = 1;
+}
+
 /***
 ** Create a pump.
 ** @function pump
@@ -814,109 +941,16 @@ static int pump_f_new(lua_State *L) {
         "from", "to", "err", "demux", "detach_keys", "wait_for_output",
         "on_eof", "bound", "bufsize", "coalesce_us", "on_end", "tap", "track_modes", NULL
     };
-    static const char *const eofs[] = {"none", "close", "shutdown", NULL};
     pump *p;
     int pidx;
     luaL_checktype(L, 1, LUA_TTABLE);
     check_fields(L, 1, fields);
-    p = (pump *)lua_newuserdatauv(L, sizeof(pump), PU_NUV);
-    memset(p, 0, sizeof *p);
-    p->src_io.fd = p->src_io.user_fd = -1;
-    p->sinks[0].io.fd = p->sinks[0].io.user_fd = -1;
-    p->sinks[1].io.fd = p->sinks[1].io.user_fd = -1;
-    p->state = ST_RUNNING;
-    p->idle_grace = -1;
-    luaL_setmetatable(L, DP_PUMP);
-    pidx = lua_gettop(L);
-    p->open = 1;     /* from here __gc frees what gets allocated */
-    lua_newtable(L);
-    lua_setiuservalue(L, pidx, PU_LINKS);
-    lua_newtable(L);
-    lua_setiuservalue(L, pidx, PU_DRAIN);
-
-    lua_getfield(L, 1, "from");
-    p->src_kind = parse_endpoint(L, pidx, lua_gettop(L), PU_SRC, 0,
-                                 &p->src_io, &p->src_conn, "from");
-    if (p->src_kind == EP_NONE)
-        luaL_error(L, "bad field 'from' in pump options (a source is required)");
-    if (p->src_kind == EP_STRING)
-        p->str = lua_tolstring(L, -1, &p->strlen);
-    lua_pop(L, 1);
-
-    lua_getfield(L, 1, "to");
-    p->sinks[0].kind = parse_endpoint(L, pidx, lua_gettop(L), PU_SINK1, 1,
-                                      &p->sinks[0].io, &p->sinks[0].conn, "to");
-    lua_pop(L, 1);
-    lua_getfield(L, 1, "err");
-    p->sinks[1].kind = parse_endpoint(L, pidx, lua_gettop(L), PU_SINK2, 1,
-                                      &p->sinks[1].io, &p->sinks[1].conn, "err");
-    lua_pop(L, 1);
-    p->nsinks = 2;
-
-    lua_getfield(L, 1, "demux");
-    p->use_demux = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    if (p->use_demux)
-        dp_demux_init(&p->dm);
-
-    lua_getfield(L, 1, "detach_keys");
-    if (!lua_isnil(L, -1)) {
-        size_t klen;
-        const char *keys = luaL_checklstring(L, -1, &klen);
-        if (klen > DP_ESCAPE_MAX)
-            luaL_error(L, "bad field 'detach_keys' in pump options (too long)");
-        if (klen > 0) {
-            p->use_escape = 1;
-            dp_escape_init(&p->esc, (const unsigned char *)keys, klen);
-        }
-    }
-    lua_pop(L, 1);
-
-    lua_getfield(L, 1, "on_end");
-    if (!lua_isnil(L, -1)) {
-        dp_checkcallable(L, -1);
-        lua_setiuservalue(L, pidx, PU_END);
-    } else {
-        lua_pop(L, 1);
-    }
-
-    lua_getfield(L, 1, "tap");
-    if (!lua_isnil(L, -1)) {
-        dp_checkcallable(L, -1);
-        lua_setiuservalue(L, pidx, PU_TAP);
-        p->has_tap = 1;
-    } else {
-        lua_pop(L, 1);
-    }
-
-    lua_getfield(L, 1, "wait_for_output");
-    p->wait_for_output = lua_isnil(L, -1) ? 1 : lua_toboolean(L, -1);
-    lua_pop(L, 1);
-
-    lua_getfield(L, 1, "track_modes");
-    p->track_modes = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    dp_vt_init(&p->vt);
-
-    lua_getfield(L, 1, "on_eof");
-    p->on_eof = luaL_checkoption(L, -1, "none", eofs);
-    lua_pop(L, 1);
-
-    lua_getfield(L, 1, "bound");
-    p->bound = (size_t)luaL_optinteger(L, -1, DEFAULT_BOUND);
-    lua_pop(L, 1);
-    lua_getfield(L, 1, "bufsize");
-    p->rcap = (size_t)luaL_optinteger(L, -1, DEFAULT_BUFSIZE);
-    lua_pop(L, 1);
-    lua_getfield(L, 1, "coalesce_us");
-    p->coalesce_us = (long long)luaL_optinteger(L, -1, COALESCE_US);
-    lua_pop(L, 1);
-    if (p->coalesce_us < 0 || p->coalesce_us > 1000000)
-        luaL_error(L, "bad field 'coalesce_us' in pump options (0 to 1000000 expected)");
-    if (p->rcap < 1024)
-        p->rcap = 1024;
-    if (p->bound < 1)
-        p->bound = 1;
+    pidx = pump_newud(L, &p);
+    pump_opt_ends(L, p, pidx);
+    pump_opt_codecs(L, p);
+    pump_opt_callback(L, pidx, "on_end", PU_END);
+    p->has_tap = pump_opt_callback(L, pidx, "tap", PU_TAP);
+    pump_opt_numbers(L, p);
     lua_settop(L, pidx);
     return 1;
 }
