@@ -1,7 +1,7 @@
 -- Reliability against the real daemon, load, resources and security
 -- (issue 7: daemon faults, load, security): a container killed or
 -- removed mid-stream, dockerd itself killed and restarted (#long), a slow
--- consumer of 64 MiB, 1,000 attach-and-detach cycles in one process, TLS
+-- consumer of 64 MiB, 1,500 attach-and-detach cycles in one process, TLS
 -- verification, key material, socket permissions and libcurl's limits.
 local dockerpty = require("dockerpty")
 local fe = require("support.fakeengine")
@@ -245,12 +245,14 @@ describe("load and resources", function()
     for _ = 2, 500 do cycle() end
     local mid = sample()
     for _ = 501, 1000 do cycle() end
+    local third = sample()
+    for _ = 1001, 1500 do cycle() end
     local elapsed = core.now() - t0
-    print(("return { first = %s, mid = %s, last = %s, elapsed = %d, same = %s }"):format(first, mid,
-      sample(), elapsed, tostring(core.tcgetattr(s) == before)))
+    print(("return { first = %s, mid = %s, third = %s, last = %s, elapsed = %d, same = %s }"):format(first,
+      mid, third, sample(), elapsed, tostring(core.tcgetattr(s) == before)))
   ]]
 
-  it("keeps fds, Lua memory and RSS flat over 1,000 attach-and-detach cycles (case 84) #novalgrind #nosanitize", function()
+  it("keeps fds, Lua memory and RSS flat over 1,500 attach-and-detach cycles #novalgrind #nosanitize", function()
     local srv = fe.fake{ container = { Tty = true, OpenStdin = true, Running = true }, timeout = 600000,
       attach = { { "write", "$ " }, { "hang" } } }
     local prog = script(CYCLES)
@@ -259,7 +261,7 @@ describe("load and resources", function()
     local figures = load(out, "figures", "t", {})
     assert(figures, "the cycles did not finish: " .. out .. errout)
     local f = figures()
-    local first, mid, last = f.first, f.mid, f.last
+    local first, mid, third, last = f.first, f.mid, f.third, f.last
     -- the fake notices the last closes within a moment
     local rep
     for _ = 1, 100 do
@@ -267,25 +269,29 @@ describe("load and resources", function()
       if rep.open == 0 then break end
       core.sleep(20)
     end
-    io.stderr:write(("\n[1,000 cycles in %.1f s: fds %d -> %d, Lua %.0f -> %.0f KiB, " ..
-      "RSS %d -> %d -> %d KiB (cycles 1, 500, 1000)]\n"):format(f.elapsed / 1000, first.fds, last.fds,
-      first.lua, last.lua, first.rss, mid.rss, last.rss))
+    io.stderr:write(("\n[1,500 cycles in %.1f s: fds %d -> %d, Lua %.0f -> %.0f KiB, " ..
+      "RSS %d -> %d -> %d -> %d KiB (cycles 1, 500, 1000, 1500)]\n"):format(f.elapsed / 1000, first.fds,
+      last.fds, first.lua, last.lua, first.rss, mid.rss, third.rss, last.rss))
     assert.equal(first.fds, last.fds)
     assert.is_true(last.lua - first.lua < 64, ("Lua memory grew by %.0f KiB"):format(last.lua - first.lua))
     -- the allocator and libcurl warm up over the first few hundred cycles,
     -- then RSS stays flat: no growth per cycle
     assert.is_true(last.rss - first.rss < 2048, ("RSS grew by %d KiB"):format(last.rss - first.rss))
-    assert.is_true(last.rss - mid.rss < 256, ("RSS grew by %d KiB over the last 500")
-      :format(last.rss - mid.rss))
+    -- glibc may move a 256 KiB buffer from mmap to the heap once (its
+    -- mmap threshold follows the largest chunk freed): a step in one window
+    -- of 500 cycles, not growth per cycle, which would show in both
+    local a, b = third.rss - mid.rss, last.rss - third.rss
+    assert.is_true(math.min(a, b) < 64 and a + b < 512,
+      ("RSS grew by %d then %d KiB over the last two windows of 500 cycles"):format(a, b))
     assert.is_true(f.same, "the terminal was not restored")
     -- every hijack and wait was closed by the client, and the REST
     -- connection went with its process: nothing left open
-    assert.equal(1000, #rep.hijacks)
+    assert.equal(1500, #rep.hijacks)
     for i, h in ipairs(rep.hijacks) do
       assert(h.eof, "attach " .. i .. " was left open")
     end
     assert.equal(0, rep.open)
-    assert.equal(2001, rep.accepted - 1)   -- REST once, then wait + attach per cycle (+ this report)
+    assert.equal(3001, rep.accepted - 1)   -- REST once, then wait + attach per cycle (+ this report)
   end)
 
   it("moves 64 MiB to a slow reader byte for byte, peak RSS under 32 MiB (cases 3, 83) #docker #nosanitize", function()
