@@ -71,8 +71,9 @@ describe("the ssh transport's child", function()
     local h = core.http{ ssh = { "sh", "-c", "echo one >&2; echo 'Permission denied (publickey).' >&2; exit 255" },
       where = "ssh://u@h" }
     local ok, msg, name = h:request("GET", "/_ping", nil, nil, 5000)
-    assert.same({ nil, "cannot connect to the Docker daemon at ssh://u@h: Permission denied (publickey).", "ssh" },
-      { ok, msg, name })
+    assert.same({ nil, "Permission denied (publickey).", "ssh", true }, { ok, msg, name, h:unreached() })
+    assert.equal("cannot connect to the Docker daemon at ssh://u@h: Permission denied (publickey).",
+      errors.connect_message("ssh://u@h", msg, name))
     h:close()
     local conn = assert(core.connect{ ssh = { "sh", "-c", "exec >&-; echo gone >&2; exit 1" }, where = "ssh://h" })
     conn:send("GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -92,8 +93,8 @@ describe("the ssh transport's child", function()
     conn:close()
     -- without a word on stderr: how it ended
     h = core.http{ ssh = { "sh", "-c", "exit 3" }, where = "ssh://h" }
-    assert.same({ nil, "cannot connect to the Docker daemon at ssh://h: ssh exited with status 3", "ssh" },
-      { h:request("GET", "/_ping", nil, nil, 5000) })
+    assert.same({ nil, "ssh exited with status 3", "ssh" }, { h:request("GET", "/_ping", nil, nil, 5000) })
+    assert.is_true(h:unreached())
     h:close()
     assert.same({}, children())
   end)
@@ -102,9 +103,11 @@ describe("the ssh transport's child", function()
     local ok, msg, name = core.connect{ ssh = { "dockerpty-no-such-ssh" }, where = "ssh://h" }
     assert.same({ nil, "cannot run dockerpty-no-such-ssh: No such file or directory", "ENOENT" },
       { ok, msg, name })
-    -- a REST request over the same says it in the sentence errors.lua writes
+    -- a REST request over the same fails in the same shape, the daemon unreached
     local h = core.http{ ssh = { "dockerpty-no-such-ssh" }, where = "ssh://h" }
-    assert.equal(errors.connect_message("ssh://h", msg, name), select(2, h:request("GET", "/_ping")))
+    local r = { h:request("GET", "/_ping") }
+    r[4] = h:unreached()
+    assert.same({ nil, msg, name, true }, r)
     h:close()
     assert.same({}, children())
   end)

@@ -24,8 +24,8 @@
 #define CONN_RECV_MAX 65536
 
 /* {====================================================================
-** http.c's connection errors (conn.h): they go once http.c returns the
-** transports' NAME and reason, as Conn does.
+** http.c's connection errors (conn.h): nil, reason, NAME, as Conn's; the
+** sentence for the user is errors.connect_message's (Lua).
 ** ===================================================================== */
 
 /* The unix or ssh transport's connect; http.c keeps the fd and the child. */
@@ -39,17 +39,13 @@ int dp_plain_connect(const dp_endpoint *ep, int *fd, dp_ssh *child) {
     return err;
 }
 
-/* nil, "cannot connect to the Docker daemon at <where>: <reason>", name
-** [, err when > 0]; the count. */
-static int conn_sentence(lua_State *L, const char *where, const char *reason,
-                         const char *name, int err) {
+/* nil, reason, name; the count. */
+static int conn_reason(lua_State *L, const char *reason, const char *name) {
+    lua_pushstring(L, reason);     /* reason may be on the stack: copy first */
     luaL_pushfail(L);
-    lua_pushfstring(L, "cannot connect to the Docker daemon at %s: %s", where, reason);
+    lua_insert(L, -2);
     lua_pushstring(L, name);
-    if (err <= 0)
-        return 3;
-    lua_pushinteger(L, err);
-    return 4;
+    return 3;
 }
 
 int dp_push_unixerr(lua_State *L, const dp_endpoint *ep, int err) {
@@ -59,26 +55,23 @@ int dp_push_unixerr(lua_State *L, const dp_endpoint *ep, int err) {
         reason = lua_tostring(L, -1);
     } else if (err == ETIMEDOUT) {
         lua_pushfstring(L, "connection timed out after %d ms", (int)ep->connect_timeout);
-        return conn_sentence(L, ep->where, lua_tostring(L, -1), "timeout", 0);
+        return conn_reason(L, lua_tostring(L, -1), "timeout");
     }
-    return conn_sentence(L, ep->where, reason, dp_errno_name(err), err);
+    return conn_reason(L, reason, dp_errno_name(err));
 }
 
-int dp_push_ssherr(lua_State *L, const char *where, dp_ssh *child) {
+int dp_push_ssherr(lua_State *L, dp_ssh *child) {
     char why[512];
     dp_ssh_outcome(child, 2000, why, sizeof why);
     /* its own words when it wrote any: "Host key verification failed." */
-    return conn_sentence(L, where, child->last[0] ? child->last : why, "ssh", 0);
+    return conn_reason(L, child->last[0] ? child->last : why, "ssh");
 }
 
-int dp_push_connerr(lua_State *L, const char *where, CURL *curl, CURLcode rc,
-                    const char *errbuf) {
+int dp_push_connerr(lua_State *L, CURL *curl, CURLcode rc, const char *errbuf) {
     char why[CURL_ERROR_SIZE + 64];
     const char *name;
     int err = dp_curl_connfail(curl, rc, errbuf, &name, why, sizeof why);
-    if (name != NULL)
-        return conn_sentence(L, where, why, name, 0);
-    return conn_sentence(L, where, why, dp_errno_name(err), err);
+    return conn_reason(L, why, name != NULL ? name : dp_errno_name(err));
 }
 
 /* }==================================================================== */

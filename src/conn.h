@@ -37,14 +37,13 @@ CURLcode dp_endpoint_apply(CURL *curl, const dp_endpoint *ep);
 ** closing *fd). 0 or an errno value. */
 int dp_plain_connect(const dp_endpoint *ep, int *fd, dp_ssh *child);
 /*
-** http.c's connection errors, until it takes the transports' NAME and
-** reason as Conn does (then these three go, and errors.lua writes its
-** sentence too). Push nil, "cannot connect to the Docker daemon at <where>:
-** <reason>", name [, errno]; return the count.
+** http.c's connection errors, in the core's failure shape: push nil,
+** reason, NAME and return 3 (lua/dockerpty/errors.lua writes the
+** sentence; Http:unreached() tells Lua the request never reached a daemon).
 ** dp_push_ssherr: an ssh child that closed the stream before an answer
 ** (waits a little for its exit and stderr), name "ssh".
 */
-int dp_push_ssherr(lua_State *L, const char *where, dp_ssh *child);
+int dp_push_ssherr(lua_State *L, dp_ssh *child);
 /* dp_push_unixerr: an errno value from dp_plain_connect ("timeout" for
 ** ETIMEDOUT). */
 int dp_push_unixerr(lua_State *L, const dp_endpoint *ep, int err);
@@ -74,8 +73,7 @@ const char *dp_curle_name(CURLcode code);
 int dp_curl_connfail(CURL *curl, CURLcode rc, const char *errbuf, const char **name,
                      char *why, size_t size);
 /* dp_push_connerr: a failed libcurl connection attempt (dp_curl_connfail). */
-int dp_push_connerr(lua_State *L, const char *where, CURL *curl, CURLcode rc,
-                    const char *errbuf);
+int dp_push_connerr(lua_State *L, CURL *curl, CURLcode rc, const char *errbuf);
 
 /* luaL_checkudata + "attempt to use a closed connection" (raises). */
 dp_conn *dp_conn_check(lua_State *L, int idx);

@@ -45,6 +45,7 @@ typedef struct http_handle {
     http_buf in;                 /* plain: the bytes read */
     dp_hdec dec;                 /* plain: the response's decoder */
     int overflow;                /* 1: body too large, 2: head too large */
+    int unreached;               /* the last request reached no daemon */
     dp_endpoint ep;
     char errbuf[CURL_ERROR_SIZE];
 } http_handle;
@@ -420,13 +421,16 @@ static int http_plain(lua_State *L, http_handle *h, int is_head, long long deadl
         }
         if (h->fd < 0) {
             err = dp_plain_connect(&h->ep, &h->fd, &h->ssh);
-            if (err != 0)
+            if (err != 0) {
+                h->unreached = 1;
                 return dp_push_unixerr(L, &h->ep, err);
+            }
         }
         rc = http_exchange(h, reused, is_head, deadline, &err);
         if (h->ssh.spawned && (rc == HX_EMPTY || rc == HX_CUT || rc == HX_OSERR)) {
             /* the child ended: say why (its last stderr line) */
-            int r = dp_push_ssherr(L, h->ep.where, &h->ssh);
+            int r = dp_push_ssherr(L, &h->ssh);
+            h->unreached = 1;
             http_dropconn(h);
             return r;
         }
@@ -529,8 +533,10 @@ static int http_curlresult(lua_State *L, http_handle *h, CURLcode rc, int has_ti
         lua_pushliteral(L, "protocol");
         return 3;
     }
-    if (rc != CURLE_OK && http_isconnerr(rc, h->errbuf, has_timeout))
-        return dp_push_connerr(L, h->ep.where, h->curl, rc, h->errbuf);
+    if (rc != CURLE_OK && http_isconnerr(rc, h->errbuf, has_timeout)) {
+        h->unreached = 1;
+        return dp_push_connerr(L, h->curl, rc, h->errbuf);
+    }
     if (rc == CURLE_OPERATION_TIMEDOUT)
         return dp_push_error(L, "timeout", "timeout");
     if (rc != CURLE_OK)
@@ -586,8 +592,10 @@ Perform one request, reusing a kept-alive connection when there is one.
 @treturn[1] integer status
 @treturn[1] table headers (lower-cased names)
 @treturn[1] string body
-@return[2] nil, message, NAME: a connection that could not be made (the
- message names the daemon), or a detail of the request's failure without
+@return[2] nil, message, NAME: why no daemon was reached (then
+ `Http:unreached()` is true: "Connection refused", "connection timed out
+ after N ms" ("timeout"), an ssh child's last stderr line ("ssh"),
+ libcurl's connect error), or a detail of the request's failure, without
  the daemon's address: "timeout" ("timeout"), the libcurl error text
  ("CURLE_..."), "malformed response head", "response body larger than N
  bytes" ("protocol"), "empty reply from server" ("closed"), an OS error
@@ -613,12 +621,25 @@ static int http_m_request(lua_State *L) {
         timeout = luaL_checkinteger(L, 6);
         luaL_argcheck(L, timeout > 0 && timeout <= LONG_MAX, 6, "timeout must be positive");
     }
+    h->unreached = 0;
     if (!h->ep.plain)
         return http_curl(L, h, method, mlen, path, body, blen, timeout);
     if (http_plainrequest(L, h, 4, method, mlen, path, plen, body, blen) < 0)
         return dp_push_errno(L, "request", ENOMEM);
     return http_plain(L, h, mlen == 4 && memcmp(method, "HEAD", 4) == 0,
                       timeout > 0 ? dp_now_ms() + (long long)timeout : -1);
+}
+
+/***
+Whether the last request failed before reaching a daemon: its connection
+could not be made, or an ssh child ended before an answer.
+@function Http:unreached
+@treturn boolean
+@usage if not status and h:unreached() then print("no daemon: " .. msg) end
+*/
+static int http_m_unreached(lua_State *L) {
+    lua_pushboolean(L, http_check(L, 1)->unreached);
+    return 1;
 }
 
 /***
@@ -652,6 +673,7 @@ int http_open(lua_State *L) {
     };
     static const luaL_Reg methods[] = {
         {"request", http_m_request},
+        {"unreached", http_m_unreached},
         {"close", http_m_close},
         {NULL, NULL}
     };

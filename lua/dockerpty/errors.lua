@@ -62,11 +62,10 @@ end
 
 --- The error object of a REST request that failed in the core
 -- (`Http:request`'s `nil, message, NAME`). A timeout (name "timeout")
--- says which request got no answer from the daemon in time; a connection
--- that could not be made keeps the core's sentence, which names the
--- daemon; any other failure is the core's detail ("empty reply from
--- server", "malformed chunk size", libcurl's text) after the daemon's
--- address.
+-- says which request got no answer from the daemon in time; any other
+-- failure is the core's detail ("empty reply from server", "malformed
+-- chunk size", libcurl's text) after the daemon's address. (A request that
+-- reached no daemon, `Http:unreached()`, is `connect_failure`'s.)
 -- @tparam string method
 -- @tparam string path
 -- @tparam string where the daemon, as `Client:where` names it
@@ -79,9 +78,7 @@ function M.request_failure(method, path, where, msg, name)
     return M.new("timeout", ("%s %s: no answer from %s in time"):format(method, path, where), nil,
       { name = name })
   end
-  msg = tostring(msg)
-  if not msg:find(where, 1, true) then msg = where .. ": " .. msg end
-  return M.new(M.kind_of(name), msg, nil, { name = name })
+  return M.new(M.kind_of(name), where .. ": " .. tostring(msg), nil, { name = name })
 end
 
 -- }======================================================
