@@ -935,8 +935,8 @@ local function pull(cl, image, platform)
   local ref = with_tag(image)
   local from, tag = ref:match("^(.*):([^:/]*)$")
   if ref:find("@", 1, true) then from, tag = ref, nil end
-  local path = cl:_path("/images/create", { fromImage = from, tag = tag, platform = platform })
-  local status, _, body = cl:_raw("POST", path, "", nil, 3600 * 1000)
+  local path = cl:api_path("/images/create", { fromImage = from, tag = tag, platform = platform })
+  local status, _, body = cl:raw("POST", path, "", nil, 3600 * 1000)
   if status >= 300 then
     local ok, t = pcall(cjson.decode, body or "")
     local msg = ok and type(t) == "table" and t.message or (body or ""):gsub("%s+$", "")
@@ -959,7 +959,7 @@ end
 local function ensure_image(cl, req, policy)
   if policy == "always" then return pull(cl, req.image, req.platform) end
   if policy ~= "missing" then return end
-  local ok, e = pcall(cl._json, cl, "GET", "/images/" .. req.image .. "/json")
+  local ok, e = pcall(cl.json, cl, "GET", "/images/" .. req.image .. "/json")
   if ok then return end
   if not (errors.is(e) and e.status == 404) then error(e, 0) end
   io.stderr:write(("Unable to find image '%s' locally\n"):format(with_tag(req.image)))
@@ -1127,7 +1127,7 @@ local function complete(g, what, arg)
     local ok, list = pcall(function()
       local cl = client_for(g.host, g.context)
       local path = what == "images" and "/images/json" or "/containers/json"
-      local r = cl:_json("GET", path, what == "containers" and { all = arg ~= "running" } or nil)
+      local r = cl:json("GET", path, what == "containers" and { all = arg ~= "running" } or nil)
       cl:close()
       return r
     end)

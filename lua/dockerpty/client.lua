@@ -933,4 +933,53 @@ end
 
 -- }======================================================
 
+-- {======================================================
+-- The REST layer, for the library's other modules (request.lua,
+-- service.lua, cli.lua) and for programs that need a request the client
+-- has no method for
+-- =======================================================
+
+--- A JSON request: the decoded body (or the raw body, or true); raises
+-- the API error (kind "api", the daemon's message, the status) for an
+-- answer outside `expect` (default: any status below 300).
+-- @tparam string method
+-- @tparam string path without the version prefix, e.g. "/nodes"
+-- @tparam[opt] table query
+-- @tparam[opt] any body encoded as JSON
+-- @tparam[opt] table expect `{[status] = true}`
+-- @tparam[opt] integer timeout ms
+-- @usage local nodes = c:json("GET", "/nodes")
+Client.json = Client._json
+
+--- A request as bytes: status, headers (lower-cased names), body; raises
+-- when no answer came (a connection error object).
+-- @usage local status, headers, body = c:raw("GET", c:api_path("/_ping"))
+Client.raw = Client._raw
+
+--- The versioned path of an API call, with its query.
+-- @usage c:api_path("/containers/json", { all = 1 })  --> "/v1.41/containers/json?all=1"
+Client.api_path = Client._path
+
+--- Decode an answer as `json` does (for a request made elsewhere).
+Client.decode = Client._decode
+
+--- A new connection to the daemon (connect-only), as hijacks and waits use.
+-- @treturn dockerpty.Conn
+Client.connect = Client._connect
+
+--- The REST requests' timeout, in ms.
+function Client:request_timeout()
+  return self._timeout
+end
+
+--- The transport the client was made with (nil: the default for its host).
+function Client:transport()
+  return self._ep.transport
+end
+
+--- The API error for a status and body (raises).
+M.api_error = api_error
+
+-- }======================================================
+
 return M

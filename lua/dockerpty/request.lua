@@ -41,7 +41,7 @@ function M.new(client, method, path, opts)
   else
     headers.Connection = "close"
   end
-  local full = opts.raw and path or client:_path(path, opts.query)
+  local full = opts.raw and path or client:api_path(path, opts.query)
   local self = setmetatable({
     client = client, method = method, path = path, full = full,
     hijack = opts.hijack, what = opts.what or (method .. " " .. path),
@@ -49,9 +49,9 @@ function M.new(client, method, path, opts)
     state = "send", parts = {},
     -- a hijack reads its head with Conn:read_head (no byte after it taken)
     dec = not opts.hijack and core.http_decoder{ head = method == "HEAD" } or nil,
-    deadline = core.now() + (opts.timeout or client._timeout),
+    deadline = core.now() + (opts.timeout or client:request_timeout()),
   }, Request)
-  self.conn = client:_connect()
+  self.conn = client:connect()
   return self
 end
 
@@ -155,7 +155,7 @@ end
 -- @usage local info = r:json()
 function Request:json(expect)
   self:close()
-  return (self.client:_decode(self.method, self.path, self.status, self.headers, self.body, expect))
+  return (self.client:decode(self.method, self.path, self.status, self.headers, self.body, expect))
 end
 
 --- The hijacked connection, after a 101 or 200; raises the API error for
@@ -168,7 +168,7 @@ function Request:take_conn()
     return conn
   end
   self:close()
-  clientlib._api_error(self.status, self.body, self.what, self.full)
+  clientlib.api_error(self.status, self.body, self.what, self.full)
 end
 
 --- Drop the connection (idempotent).

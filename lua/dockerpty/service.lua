@@ -41,7 +41,7 @@ function M.inspect(client, service)
   util.check(1, "inspect", client, "table")
   util.check(2, "inspect", service, "string")
   if service == "" then util.argerror(2, "inspect", "empty service name") end
-  local ok, r = pcall(client._json, client, "GET", "/services/" .. util.urlencode(service))
+  local ok, r = pcall(client.json, client, "GET", "/services/" .. util.urlencode(service))
   if not ok then
     if errors.is(r) and r.status == 404 then
       errors.raise("api", "no such service: " .. service, 404, { detail = r.detail })
@@ -57,7 +57,7 @@ end
 function M.nodes(client)
   util.check(1, "nodes", client, "table")
   local nodes = {}
-  for _, n in ipairs(client:_json("GET", "/nodes")) do
+  for _, n in ipairs(client:json("GET", "/nodes")) do
     local desc, st, spec = n.Description or {}, n.Status or {}, n.Spec or {}
     nodes[n.ID] = { id = n.ID, hostname = desc.Hostname, addr = st.Addr, state = st.State, role = spec.Role }
   end
@@ -82,7 +82,7 @@ function M.tasks(client, service)
   local svc = M.inspect(client, service)
   local name = svc.Spec and svc.Spec.Name or service
   local filters = cjson.encode({ service = { svc.ID }, ["desired-state"] = { "running" } })
-  local list = client:_json("GET", "/tasks", { filters = filters })
+  local list = client:json("GET", "/tasks", { filters = filters })
   local nodes = M.nodes(client)
   local tasks = {}
   for _, t in ipairs(list) do
@@ -136,7 +136,7 @@ end
 
 -- A client for host, with the transport of the client it stems from.
 local function client_for(parent, host, tls)
-  local tr = parent._ep and parent._ep.transport
+  local tr = parent.transport and parent:transport()
   return clientlib.new({ host = host, tls = tls, transport = tr })
 end
 
@@ -150,7 +150,7 @@ end
 -- The node the client is connected to, once per `cache` table.
 local function own_node(client, cache)
   if cache.own == nil then
-    local ok, info = pcall(client._json, client, "GET", "/info")
+    local ok, info = pcall(client.json, client, "GET", "/info")
     cache.own = ok and type(info) == "table" and info.Swarm and info.Swarm.NodeID or false
   end
   return cache.own
