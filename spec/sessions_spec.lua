@@ -62,7 +62,15 @@ describe("dockerpty.session #docker", function()
       sessions[i] = session.exec(client, id, { "sh", "-c", script, tostring(i) },
         { stdin = false, stdout = function(s) table.insert(outs[i], s) end })
     end
-    local results = session.run_all(sessions, { parallel = 2, timeout = 60000 })
+    local ended = {}
+    local results = session.run_all(sessions, { parallel = 2, timeout = 60000,
+      on_finish = function(i, s)
+        assert.equal(sessions[i], s)
+        assert.is_true(s:finished())
+        ended[#ended + 1] = i
+      end })
+    table.sort(ended)
+    assert.same({ 1, 2, 3, 4, 5, 6 }, ended)
     for i = 1, 6 do
       assert.same({ ok = nil, how = "exit", code = i }, results[i])
       assert(tonumber(table.concat(outs[i])) <= 1, ("session %d started beside %s others"):format(i,

@@ -19,7 +19,6 @@
 -- end
 local cjson = require("cjson")
 local clientlib = require("dockerpty.client")
-local core = require("dockerpty.core")
 local errors = require("dockerpty.errors")
 local prefix = require("dockerpty.prefix")
 local session = require("dockerpty.session")
@@ -291,21 +290,7 @@ end
 -- The sessions to their ends as one group; each task's unfinished last
 -- line is written when its own session ends, not when the last one does.
 local function run_group(list, names, flush)
-  local g <close> = session.group()
-  for _, s in ipairs(list) do g:add(s) end
-  local open = {}
-  for i, s in ipairs(list) do open[i] = s end
-  local function flush_ended()
-    for i, s in pairs(open) do
-      if s:finished() then open[i] = nil; flush(names[i]) end
-    end
-  end
-  while not g:step() do
-    flush_ended()
-    core.poll_fd(g:pollfd(), "r", g:timeout())
-  end
-  flush_ended()
-  return g:results()
+  return session.run_all(list, { on_finish = function(i) flush(names[i]) end })
 end
 
 local function exec_all(client, tasks, service, command, opts, sopts)

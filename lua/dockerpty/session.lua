@@ -678,6 +678,7 @@ function Group:_member_done(s)
   self.byfd[self.fds[s]] = nil
   self.due[s] = nil
   self.left = self.left - 1
+  if self.on_done then self.on_done(s) end
 end
 
 --- Step the members that have work (ready fds, deadlines passed).
@@ -761,7 +762,8 @@ Group.__close = Group.close
 -- @tparam[opt] table opts `timeout` (ms for the whole run; sessions not
 -- finished by then get `{ok = nil, how = "timeout"}` and are closed),
 -- `parallel` (at most that many sessions run at once: the next in the
--- list starts as one ends; default all at once)
+-- list starts as one ends; default all at once), `on_finish` (called
+-- with a session's index and the session as soon as it ends)
 -- @treturn table one entry per session: `{ok=, how=, code=}`, or
 -- `{ok = nil, how = "error", error = e}` when it failed
 -- @usage for i, r in ipairs(session.run_all(list, { timeout = 60000 })) do print(i, r.how, r.code) end
@@ -773,7 +775,17 @@ function M.run_all(sessions, opts)
     error(("bad argument #2 to 'run_all' (option 'parallel': positive integer expected, got %s)"):format(
       tostring(parallel)), 2)
   end
+  local on_finish = opts.on_finish
+  if on_finish ~= nil and type(on_finish) ~= "function" then
+    error(("bad argument #2 to 'run_all' (option 'on_finish': function expected, got %s)"):format(
+      type(on_finish)), 2)
+  end
   local g = M.group()
+  if on_finish then
+    local index = {}
+    for i, s in ipairs(sessions) do index[s] = i end
+    g.on_done = function(s) on_finish(index[s], s) end
+  end
   local nexti = 1
   local function admit()
     while sessions[nexti] and (not parallel or g.left < parallel) do
