@@ -169,7 +169,9 @@ describe("ssh:// hosts #docker", function()
     -- the session's child is gone with its session; the REST one stays
     assert.same(rest, ssh_children())
     local out = {}
-    dockerpty.exec_command(c, id, "sh -c 'echo x'", { interactive = false,
+    -- the command outlives its first output, so its ssh child is surely
+    -- alive (not yet ended and reaped) when the first bytes arrive
+    dockerpty.exec_command(c, id, "sh -c 'echo x; sleep 0.5'", { interactive = false,
       stdout = function(s)
         out[#out + 1] = s
         seen = seen or ssh_children()
