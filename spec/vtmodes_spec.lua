@@ -201,6 +201,12 @@ describe("vtmodes", function()
       local cut = rnd(#s + 1)
       local cm, cu = track({ s:sub(1, cut), s:sub(cut + 1) })
       assert.same({ modes, undo }, { cm, cu })
+      -- one byte at a time, no sequence is ever whole in a chunk: the byte
+      -- machine alone reads what the fast path read in the whole string
+      local bytes = {}
+      for i = 1, #s do bytes[i] = s:sub(i, i) end
+      local bm, bu = track(bytes)
+      assert.same({ modes, undo }, { bm, bu }, visible(s))
       vt:feed(undo)
       assert.same({}, vt:modes(), visible(s))
     end

@@ -172,25 +172,31 @@ static void vt_csi_colon(dp_vt *v) {
     v->param = 0;
 }
 
+/* CSI ? ... h (c 'h') or l: the modes named (pending) set or reset; alt
+** is the last alternate-screen mode named. */
+static void vt_dec_commit(dp_vt *v, unsigned pending, unsigned short alt, unsigned char c) {
+    unsigned named = pending & ~DP_VT_CURSOR_HIDDEN;
+    if (c == 'h')
+        v->modes |= named;
+    else
+        v->modes &= ~named;
+    if (pending & DP_VT_CURSOR_HIDDEN) {   /* ?25h shows the cursor */
+        if (c == 'h')
+            v->modes &= ~DP_VT_CURSOR_HIDDEN;
+        else
+            v->modes |= DP_VT_CURSOR_HIDDEN;
+    }
+    if ((pending & DP_VT_ALT) && c == 'h')
+        v->alt = alt;
+}
+
 static void vt_csi_final(dp_vt *v, unsigned char c) {
     v->state = ST_GROUND;
     if (v->flags & (F_BAD | F_INTER))
         return;
     vt_csi_param_end(v);
     if ((v->flags & (F_PRIV | F_MARK)) == F_PRIV && (c == 'h' || c == 'l')) {
-        unsigned named = v->pending & ~DP_VT_CURSOR_HIDDEN;
-        if (c == 'h')
-            v->modes |= named;
-        else
-            v->modes &= ~named;
-        if (v->pending & DP_VT_CURSOR_HIDDEN) {   /* ?25h shows the cursor */
-            if (c == 'h')
-                v->modes &= ~DP_VT_CURSOR_HIDDEN;
-            else
-                v->modes |= DP_VT_CURSOR_HIDDEN;
-        }
-        if ((v->pending & DP_VT_ALT) && c == 'h')
-            v->alt = v->alt_pending;
+        vt_dec_commit(v, v->pending, v->alt_pending, c);
     } else if (!(v->flags & (F_PRIV | F_MARK)) && c == 'm') {
         v->sgr = v->sgr_try;
     }
@@ -277,16 +283,77 @@ static void vt_esc_int_byte(dp_vt *v, unsigned char c) {
         v->state = ST_GROUND;
 }
 
+/* {====================================================================
+** The fast path: a CSI whole in the chunk, of the common form (an
+** optional '?', digits and ';', a final byte), read in place. It gives
+** what the byte machine gives (the fuzz target F6 and vtmodes_spec
+** compare the two); any other form is left to the byte machine.
+** ===================================================================== */
+
+/* The final bytes of a CSI (0x40 to 0x7e). */
+static const unsigned char CSI_FINAL[256] = { [0x40 ... 0x7e] = 1 };
+
+/* A parameter of CSI ? ... ends: the mode it names joins *pending. */
+static void vt_fast_dec_param(unsigned num, unsigned *pending, unsigned short *alt) {
+    unsigned m = vt_dec_mode(num);
+    *pending |= m;
+    if (m == DP_VT_ALT)
+        *alt = (unsigned short)num;
+}
+
+/* p is just after ESC [. Returns the byte after the sequence, or NULL
+** when the byte machine must read it (not whole here, or another form):
+** one pass, the parameters applied as they end, as the machine does. */
+static const unsigned char *vt_csi_fast(dp_vt *v, const unsigned char *p,
+                                        const unsigned char *end) {
+    unsigned num = 0, pending = 0;
+    unsigned short alt = 0;
+    int priv = p < end && *p == '?';
+    p += priv;
+    v->sgr_try = v->sgr;
+    v->ext = 0;
+    for (; p < end; p++) {
+        unsigned c = *p;
+        if (c - '0' <= 9u) {
+            if (num < PARAM_CAP)
+                num = num * 10 + (c - '0');
+            continue;
+        }
+        if (c != ';' && !CSI_FINAL[c])
+            return NULL;
+        if (priv)
+            vt_fast_dec_param(num, &pending, &alt);
+        else
+            vt_sgr_param(v, num, 0, 0);
+        num = 0;
+        if (c == ';')
+            continue;
+        if (priv && (c == 'h' || c == 'l'))
+            vt_dec_commit(v, pending, alt, (unsigned char)c);
+        else if (!priv && c == 'm')
+            v->sgr = v->sgr_try;
+        return p + 1;
+    }
+    return NULL;
+}
+
+/* }==================================================================== */
+
 void dp_vt_scan(dp_vt *v, const char *buf, size_t n) {
     const unsigned char *p = (const unsigned char *)buf;
     const unsigned char *end = p + n;
     while (p < end) {
         unsigned char c;
         if (v->state == ST_GROUND) {
+            const unsigned char *after;
             p = memchr(p, 0x1b, (size_t)(end - p));
             if (p == NULL)
                 return;
             p++;
+            if (p < end && *p == '[' && (after = vt_csi_fast(v, p + 1, end)) != NULL) {
+                p = after;
+                continue;
+            }
             v->state = ST_ESC;
             continue;
         }
