@@ -68,6 +68,21 @@ describe("dockerpty.client", function()
       "bad argument #2 to 'resize' (integer expected, got string)")
   end)
 
+  it("keeps spare connections for ssh:// hosts only: preconnect is a no-op elsewhere", function()
+    local path = os.tmpname()
+    os.remove(path)
+    local fd = tc.listen_unix(path)
+    finally(function() tc.close(fd); os.remove(path) end)
+    local c = client.new{ host = "unix://" .. path }
+    c:preconnect(3)
+    assert.same({ nil, "timeout", "timeout" }, { tc.accept(fd, 100) },
+      "no connection opened ahead for a socket")
+    c:drop_spares()
+    c:close()
+    assert.has_error(function() c:preconnect("2") end,
+      "bad argument #1 to 'preconnect' (integer expected, got string)")
+  end)
+
   it("writes a request with the core's codec (its Host, Content-Length) and our User-Agent", function()
     assert.equal("POST /x HTTP/1.1\r\nUser-Agent: dockerpty/" .. core._VERSION ..
       "\r\nHost: api.moby.localhost\r\nContent-Length: 2\r\n\r\n{}", client.request_text("POST", "/x", {}, "{}"))

@@ -83,6 +83,31 @@ local function ssh_children()
   return kids
 end
 
+-- Our ssh children running dial-stdio, in pid order: { pid =, batch =
+-- (how many times "-o BatchMode=yes" is on its command line: the rig's
+-- wrapper adds one to every ssh), start = (clock ticks after boot) }.
+local function ssh_procs()
+  local list = {}
+  for pid, state in pairs(ssh_children()) do
+    if state == "alive" then
+      local c = io.open("/proc/" .. pid .. "/cmdline")
+      local cmd = c and c:read("a") or ""
+      if c then c:close() end
+      local st = io.open("/proc/" .. pid .. "/stat")
+      local line = st and st:read("l") or ""
+      if st then st:close() end
+      -- field 22, starttime: the 20th after the ")" that ends the name
+      local after = line:match("%)%s(.*)$") or ""
+      local fields = {}
+      for w in after:gmatch("%S+") do fields[#fields + 1] = w end
+      list[#list + 1] = { pid = pid, batch = select(2, cmd:gsub("%z%-o%zBatchMode=yes", "")),
+        start = tonumber(fields[20]) or -1 }
+    end
+  end
+  table.sort(list, function(a, b) return a.pid < b.pid end)
+  return list
+end
+
 local function count(t)
   local n = 0
   for _ in pairs(t) do n = n + 1 end
@@ -183,6 +208,48 @@ describe("ssh:// hosts #docker", function()
     assert.equal("OK", c:ping())
     c:close()
     assert.same({}, ssh_children())
+  end)
+
+  it("opens an exec's hijack connection beside the REST one: a spare, spawned first, never prompting", function()
+    local id = running()
+    local c = dockerpty.client.new{ host = SSH }
+    finally(function() c:close() end)
+    local procs
+    local ok, how, code = dockerpty.exec_command(c, id, "sh -c 'echo x; sleep 0.5; exit 4'", {
+      interactive = false,
+      stdout = function() procs = procs or ssh_procs() end,
+    })
+    assert.same({ nil, "exit", 4 }, { ok, how, code })
+    assert.equal(2, #procs, "the REST child and the session's")
+    local spare, rest = procs[1], procs[2]
+    if rest.batch > spare.batch then spare, rest = rest, spare end
+    assert.equal(rest.batch + 1, spare.batch,
+      "the hijack adds BatchMode=yes to the ssh command the REST child runs (which may prompt)")
+    -- spawned before the first REST request, not after its answers: the
+    -- two handshakes ran side by side
+    assert.is_true(spare.pid < rest.pid and spare.start <= rest.start,
+      ("spare pid %d (tick %d), REST pid %d (tick %d)"):format(spare.pid, spare.start, rest.pid, rest.start))
+    assert.same({}, (function() c:close(); return ssh_children() end)(), "no spare left after close")
+  end)
+
+  it("passes over a spare whose ssh failed (a host that would prompt) and connects as docker does", function()
+    local id = running()
+    -- an ssh that refuses BatchMode, as one asking for a password fails under it
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir " .. shq(dir)))
+    finally(function() os.execute("rm -rf " .. shq(dir)) end)
+    local rig_ssh = sh("command -v ssh").out:gsub("%s+$", "")
+    local f = assert(io.open(dir .. "/ssh", "w"))
+    f:write("#!/bin/sh\nfor a; do [ \"$a\" = BatchMode=yes ] && { echo 'Permission denied (password).' >&2; "
+      .. "exit 255; }; done\nexec " .. shq(rig_ssh) .. ' "$@"\n')
+    f:close()
+    assert(os.execute("chmod +x " .. shq(dir .. "/ssh")))
+    local path = "PATH=" .. shq(dir .. ":" .. os.getenv("PATH"))
+    local ours = dp(SSH, { "exec", id, "sh", "-c", "echo out; echo err >&2; exit 5" }, nil, path)
+    assert.same({ "out\n", "err\n", 5 }, { ours.out, ours.err, ours.code })
+    local theirs = docker(SSH, { "exec", id, "sh", "-c", "echo out; echo err >&2; exit 5" }, nil, path)
+    assert.same({ theirs.out, theirs.err, theirs.code }, { ours.out, ours.err, ours.code })
   end)
 
   it("names the host and ssh's last stderr line when ssh fails, as docker does", function()

@@ -651,8 +651,81 @@ function Client:exec_resize(exec_id, height, width)
   return true
 end
 
+-- {======================================================
+-- Spare connections (ssh:// only). An ssh connection is a child that
+-- spends its start-up in ssh's handshake, while the spawn returns at once;
+-- a caller that knows it will open connections soon (an exec's hijack
+-- beside its REST requests, the requests of a session) asks for them at
+-- its start, so that the handshakes run side by side instead of one after
+-- the other. A spare runs ssh with BatchMode=yes: it never asks the user
+-- anything (a host that wants a password gets a prompt from the ordinary
+-- connection only, and the spare, failed, is passed over). Other
+-- transports connect at once: nothing to gain, nothing done.
+-- See docs/design.md, "Transports".
+-- =======================================================
+
+local SPARE_MAX = 16       -- spares per client
+local SPARE_TTL = 30000    -- ms: an older spare is closed, not used
+
+-- The endpoint of a spare: the same ssh command, never interactive.
+function Client:_spare_ep()
+  if not self._spare_ep_t then
+    local ep = {}
+    for k, v in pairs(self._ep) do ep[k] = v end
+    local argv = { self._ep.ssh[1], "-o", "BatchMode=yes" }
+    table.move(self._ep.ssh, 2, #self._ep.ssh, 4, argv)
+    ep.ssh = argv
+    self._spare_ep_t = ep
+  end
+  return self._spare_ep_t
+end
+
+--- Start opening n connections now, for the next `connect` calls (ssh://
+-- hosts; a no-op on others). At most 16 wait at a time; one left unused
+-- for 30 s, or at `close`, is closed.
+-- @tparam integer n
+-- @usage c:preconnect(2)   -- an exec's hijack and its exit inspect
+function Client:preconnect(n)
+  util.check(1, "preconnect", n, "integer")
+  if not self._ep.ssh then return end
+  local spares = self._spares or {}
+  self._spares = spares
+  for _ = 1, math.min(n, SPARE_MAX - #spares) do
+    local conn = core.connect(self:_spare_ep())
+    if not conn then return end     -- the ordinary connect will say why
+    spares[#spares + 1] = { conn = conn, at = core.now() }
+  end
+end
+
+-- A spare still fresh and alive (its child has not ended: nothing to read
+-- on a connection no request was written to), else nil.
+function Client:_take_spare()
+  local spares = self._spares
+  while spares and spares[1] do
+    local sp = table.remove(spares, 1)
+    if core.now() - sp.at < SPARE_TTL then
+      local _, _, name = sp.conn:recv(1, 0)
+      if name == "timeout" then return sp.conn end
+    end
+    sp.conn:close()
+  end
+end
+
+--- Close the spares not taken (a caller whose plan changed).
+-- @usage c:drop_spares()
+function Client:drop_spares()
+  for i, sp in ipairs(self._spares or {}) do
+    sp.conn:close()
+    self._spares[i] = nil
+  end
+end
+
+-- }======================================================
+
 --- Open a connection to the daemon (connect-only), for hijacks and waits.
 function Client:_connect()
+  local spare = self:_take_spare()
+  if spare then return spare end
   local conn, msg, name = core.connect(self._ep)
   if not conn then errors.connect_failure(self:where(), msg, name, self._ep.connect_timeout) end
   return conn
@@ -898,6 +971,7 @@ end
 -- @usage c:close()
 function Client:close()
   if self._http then self._http:close(); self._http = nil end
+  self:drop_spares()
 end
 
 -- {======================================================

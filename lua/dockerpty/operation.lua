@@ -602,6 +602,9 @@ local function create_exec(fname, client, container, command, opts)
   refuse_tty(want_tty, attach_stdin, o.stdin)
   local local_size = tty.size(o.stdout) or tty.size(o.stdin)
   local rec = M.open_record(o, command, local_size)   -- a bad path fails first
+  -- over ssh, the hijack's connection shakes hands while the REST one does
+  -- (a client of the caller's own making may have no spares)
+  if client.preconnect then client:preconnect(1) end
   local made, exec = pcall(function()
     -- inspect first, so "no such container" wins and no exec is left behind
     client:inspect_container(container)
@@ -617,6 +620,7 @@ local function create_exec(fname, client, container, command, opts)
   end)
   if not made then
     if rec then rec:close() end
+    if client.drop_spares then client:drop_spares() end
     error(exec, 0)
   end
   -- the exec is as created: no inspect needed before starting it

@@ -155,9 +155,22 @@ local pings = setmetatable({}, { __mode = "k" })
 -- One ping per client, however many sessions start at once: the first
 -- asks (its session noted in `pings`); the others look again every few
 -- ms until the version is settled, or take over when the asker went away.
+-- Over ssh, connections the session will open soon shake hands now, side
+-- by side (Client:preconnect; other transports keep no spares).
+local function preconnect(s, n)
+  if s.client.preconnect then s.client:preconnect(n) end
+end
+
 function phases.version(s)
   local c = s.client
   local asker = pings[c]
+  if not s.preconnected then
+    s.preconnected = true
+    -- exec: create, start; run: inspect, wait, attach; and the ping it may ask
+    local n = s.kind == "exec" and 2 or 3
+    if not c:version_settled() and not (asker and asker ~= s and not asker.done) then n = n + 1 end
+    preconnect(s, n)
+  end
   if not c:version_settled() and asker and asker ~= s and not asker.done then
     s.retry_at = core.now() + 5
     return false
@@ -212,6 +225,7 @@ function phases.start(s)
   s.op = operation.ExecOperation.created(s.client, s.exec_id,
     { tty = s.tty, stdin = s.stdin_open }, s.o)
   s:_stream(conn)
+  preconnect(s, 1)      -- the exit inspect's, ready when the output ends
   return true
 end
 
@@ -249,6 +263,7 @@ end
 
 function phases.attach(s)
   local op = s.op
+  if not op:was_running() and not s.reqs.attach then preconnect(s, 1) end   -- startc's
   local r = s:_ask("attach", "POST", "/containers/" .. util.urlencode(s.container) .. "/attach",
     { query = s.client:attach_query(op:attach_params()), hijack = true,
       what = "attach to " .. s.container })
