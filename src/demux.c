@@ -142,21 +142,6 @@ int dp_demux_next(dp_demux *d, const char *buf, size_t len, size_t *used,
     return DP_DEMUX_NEED;
 }
 
-int dp_demux_in_payload(const dp_demux *d, uint64_t *left) {
-    if (d->err != 0 || d->stream < 0 || d->stream > 2 || d->remain == 0)
-        return 0;
-    *left = d->remain;
-    return d->stream == 2 ? 2 : 1;
-}
-
-void dp_demux_skip(dp_demux *d, uint64_t n) {
-    if (d->err != 0 || d->stream < 0 || d->stream > 2)
-        return;
-    d->remain -= n < d->remain ? n : d->remain;
-    if (d->remain == 0)
-        d->stream = -1;
-}
-
 int dp_demux_eof(const dp_demux *d) {
     if (d->hlen > 0)
         return DP_DEMUX_TRUNC_HEADER;

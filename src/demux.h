@@ -47,15 +47,6 @@ void dp_demux_init(dp_demux *d);
 int dp_demux_next(dp_demux *d, const char *buf, size_t len, size_t *used,
                   int *stream, const char **piece, size_t *n);
 
-/* Inside a stdout or stderr payload (a frame of type 0, 1 or 2 whose
-** bytes are not all seen): its stream as dp_demux_next reports it (1 or
-** 2), and in *left the bytes it still has; else 0. */
-int dp_demux_in_payload(const dp_demux *d, uint64_t *left);
-
-/* n (at most *left of dp_demux_in_payload) payload bytes were taken
-** elsewhere (spliced past the decoder): account for them. */
-void dp_demux_skip(dp_demux *d, uint64_t n);
-
 /* At EOF: DP_DEMUX_CLEAN, _TRUNC_HEADER (1..7 header bytes held) or
 ** _TRUNC_PAYLOAD (inside a payload). */
 int dp_demux_eof(const dp_demux *d);

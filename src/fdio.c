@@ -140,26 +140,6 @@ static ssize_t fdio_write_fifo(const dp_fdio *f, const char *buf, size_t n) {
     return r;
 }
 
-ssize_t dp_fdio_splice_from(const dp_fdio *f, int from, size_t n) {
-    sigset_t old;
-    int was_pending;
-    ssize_t r;
-    if (!f->fifo || f->mode == DP_FD_SHARED) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (batch_depth > 0) {
-        r = splice(from, NULL, f->fd, NULL, n, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-        if (r < 0 && errno == EPIPE)
-            batch_epipe = 1;
-        return r;
-    }
-    was_pending = pipe_guard(&old);
-    r = splice(from, NULL, f->fd, NULL, n, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-    pipe_unguard(&old, r, errno, was_pending);
-    return r;
-}
-
 ssize_t dp_fdio_write(const dp_fdio *f, const char *buf, size_t n) {
     if (f->mode == DP_FD_SOCKET)
         return send(f->fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);

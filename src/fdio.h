@@ -51,12 +51,6 @@ int dp_fdio_nonblocking(const dp_fdio *f);
 ** (EAGAIN when nothing can move now). */
 ssize_t dp_fdio_read(const dp_fdio *f, char *buf, size_t n);
 ssize_t dp_fdio_write(const dp_fdio *f, const char *buf, size_t n);
-/* Zero copy: up to n bytes from the socket `from` straight into the pipe
-** f (a private description: never blocks), with splice(2) and the SIGPIPE
-** guard of a write. -1 with errno: EAGAIN when the socket has nothing or
-** the pipe no room, EINVAL when f is not such a pipe. */
-ssize_t dp_fdio_splice_from(const dp_fdio *f, int from, size_t n);
-
 /* Pipe writes between these two share one SIGPIPE guard (no Lua code may
 ** run between them); nested, per thread. */
 void dp_fdio_batch_begin(void);

@@ -32,11 +32,6 @@
 ** frame by frame) share one SIGPIPE guard (fdio.h) when no Lua function is
 ** called meanwhile: three system calls fewer per write.
 **
-** Zero copy: payload bytes that go to a pipe untouched (no tap, no mode
-** tracking, nothing queued before them) move from a unix socket to the
-** pipe inside the kernel with splice(2), never through rbuf; while frames
-** are large, only their 8 header bytes are read. See "Zero copy" below.
-**
 ** A write error on an fd sink (the reader went away: EPIPE; a full disk:
 ** ENOSPC; EIO) ends the pump with that error: output must not be read and
 ** thrown away. On a connection sink (stdin to the daemon) the daemon has
@@ -67,8 +62,6 @@ static const char *const state_names[] = {
 #define COALESCE_MIN     8192   /* reads smaller than this never wait */
 #define COALESCE_FLOW_US 10000  /* reads further apart are not one stream */
 #define COALESCE_SHORT   100    /* waits shorter than this (us) are not worth it */
-#define SPLICE_MIN       4096   /* payloads shorter than this are copied */
-#define SPLICE_MAX       (1u << 20)   /* most bytes one splice is asked for */
 
 /*
 ** {======================================================
@@ -572,15 +565,15 @@ static int read_fd(runctx *rc, pump *p, int pidx, size_t *n, int *drained) {
     return RD_DATA;
 }
 
-/* A connection source: one recv of at most want (<= rcap) bytes into rbuf. */
-static int read_conn(runctx *rc, pump *p, int pidx, size_t *n, int *drained, size_t want) {
+/* A connection source: one recv into rbuf. */
+static int read_conn(runctx *rc, pump *p, int pidx, size_t *n, int *drained) {
     int e;
     if (!conn_alive(p->src_conn)) {
         pump_fail(p, "closed", "connection closed");
         p->src_eof = 1;
         return RD_STOP;
     }
-    e = dp_conn_recv(p->src_conn, p->rbuf, want, n);
+    e = dp_conn_recv(p->src_conn, p->rbuf, p->rcap, n);
     if (e == EAGAIN) {
         p->src_ready = dp_conn_pending(p->src_conn) > 0;
         return RD_STOP;
@@ -597,97 +590,9 @@ static int read_conn(runctx *rc, pump *p, int pidx, size_t *n, int *drained, siz
     }
     /* Likewise on a plain socket; TLS may hold decrypted bytes that poll()
     ** does not see, so there we read to EAGAIN. */
-    *drained = *n < want && !p->src_conn->tls && dp_conn_pending(p->src_conn) == 0;
+    *drained = *n < p->rcap && !p->src_conn->tls && dp_conn_pending(p->src_conn) == 0;
     return RD_DATA;
 }
-
-/* {======================================================
-** Zero copy. A payload of SPLICE_MIN bytes or more (or a tty's stream)
-** whose sink is a pipe of our own description moves from a unix socket
-** (the unix transport: no TLS, no bytes of ours held before it) to the
-** pipe with splice(2). While frames are that large, only the header of
-** the next one is read, so that its payload goes so too. Whatever splice
-** does not settle (EOF, an error, no data, no room in the pipe) is left
-** to the ordinary read, which reports it or copies (and queues) as ever.
-** ======================================================= */
-
-static int splice_sink_ok(const sink *s) {
-    return s->kind == EP_FD && !s->broken && s->io.fifo && s->io.mode == DP_FD_PRIVATE;
-}
-
-static int splice_source_ok(const pump *p) {
-    return !p->no_splice && p->src_kind == EP_CONN && conn_alive(p->src_conn) &&
-           p->src_conn->tr.ops == &dp_tr_unix && dp_conn_pending(p->src_conn) == 0 &&
-           !p->has_tap && !p->track_modes && !p->use_escape && queue_pending(p) == 0;
-}
-
-/* The sink (0 or 1) the next source bytes may be spliced to, with *max
-** the most; -1 when they go through rbuf. *hdr > 0: between frames, read
-** just the header's bytes (then its payload may be spliced). */
-static int splice_sink(pump *p, size_t *max, size_t *hdr) {
-    uint64_t left = SPLICE_MAX;
-    int which = 0;
-    *hdr = 0;
-    if (!splice_source_ok(p))
-        return -1;
-    if (p->use_demux) {
-        int stream = dp_demux_in_payload(&p->dm, &left);
-        if (stream == 0) {
-            if (p->hdr_reads && p->dm.err == 0 && p->dm.stream < 0 &&
-                (splice_sink_ok(&p->sinks[0]) || splice_sink_ok(&p->sinks[1])))
-                *hdr = 8 - p->dm.hlen;
-            return -1;
-        }
-        if (left < SPLICE_MIN) {
-            p->hdr_reads = 0;        /* small frames: read them many at a time */
-            return -1;
-        }
-        which = stream == 2 && p->nsinks > 1 ? 1 : 0;
-    }
-    if (!splice_sink_ok(&p->sinks[which]))
-        return -1;
-    *max = left < SPLICE_MAX ? (size_t)left : SPLICE_MAX;
-    return which;
-}
-
-/* What one splice did. */
-enum { SP_COPY,     /* nothing settled: the ordinary read goes on */
-       SP_MOVED,    /* bytes moved, or the pipe's reader is gone */
-       SP_WAIT };   /* nothing to move: wait for the socket */
-
-/* One splice to sink `which`. EAGAIN means an empty socket or a full
-** pipe: the first time, wait for the socket (the usual case: we are
-** faster than the daemon); again right after poll() said it is readable,
-** the pipe is full: copy and queue, which waits for the pipe. */
-static int splice_step(pump *p, int which, size_t max) {
-    sink *s = &p->sinks[which];
-    ssize_t r = dp_fdio_splice_from(&s->io, p->src_conn->fd, max);
-    int e = errno;
-    if (r > 0) {
-        p->bytes_in += (unsigned long long)r;
-        p->bytes_out += (unsigned long long)r;
-        p->splices++;
-        p->hdr_reads = 1;
-        p->splice_again = 0;
-        p->last_active = dp_now_ms();
-        if (p->use_demux)
-            dp_demux_skip(&p->dm, (uint64_t)r);
-        return SP_MOVED;
-    }
-    if (r < 0 && e == EPIPE) {
-        sink_failed(p, s, EPIPE);
-        return SP_MOVED;
-    }
-    if (r < 0 && (e == EAGAIN || e == EWOULDBLOCK)) {
-        p->splice_again = !p->splice_again;
-        return p->splice_again ? SP_WAIT : SP_COPY;
-    }
-    if (r < 0 && e != EINTR)
-        p->no_splice = 1;           /* not for these fds: copy from now on */
-    return SP_COPY;                 /* EOF or an error: the read reports it */
-}
-
-/* }====================================================== */
 
 /* Read the source while the sinks have room, until EAGAIN or EOF. */
 static void pump_read(runctx *rc, pump *p, int pidx) {
@@ -708,23 +613,12 @@ static void pump_read(runctx *rc, pump *p, int pidx) {
             p->src_ready = !src_shared(p);
             return;
         }
-        if (p->src_kind == EP_QUEUE || p->src_kind == EP_STRING) {
+        if (p->src_kind == EP_QUEUE || p->src_kind == EP_STRING)
             got = read_memory(rc, p, pidx);
-        } else if (p->src_kind == EP_FD) {
+        else if (p->src_kind == EP_FD)
             got = read_fd(rc, p, pidx, &n, &drained);
-        } else {
-            size_t max = 0, hdr = 0;
-            int to = splice_sink(p, &max, &hdr), sp = SP_COPY;
-            if (to >= 0)
-                sp = splice_step(p, to, max);
-            if (sp == SP_MOVED)
-                continue;
-            if (sp == SP_WAIT) {
-                p->src_ready = 0;
-                return;
-            }
-            got = read_conn(rc, p, pidx, &n, &drained, hdr ? hdr : p->rcap);
-        }
+        else
+            got = read_conn(rc, p, pidx, &n, &drained);
         if (got == RD_STOP)
             return;
         if (got == RD_NEXT)
@@ -1084,22 +978,19 @@ static int pump_m_status(lua_State *L) {
 /***
 ** Counters: bytes read from the source, bytes delivered to sinks, bytes
 ** pending, reads that returned data, waits the coalescing made before a
-** read ("defers"), payloads moved by splice(2) without a copy ("splices"),
-** the truncation at EOF ("header", "payload" or nil), and
+** read ("defers"), the truncation at EOF ("header", "payload" or nil), and
 ** `failed_sink` (1 or 2) when a sink's write error ended the pump.
 ** @function Pump:stats
 */
 static int pump_m_stats(lua_State *L) {
     pump *p = dp_pump_check(L, 1);
-    lua_createtable(L, 0, 8);
+    lua_createtable(L, 0, 7);
     lua_pushinteger(L, (lua_Integer)p->bytes_in);
     lua_setfield(L, -2, "bytes_in");
     lua_pushinteger(L, (lua_Integer)p->reads);
     lua_setfield(L, -2, "reads");
     lua_pushinteger(L, (lua_Integer)p->defers);
     lua_setfield(L, -2, "defers");
-    lua_pushinteger(L, (lua_Integer)p->splices);
-    lua_setfield(L, -2, "splices");
     lua_pushinteger(L, (lua_Integer)p->bytes_out);
     lua_setfield(L, -2, "bytes_out");
     lua_pushinteger(L, (lua_Integer)queue_pending(p));

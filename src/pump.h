@@ -90,10 +90,6 @@ typedef struct pump {
     size_t src_cap;         /* the source's buffer (pipe size...); 0: not known yet */
     unsigned long long reads;   /* reads that returned data */
     unsigned long long defers;  /* waits the coalescing made */
-    int no_splice;          /* splice failed for good here: copy only */
-    int hdr_reads;          /* frames are large: read headers alone, splice payloads */
-    int splice_again;       /* the last splice found nothing to move (EAGAIN) */
-    unsigned long long splices; /* splices that moved bytes */
     int track_modes;        /* scan what the first sink took for terminal modes */
     dp_vt vt;               /* the modes those bytes left on */
 } pump;
