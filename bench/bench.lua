@@ -494,8 +494,9 @@ local function fig6_once(c, dir)
   elseif c.key == "docker" then
     sh(("rm -rf %s && mkdir -p %s"):format(q(dir), q(dir)))
     local one = c.cmd("exec", "-i", CONTAINER, MANY_CMD)
-    local script = ("seq 0 %d | xargs -P %d -I N sh -c %s"):format(SESSIONS - 1, PARALLEL,
-      q(("printf hi | %s >%s/N.out 2>%s/N.err; echo $? >%s/N.code"):format(one, dir, dir, dir)))
+    -- "{}", never a letter: xargs -I replaces it in the temporary dir's name too
+    local script = ("seq 0 %d | xargs -P %d -I {} sh -c %s"):format(SESSIONS - 1, PARALLEL,
+      q(("printf hi | %s >%s/{}.out 2>%s/{}.err; echo $? >%s/{}.code"):format(one, dir, dir, dir)))
     local t0 = core.now()
     res = timed("sh -c " .. q(script), nil, nil, 300)
     ms = core.now() - t0
