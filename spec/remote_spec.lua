@@ -250,6 +250,25 @@ describe("ssh:// hosts #docker", function()
     assert.same({ "out\n", "err\n", 5 }, { ours.out, ours.err, ours.code })
     local theirs = docker(SSH, { "exec", id, "sh", "-c", "echo out; echo err >&2; exit 5" }, nil, path)
     assert.same({ theirs.out, theirs.err, theirs.code }, { ours.out, ours.err, ours.code })
+    -- a session takes its first spare at once, before that ssh has failed:
+    -- the request starts again on an ordinary connection
+    local prog = os.tmpname()
+    f = assert(io.open(prog, "w"))
+    f:write(([[
+      local dockerpty = require("dockerpty")
+      local c = dockerpty.client.new{ host = %q }
+      local got = {}
+      local s = dockerpty.session.exec(c, %q, { "sh", "-c", "echo out; exit 6" },
+        { stdin = false, stdout = function(x) got[#got + 1] = x end })
+      local _, how, code = s:wait()
+      io.write(how, " ", code, " ", table.concat(got))
+      c:close()
+    ]]):format(SSH, id))
+    f:close()
+    finally(function() os.remove(prog) end)
+    local r = sh(("env %s LUA_PATH=%s LUA_CPATH=%s lua5.4 %s"):format(path, shq(package.path),
+      shq(package.cpath), shq(prog)))
+    assert.same({ "exit 6 out\n", 0 }, { r.out, r.code }, r.err)
   end)
 
   it("names the host and ssh's last stderr line when ssh fails, as docker does", function()

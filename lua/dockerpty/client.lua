@@ -687,7 +687,7 @@ end
 -- @usage c:preconnect(2)   -- an exec's hijack and its exit inspect
 function Client:preconnect(n)
   util.check(1, "preconnect", n, "integer")
-  if not self._ep.ssh then return end
+  if not self._ep.ssh or self._spares_refused then return end
   local spares = self._spares or {}
   self._spares = spares
   for _ = 1, math.min(n, SPARE_MAX - #spares) do
@@ -711,6 +711,15 @@ function Client:_take_spare()
   end
 end
 
+--- A spare's ssh ended before any answer (the host may want what
+-- BatchMode refuses: a password): no more spares for this client; the
+-- caller tries once more on an ordinary connection (`connect(true)`).
+-- @usage if spare and name == "ssh" then c:spare_failed() end
+function Client:spare_failed()
+  self._spares_refused = true
+  self:drop_spares()
+end
+
 --- Close the spares not taken (a caller whose plan changed).
 -- @usage c:drop_spares()
 function Client:drop_spares()
@@ -722,10 +731,11 @@ end
 
 -- }======================================================
 
---- Open a connection to the daemon (connect-only), for hijacks and waits.
-function Client:_connect()
-  local spare = self:_take_spare()
-  if spare then return spare end
+--- Open a connection to the daemon (connect-only), for hijacks and waits:
+-- a spare when there is one (then a second value, true), unless `fresh`.
+function Client:_connect(fresh)
+  local spare = not fresh and self:_take_spare()
+  if spare then return spare, true end
   local conn, msg, name = core.connect(self._ep)
   if not conn then errors.connect_failure(self:where(), msg, name, self._ep.connect_timeout) end
   return conn
@@ -768,12 +778,16 @@ end
 
 -- Write a request on a fresh connection and read the response head.
 -- Returns conn, status, headers; raises on transport errors.
-function Client:_exchange(method, path, headers, body, timeout)
-  local conn = self:_connect()
+function Client:_exchange(method, path, headers, body, timeout, fresh)
+  local conn, spare = self:_connect(fresh)
   local req = M.request_text(method, path, headers, body)
   local ok, msg, name = conn:send(req, timeout or self._timeout)
   if not ok then
     conn:close()
+    if spare and name == "ssh" then     -- once more, as without spares
+      self:spare_failed()
+      return self:_exchange(method, path, headers, body, timeout, true)
+    end
     -- an ssh child that ended: "cannot connect ... ssh://h: <its last stderr line>"
     if name == "ssh" then errors.connect_failure(self:where(), msg, name) end
     errors.from_core(msg, name, ("%s %s at %s"):format(method, path, self:where()))
@@ -782,6 +796,10 @@ function Client:_exchange(method, path, headers, body, timeout)
   if not status then
     conn:close()
     local n = hdrs
+    if spare and n == "ssh" then
+      self:spare_failed()
+      return self:_exchange(method, path, headers, body, timeout, true)
+    end
     if n == "ssh" then errors.connect_failure(self:where(), reason, n) end
     errors.raise(errors.kind_of(n), ("%s %s at %s: %s"):format(method, path, self:where(), reason),
       nil, { name = n })

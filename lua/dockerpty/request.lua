@@ -51,8 +51,25 @@ function M.new(client, method, path, opts)
     dec = not opts.hijack and core.http_decoder{ head = method == "HEAD" } or nil,
     deadline = core.now() + (opts.timeout or client:request_timeout()),
   }, Request)
-  self.conn = client:connect()
+  self.conn, self.spare = client:connect()
   return self
+end
+
+-- A spare (Client:preconnect) whose ssh ended before any answer, as one
+-- the host refused under BatchMode would ("ssh" from a send or a head,
+-- ECONNABORTED from a read: the child ended in failure): once more on an
+-- ordinary connection, as if there had been no spare. True when it
+-- starts again.
+function Request:_again(name)
+  if (name ~= "ssh" and name ~= "ECONNABORTED") or not self.spare or self.status
+      or #self.parts > 0 then
+    return false
+  end
+  self.client:spare_failed()
+  self.conn:close()
+  self.conn, self.spare = self.client:connect(true), false
+  self.sent, self.state = 0, "send"
+  return true
 end
 
 --- The fd to wait on, and for what ("w" while sending, else "r").
@@ -83,6 +100,7 @@ function Request:_send()
     return true
   end
   self.sent = self.sent + (sent or 0)
+  if self:_again(name) then return true end
   if name ~= "timeout" then self:_fail(errors.kind_of(name), msg, name) end
   return false
 end
@@ -92,6 +110,7 @@ function Request:_head()
   local status, reason, hdrs = self.conn:read_head(0)
   if not status then
     if hdrs == "timeout" then return false end
+    if self:_again(hdrs) then return true end
     self:_fail(errors.kind_of(hdrs), reason, hdrs)
   end
   self.status, self.headers = status, hdrs
@@ -114,6 +133,8 @@ function Request:_read()
       ok, piece, fname = self.dec:feed(s)
     elseif name == "closed" then
       ok, piece, fname = self.dec:eof()
+    elseif self:_again(name) then
+      return true
     else
       self:_fail(errors.kind_of(name), msg, name)
     end

@@ -123,13 +123,17 @@ end
 -- else nil (its fd watched for what it waits for).
 function Session:_poll_req(name)
   local r = self.reqs[name]
-  local fd = r.conn and r:fd()
+  local conn = r.conn
+  local fd = conn and r:fd()
   if r:step() then
     if fd then self.lp:watch(fd, nil) end
     self.reqs[name] = nil
     return r
   end
-  self.lp:watch(fd, r:events())
+  -- a request that started again on another connection (a failed spare):
+  -- the old fd out first, even when the new one has its number
+  if r.conn ~= conn and fd then self.lp:watch(fd, nil) end
+  self.lp:watch(r:fd(), r:events())
   self.lp_stepped = false     -- the loop's epoll set must take the new watch
   return nil
 end
