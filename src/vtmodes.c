@@ -119,7 +119,7 @@ static unsigned vt_dec_mode(unsigned p) {
 /* One SGR parameter, applied to the tentative state. `colon`: it has
 ** ':' subparameters, the first being sub1. The ';' forms of 38, 48 and 58
 ** (5;n and 2;r;g;b) are followed by values that are not SGR codes. */
-static void vt_sgr_param(dp_vt *v, unsigned p, int colon, unsigned sub1) {
+static inline void vt_sgr_param(dp_vt *v, unsigned p, int colon, unsigned sub1) {
     int g;
     if (v->ext >= 2) {           /* a colour value: skip it */
         v->ext = (unsigned char)(v->ext == 2 ? 0 : v->ext - 1);
