@@ -1055,8 +1055,11 @@ Client.api_path = Client._path
 --- Decode an answer as `json` does (for a request made elsewhere).
 Client.decode = Client._decode
 
---- A new connection to the daemon (connect-only), as hijacks and waits use.
+--- A new connection to the daemon (connect-only), as hijacks and waits use:
+-- a spare of `preconnect` when there is one, unless `fresh`.
+-- @tparam[opt] boolean fresh true: never a spare
 -- @treturn dockerpty.Conn
+-- @treturn boolean|nil true when it is a spare
 Client.connect = Client._connect
 
 --- The REST requests' timeout, in ms.
