@@ -156,15 +156,15 @@ local phases = {}
 -- keys: a client the sessions dropped takes its entry with it.
 local pings = setmetatable({}, { __mode = "k" })
 
--- One ping per client, however many sessions start at once: the first
--- asks (its session noted in `pings`); the others look again every few
--- ms until the version is settled, or take over when the asker went away.
 -- Over ssh, connections the session will open soon shake hands now, side
 -- by side (Client:preconnect; other transports keep no spares).
 local function preconnect(s, n)
   if s.client.preconnect then s.client:preconnect(n) end
 end
 
+-- One ping per client, however many sessions start at once: the first
+-- asks (its session noted in `pings`); the others look again every few
+-- ms until the version is settled, or take over when the asker went away.
 function phases.version(s)
   local c = s.client
   local asker = pings[c]
