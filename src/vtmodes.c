@@ -146,15 +146,21 @@ static inline void vt_sgr_param(dp_vt *v, unsigned p, int colon, unsigned sub1) 
         v->ext = 1;
 }
 
+/* A parameter of CSI ? ... ends: the mode it names joins *pending, and
+** an alternate-screen mode is noted in *alt. */
+static void vt_dec_param(unsigned p, unsigned *pending, unsigned short *alt) {
+    unsigned m = vt_dec_mode(p);
+    *pending |= m;
+    if (m == DP_VT_ALT)
+        *alt = (unsigned short)p;
+}
+
 /* The parameter just read ends (at ';' or the final byte). */
 static void vt_csi_param_end(dp_vt *v) {
     unsigned p = v->nsub ? v->main : v->param;
     unsigned sub1 = v->nsub == 1 ? v->param : v->sub1;
     if (v->flags & F_PRIV) {
-        unsigned m = vt_dec_mode(p);
-        v->pending |= m;
-        if (m == DP_VT_ALT)
-            v->alt_pending = (unsigned short)p;
+        vt_dec_param(p, &v->pending, &v->alt_pending);
     } else if (!(v->flags & F_MARK)) {
         vt_sgr_param(v, p, v->nsub != 0, sub1);
     }
@@ -293,14 +299,6 @@ static void vt_esc_int_byte(dp_vt *v, unsigned char c) {
 /* The final bytes of a CSI (0x40 to 0x7e). */
 static const unsigned char CSI_FINAL[256] = { [0x40 ... 0x7e] = 1 };
 
-/* A parameter of CSI ? ... ends: the mode it names joins *pending. */
-static void vt_fast_dec_param(unsigned num, unsigned *pending, unsigned short *alt) {
-    unsigned m = vt_dec_mode(num);
-    *pending |= m;
-    if (m == DP_VT_ALT)
-        *alt = (unsigned short)num;
-}
-
 /* p is just after ESC [. Returns the byte after the sequence, or NULL
 ** when the byte machine must read it (not whole here, or another form):
 ** one pass, the parameters applied as they end, as the machine does. */
@@ -322,7 +320,7 @@ static const unsigned char *vt_csi_fast(dp_vt *v, const unsigned char *p,
         if (c != ';' && !CSI_FINAL[c])
             return NULL;
         if (priv)
-            vt_fast_dec_param(num, &pending, &alt);
+            vt_dec_param(num, &pending, &alt);
         else
             vt_sgr_param(v, num, 0, 0);
         num = 0;

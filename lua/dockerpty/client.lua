@@ -711,13 +711,20 @@ function Client:_take_spare()
   end
 end
 
---- A spare's ssh ended before any answer (the host may want what
--- BatchMode refuses: a password): no more spares for this client; the
--- caller tries once more on an ordinary connection (`connect(true)`).
--- @usage if spare and name == "ssh" then c:spare_failed() end
-function Client:spare_failed()
+--- Whether a failure (its NAME) on a connection `connect` gave is a spare
+-- whose ssh ended before any answer, as under BatchMode on a host that
+-- wants a password ("ssh" from a send or a head, ECONNABORTED from a
+-- read). Then the client makes no more spares, and the caller tries once
+-- more on an ordinary connection (`connect(true)`).
+-- @tparam boolean|nil spare connect's second value
+-- @tparam string name the failure's NAME
+-- @treturn boolean
+-- @usage if c:spare_lost(spare, name) then conn = c:connect(true) end
+function Client:spare_lost(spare, name)
+  if not spare or (name ~= "ssh" and name ~= "ECONNABORTED") then return false end
   self._spares_refused = true
   self:drop_spares()
+  return true
 end
 
 --- Close the spares not taken (a caller whose plan changed).
@@ -784,8 +791,7 @@ function Client:_exchange(method, path, headers, body, timeout, fresh)
   local ok, msg, name = conn:send(req, timeout or self._timeout)
   if not ok then
     conn:close()
-    if spare and name == "ssh" then     -- once more, as without spares
-      self:spare_failed()
+    if self:spare_lost(spare, name) then     -- once more, as without spares
       return self:_exchange(method, path, headers, body, timeout, true)
     end
     -- an ssh child that ended: "cannot connect ... ssh://h: <its last stderr line>"
@@ -796,8 +802,7 @@ function Client:_exchange(method, path, headers, body, timeout, fresh)
   if not status then
     conn:close()
     local n = hdrs
-    if spare and n == "ssh" then
-      self:spare_failed()
+    if self:spare_lost(spare, n) then
       return self:_exchange(method, path, headers, body, timeout, true)
     end
     if n == "ssh" then errors.connect_failure(self:where(), reason, n) end

@@ -55,17 +55,13 @@ function M.new(client, method, path, opts)
   return self
 end
 
--- A spare (Client:preconnect) whose ssh ended before any answer, as one
--- the host refused under BatchMode would ("ssh" from a send or a head,
--- ECONNABORTED from a read: the child ended in failure): once more on an
--- ordinary connection, as if there had been no spare. True when it
--- starts again.
+-- A spare (Client:preconnect) whose ssh ended before any answer
+-- (Client:spare_lost): once more on an ordinary connection, as if there
+-- had been no spare. True when it starts again.
 function Request:_again(name)
-  if (name ~= "ssh" and name ~= "ECONNABORTED") or not self.spare or self.status
-      or #self.parts > 0 then
+  if self.status or #self.parts > 0 or not self.client:spare_lost(self.spare, name) then
     return false
   end
-  self.client:spare_failed()
   self.conn:close()
   self.conn, self.spare = self.client:connect(true), false
   self.sent, self.state = 0, "send"

@@ -168,14 +168,15 @@ end
 function phases.version(s)
   local c = s.client
   local asker = pings[c]
+  local another_asks = asker and asker ~= s and not asker.done
   if not s.preconnected then
     s.preconnected = true
     -- exec: create, start; run: inspect, wait, attach; and the ping it may ask
     local n = s.kind == "exec" and 2 or 3
-    if not c:version_settled() and not (asker and asker ~= s and not asker.done) then n = n + 1 end
+    if not c:version_settled() and not another_asks then n = n + 1 end
     preconnect(s, n)
   end
-  if not c:version_settled() and asker and asker ~= s and not asker.done then
+  if not c:version_settled() and another_asks then
     s.retry_at = core.now() + 5
     return false
   end
