@@ -60,6 +60,7 @@ build = {
       libraries = { "dl" },
     },
     ["dockerpty"] = "lua/dockerpty/init.lua",
+    ["dockerpty.blocking"] = "lua/dockerpty/blocking.lua",
     ["dockerpty.cli"] = "lua/dockerpty/cli.lua",
     ["dockerpty.client"] = "lua/dockerpty/client.lua",
     ["dockerpty.config"] = "lua/dockerpty/config.lua",

@@ -127,6 +127,38 @@ describe("dockerpty command line", function()
     assert.same({ 0, "dockerpty version " .. dockerpty._VERSION .. "\n", "" }, { r.code, r.out, r.err })
   end)
 
+  it("loads neither the session engine nor the Swarm code, nor the recorder until it records", function()
+    -- a fresh interpreter: what the command compiles before its first request
+    local probe = "local cli = require('dockerpty.cli') "
+      .. "local blocking = require('dockerpty.blocking') "
+      .. "local names = {} "
+      .. "for _, m in ipairs({ 'dockerpty', 'dockerpty.session', 'dockerpty.service', "
+      .. "'dockerpty.io', 'dockerpty.record' }) do "
+      .. "if package.loaded[m] then names[#names + 1] = m end end "
+      .. "io.write(table.concat(names, ' '), '|', tostring(type(cli.main) == 'function'), '|') "
+      .. "local d = require('dockerpty') "
+      .. "io.write(tostring(d.exec_command == blocking.exec_command and d.start == blocking.start "
+      .. "and d.run == blocking.run and d.start_exec == blocking.start_exec "
+      .. "and d.exec_create == blocking.exec_create), ' ', type(d.session), ' ', type(d.service))"
+    local p = assert(io.popen(("env LUA_PATH=%s LUA_CPATH=%s lua5.4 -e %s 2>&1"):format(
+      shq(package.path), shq(package.cpath), shq(probe))))
+    local out = p:read("a")
+    p:close()
+    assert.equal("|true|true table table", out)
+    -- a path to record to loads the recorder, and the recording is made
+    local cast = os.tmpname()
+    finally(function() os.remove(cast) end)
+    local operation = require("dockerpty.operation")
+    local o = operation.options("exec_command", { record = cast, stdin = false })
+    local rec = operation.open_record(o, { "true" }, { 24, 80 })
+    assert.is_true(operation.is_recorder(rec))
+    assert.is_false(operation.is_recorder({}))
+    rec:close()
+    local f = assert(io.open(cast, "rb"))
+    assert.matches('^{"version": ?2', f:read("a"))
+    f:close()
+  end)
+
   it("prints the commands with --help, and without a command", function()
     local r = dp({ "--help" })
     assert.equal(0, r.code)

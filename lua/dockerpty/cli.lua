@@ -5,11 +5,15 @@
 -- CLI sets, help texts, messages and exit statuses. Creating, attaching,
 -- raw mode, resize, detach, removal and exit codes are the library's.
 -- @module dockerpty.cli
-local dockerpty = require("dockerpty")
+-- The façade's entry points without the rest of `dockerpty` (the session
+-- engine, Swarm services): a command loads only what it runs.
+local blocking = require("dockerpty.blocking")
+local clientlib = require("dockerpty.client")
 local config = require("dockerpty.config")
+local core = require("dockerpty.core")
+local errors = require("dockerpty.errors")
+local tty = require("dockerpty.tty")
 local cjson = require("cjson")
-
-local core, errors, tty = dockerpty.core, dockerpty.errors, dockerpty.tty
 
 local M = {}
 
@@ -1027,7 +1031,7 @@ function run.run(cl, o, args)
   record_opts(o, sopts)
   if a and not a.stdout then sopts.stdout = false end
   if a and not a.stderr then sopts.stderr = false end
-  local ok, res, how, code = pcall(dockerpty.run, cl, req, sopts)
+  local ok, res, how, code = pcall(blocking.run, cl, req, sopts)
   if not ok then create_error(res, req) end
   if how == "detach" then return 0 end
   return code
@@ -1045,7 +1049,7 @@ function run.exec(cl, o, args)
     cl:exec_start(e.Id, { detach = true, tty = o.tty and true or false })
     return 0
   end
-  local _, how, code = dockerpty.exec_command(cl, args[1], { table.unpack(args, 2) }, record_opts(o, {
+  local _, how, code = blocking.exec_command(cl, args[1], { table.unpack(args, 2) }, record_opts(o, {
     interactive = o.interactive and true or false, tty = o.tty and true or false,
     environment = env, workdir = o.workdir, user = o.user, privileged = o.privileged or nil,
     detach_keys = o["detach-keys"],
@@ -1061,7 +1065,7 @@ function run.attach(cl, o, args)
   if not (info.State and info.State.Running) then
     fail(1, "You cannot attach to a stopped container, start it first")
   end
-  local _, how, code = dockerpty.start(cl, args[1], record_opts(o, {
+  local _, how, code = blocking.start(cl, args[1], record_opts(o, {
     stdin = (not o["no-stdin"]) and io.stdin or false, logs = o.logs and true or false,
     detach_keys = o["detach-keys"], sig_proxy = o["sig-proxy"] ~= false,
   }))
@@ -1079,7 +1083,7 @@ function run.start(cl, o, args)
   end
   if #args > 1 then fail(1, "you cannot start and attach multiple containers at once") end
   check_detach_keys(o["detach-keys"])
-  local _, how, code = dockerpty.start(cl, args[1], record_opts(o, {
+  local _, how, code = blocking.start(cl, args[1], record_opts(o, {
     interactive = o.interactive and true or false, detach_keys = o["detach-keys"],
   }))
   if how == "detach" then return 0 end
@@ -1096,7 +1100,7 @@ local function client_for(host, ctx)
   if host and ctx then
     fail(1, "conflicting options: cannot specify both --host and --context")
   end
-  local ok, cl = pcall(dockerpty.client.from_env, nil, { host = host, context = ctx })
+  local ok, cl = pcall(clientlib.from_env, nil, { host = host, context = ctx })
   if not ok then
     -- an unknown context is a usage error: 125, as docker's
     fail(errors.is(cl) and cl.kind == "usage" and 125 or 1,
@@ -1153,7 +1157,7 @@ end
 local function dispatch(argv)
   local g, rest = M.parse(GLOBAL_FLAGS, argv, 1, PROG)
   if g.version then
-    io.stdout:write(("%s version %s\n"):format(PROG, dockerpty._VERSION))
+    io.stdout:write(("%s version %s\n"):format(PROG, core._VERSION))
     return 0
   end
   local name = rest[1]

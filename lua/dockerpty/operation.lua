@@ -8,7 +8,6 @@ local cjson = require("cjson")
 local core = require("dockerpty.core")
 local config = require("dockerpty.config")
 local errors = require("dockerpty.errors")
-local record = require("dockerpty.record")
 local tty = require("dockerpty.tty")
 local util = require("dockerpty.util")
 
@@ -43,6 +42,13 @@ end
 -- Marks a table M.options made: given again, it is taken as it is.
 Normalized = {}
 
+-- Whether v is a recording (dockerpty.record's Recorder). That module is
+-- loaded only by a session that records: before, nothing is one.
+local function is_recorder(v)
+  local record = package.loaded["dockerpty.record"]
+  return record ~= nil and getmetatable(v) == record.Recorder
+end
+
 -- The checks of M.options on the copy `o` (argument n of fname).
 local function check_options(n, fname, o)
   if o.stdin == true and not FED[fname] then
@@ -52,7 +58,7 @@ local function check_options(n, fname, o)
   if o.stdin ~= true then check_endpoint(n, fname, "stdin", o.stdin, true) end
   local r = o.record
   if r ~= nil and r ~= false and type(r) ~= "string" and type(r) ~= "function"
-      and io.type(r) ~= "file" and getmetatable(r) ~= record.Recorder then
+      and io.type(r) ~= "file" and not is_recorder(r) then
     util.argerror(n, fname, ("option 'record': path, file, function or false expected, got %s")
       :format(io.type(r) or type(r)))
   end
@@ -160,6 +166,10 @@ function Operation:set_taps(recorder, matcher)
   return self
 end
 
+--- Whether v is a recording (a `dockerpty.record` Recorder).
+-- @local
+M.is_recorder = is_recorder
+
 --- Open the recording the options ask for (`record`), sized to the local
 -- terminal, and feed it (set_taps). Raises when the path cannot be
 -- written. Returns the operation.
@@ -243,15 +253,19 @@ function Operation:_taps()
   return tap, input_tap, on_end
 end
 
+--- Whether v is a recording (a `dockerpty.record` Recorder).
+-- @local
+M.is_recorder = is_recorder
+
 --- Open the recording the options ask for (`record`, `record_input`), or
 -- nil; `size` ({rows, cols}, default 24x80) and `command` go in the header.
 -- Raises before anything is created when the path cannot be written.
 -- @local
 function M.open_record(o, command, size)
   if not o.record then return nil end
-  if getmetatable(o.record) == record.Recorder then return o.record end   -- opened already
-  return record.open(o.record, { width = size and size[2] or 80, height = size and size[1] or 24,
-    command = command, record_input = o.record_input and true or false })
+  if is_recorder(o.record) then return o.record end   -- opened already
+  return require("dockerpty.record").open(o.record, { width = size and size[2] or 80,
+    height = size and size[1] or 24, command = command, record_input = o.record_input and true or false })
 end
 
 --- Report a warning through the `warn` option (stderr by default).

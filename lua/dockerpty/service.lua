@@ -253,7 +253,7 @@ end
 local function exec_one(client, tasks, service, command, opts, sopts)
   local task = M.pick(tasks, service, opts.task)
   local eng, rule, where, owned = resolve(client, task, opts, {})
-  local ok, a, b, c = pcall(require("dockerpty").exec_command, eng, task.container, command, sopts)
+  local ok, a, b, c = pcall(require("dockerpty.blocking").exec_command, eng, task.container, command, sopts)
   if owned then eng:close() end
   if not ok then exec_error(a, task, where, rule) end
   return a, b, c, task

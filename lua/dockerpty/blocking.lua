@@ -1,0 +1,189 @@
+--- dockerpty.blocking: the façade's entry points (start, run, exec_create,
+-- start_exec, exec_command), each running one session in the current
+-- terminal until it ends. `dockerpty` (init.lua) documents and exports
+-- them; the command loads this module alone, without the session engine
+-- and the Swarm services it does not use, for a quicker start.
+-- @module dockerpty.blocking
+local core = require("dockerpty.core")
+local config = require("dockerpty.config")
+local errors = require("dockerpty.errors")
+local operation = require("dockerpty.operation")
+local pty = require("dockerpty.pty")
+local tty = require("dockerpty.tty")
+local util = require("dockerpty.util")
+
+local M = {}
+
+-- The client methods each entry point uses: a wrong client is refused at
+-- once, not met as "attempt to call a nil value" inside a session.
+local NEEDS = {
+  start = { "inspect_container", "wait_async", "attach_socket", "start", "resize", "kill" },
+  exec_create = { "exec_create" },
+  start_exec = { "exec_inspect", "exec_start", "exec_resize" },
+  exec_command = { "inspect_container", "exec_create", "exec_inspect", "exec_start", "exec_resize" },
+}
+
+-- Attach to a container, starting it if it is not running, until it
+-- ends or the user detaches.
+-- @tparam Client client from `dockerpty.client`
+-- @tparam string|table container id, name or table with `Id`
+-- @tparam[opt] table opts session options (see the module's description)
+-- @return `true|nil, "exit", code`, or `true, "detach"`
+-- @usage local ok, how, code = dockerpty.start(client, "my-container")
+function M.start(client, container, opts)
+  util.check_client(1, "start", client, NEEDS.start)
+  util.id_of(2, "start", container)
+  local op = operation.RunOperation.new(client, container, operation.options("start", opts))
+  return pty.PseudoTerminal.new(client, op:open_recording(nil)):start()
+end
+
+-- auto_remove: the daemon removes the container when it stops
+-- (AutoRemove); make sure it is gone before returning. 404: already
+-- removed; 409: removal in progress. A container that still runs (the
+-- session failed) is left to AutoRemove, as docker does.
+local function ensure_removed(client, id)
+  local ok, info = pcall(client.inspect_container, client, id)
+  if not ok then
+    if errors.is(info) and info.status == 404 then return end
+    error(info, 0)
+  end
+  if info.State and info.State.Running then return end
+  ok, info = pcall(client.remove_container, client, id, { v = true, force = true })
+  if not ok and not (errors.is(info) and (info.status == 404 or info.status == 409)) then
+    error(info, 0)
+  end
+  for _ = 1, 200 do
+    ok, info = pcall(client.inspect_container, client, id)
+    if not ok then
+      if errors.is(info) and info.status == 404 then return end
+      error(info, 0)
+    end
+    core.sleep(50)
+  end
+  errors.raise("timeout", "container " .. id .. " was not removed within 10 s")
+end
+
+-- Create a container, attach to it, start it and wait for its end, as
+-- `docker run` does; with `auto_remove` (or `AutoRemove` in the create
+-- options' `host_config`) the container is gone when the call returns,
+-- also when it could not start.
+-- @tparam Client client
+-- @tparam table create_opts the options of `client:create_container`
+-- @tparam[opt] table opts session options, plus `auto_remove`
+-- @return `true|nil, "exit", code`, or `true, "detach"`; then the container's id
+-- @usage local ok, how, code = dockerpty.run(client, { image = "busybox", command = "true" })
+function M.run(client, create_opts, opts)
+  util.check(1, "run", client, "table")
+  util.check(2, "run", create_opts, "table")
+  util.check(3, "run", opts, "table", true)
+  local sopts, remove = {}, false
+  for k, v in pairs(opts or {}) do
+    if k == "auto_remove" then remove = v and true or false else sopts[k] = v end
+  end
+  local copts = {}
+  for k, v in pairs(create_opts) do copts[k] = v end
+  local hc = {}
+  for k, v in pairs(create_opts.host_config or {}) do hc[k] = v end
+  if remove then hc.AutoRemove = true end
+  remove = hc.AutoRemove == true
+  copts.host_config = next(hc) and hc or nil
+  if sopts.record then
+    -- the recording first: a path that cannot be written fails before
+    -- the container is created
+    local o = operation.options("start", sopts)
+    sopts.record = operation.open_record(o, copts.command, tty.size(o.stdout) or tty.size(o.stdin))
+  end
+  local made, created = pcall(client.create_container, client, copts)
+  if not made then
+    if operation.is_recorder(sopts.record) then sopts.record:close() end
+    error(created, 0)
+  end
+  local ok, res, how, code = pcall(M.start, client, created, sopts)
+  if remove and (not ok or how ~= "detach") then
+    ensure_removed(client, created.Id)
+  end
+  if not ok then error(res, 0) end
+  return res, how, code, created.Id
+end
+
+-- Create an exec as Python dockerpty does: `interactive` gives both a tty
+-- and stdin.
+-- @tparam Client client
+-- @tparam string|table container
+-- @tparam string|table command shell-split string or argv table
+-- @tparam[opt] boolean interactive
+-- @treturn table `{Id=}`
+-- @usage local e = dockerpty.exec_create(client, "web", "sh", true)
+function M.exec_create(client, container, command, interactive)
+  util.check_client(1, "exec_create", client, NEEDS.exec_create)
+  util.id_of(2, "exec_create", container)
+  util.argv(3, "exec_create", command)
+  -- the daemon watches for the same detach keys as start_exec will
+  return client:exec_create(container, command, { stdin = interactive and true or false,
+    tty = interactive and true or false, detach_keys = config.detach_keys(nil) })
+end
+
+-- The text of a stream read whole: frames unwrapped when multiplexed.
+local function stream_text(data)
+  local out, i = {}, 1
+  while #data - i + 1 >= 8 and data:find("^[%z\1\2]%z%z%z", i) do
+    local len = string.unpack(">I4", data, i + 4)
+    out[#out + 1] = data:sub(i + 8, i + 7 + len)
+    i = i + 8 + len
+  end
+  out[#out + 1] = data:sub(i)
+  return table.concat(out)
+end
+
+-- An exec that already ran (or runs) cannot be started again. The daemon
+-- says so only inside the stream it opens (Docker writes "Error: Exec
+-- command ID has already run" as output, then closes), where it would
+-- pass for the process's output and the old exit code for its status; so
+-- ask for it apart and raise it.
+local function refuse_spent(client, op)
+  local info = op:info()
+  local ran = info.Running == true
+    or (math.type(info.Pid) ~= nil and info.Pid ~= 0 and type(info.ExitCode) == "number")
+  if not ran then return end
+  local data = client:exec_start(op.exec_id, { tty = op:is_tty() })
+  local text = type(data) == "string" and stream_text(data):gsub("%s+$", "") or ""
+  if text == "" then text = "Error: Exec command " .. op.exec_id .. " has already run" end
+  local msg = text:gsub("^Error: ", ""):gsub("^(%u)(%l)", function(a, b) return a:lower() .. b end)
+  errors.raise("api", msg .. " (409)", 409, { detail = text })
+end
+
+-- Start an exec made by exec_create and attach to it.
+-- @tparam Client client
+-- @tparam string|table exec_id id or table with `Id`
+-- @tparam[opt] table opts session options. The daemon's detach keys are
+-- the exec's, fixed by exec_create; without a `detach_keys` option the
+-- session watches for those same keys.
+-- @return `true|nil, "exit", code`, or `true, "detach"`; an exec that
+-- already ran raises the daemon's error (kind "api", status 409)
+-- @usage print(dockerpty.start_exec(client, dockerpty.exec_create(client, "web", "sh", true)))
+function M.start_exec(client, exec_id, opts)
+  util.check_client(1, "start_exec", client, NEEDS.start_exec)
+  util.id_of(2, "start_exec", exec_id)
+  local op = operation.ExecOperation.new(client, exec_id, operation.options("start_exec", opts))
+  refuse_spent(client, op)
+  if opts == nil or opts.detach_keys == nil then op:adopt_detach_keys() end
+  return pty.PseudoTerminal.new(client, op:open_recording(nil)):start()
+end
+
+-- Run a command in a running container and attach to it. The exec gets
+-- a tty when `opts.tty` says so (default: interactive and stdin is a
+-- terminal); without one, its stderr stays apart.
+-- @tparam Client client
+-- @tparam string|table container
+-- @tparam string|table command shell-split string or argv table
+-- @tparam[opt] table opts session options, plus `tty`, `environment`,
+-- `workdir`, `user`, `privileged`
+-- @return `true|nil, "exit", code`, or `true, "detach"`
+-- @usage local ok, how, code = dockerpty.exec_command(client, "web", "sh -c 'exit 7'") --> nil exit 7
+function M.exec_command(client, container, command, opts)
+  util.check_client(1, "exec_command", client, NEEDS.exec_command)
+  local op = operation.create_exec("exec_command", client, container, command, opts)
+  return pty.PseudoTerminal.new(client, op):start()
+end
+
+return M
