@@ -59,8 +59,10 @@ end
 
 local res = { off = { rate = {}, cpu = {} }, on = { rate = {}, cpu = {} } }
 once(false)   -- warm-up: the image's pages, the daemon's caches
+-- ABBA order (off on, on off, ...): a drift over the run, or a cost the
+-- previous run leaves behind (its output file's writeback), falls on both ways
 for rep = 1, reps do
-  for _, way in ipairs({ "off", "on" }) do
+  for _, way in ipairs(rep % 2 == 1 and { "off", "on" } or { "on", "off" }) do
     local rate, c = once(way == "on")
     res[way].rate[rep], res[way].cpu[rep] = rate, c
     io.stderr:write(("modes_cost rep %d %-3s %7.1f MiB/s %6.2f CPU s/GiB\n"):format(rep, way, rate, c))

@@ -14,6 +14,9 @@
 ** off on its own may still be turned off once more: never one too few.
 */
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "vtmodes.h"
 #include "util.h"
@@ -116,34 +119,40 @@ static unsigned vt_dec_mode(unsigned p) {
     }
 }
 
-/* One SGR parameter, applied to the tentative state. `colon`: it has
-** ':' subparameters, the first being sub1. The ';' forms of 38, 48 and 58
-** (5;n and 2;r;g;b) are followed by values that are not SGR codes. */
-static inline void vt_sgr_param(dp_vt *v, unsigned p, int colon, unsigned sub1) {
+/* The tentative SGR state of a CSI: the attribute groups on should its
+** final byte be 'm', and where a 38/48/58 ';' form stands (ext: 1 wants
+** the colour kind, else values to skip + 1). Kept by value, so that the
+** fast path holds it in registers. */
+typedef struct { unsigned sgr; unsigned ext; } sgr_state;
+
+/* One SGR parameter, applied to t. `colon`: it has ':' subparameters, the
+** first being sub1. The ';' forms of 38, 48 and 58 (5;n and 2;r;g;b) are
+** followed by values that are not SGR codes. */
+static inline sgr_state vt_sgr_param(sgr_state t, unsigned p, int colon, unsigned sub1) {
     int g;
-    if (v->ext >= 2) {           /* a colour value: skip it */
-        v->ext = (unsigned char)(v->ext == 2 ? 0 : v->ext - 1);
-        return;
-    }
-    if (v->ext == 1) {           /* the colour kind */
-        v->ext = (unsigned char)(p == 5 ? 2 : p == 2 ? 4 : 0);
-        return;
+    if (t.ext != 0) {
+        if (t.ext >= 2)          /* a colour value: skip it */
+            t.ext = t.ext == 2 ? 0 : t.ext - 1;
+        else                     /* the colour kind */
+            t.ext = p == 5 ? 2 : p == 2 ? 4 : 0;
+        return t;
     }
     if (p == 0) {
-        v->sgr_try = 0;
-        return;
+        t.sgr = 0;
+        return t;
     }
     if (p == 4 && colon && sub1 == 0) {   /* 4:0, no underline */
-        v->sgr_try &= ~(1u << G_UNDER);
-        return;
+        t.sgr &= ~(1u << G_UNDER);
+        return t;
     }
     g = p < sizeof SGR_CODES ? SGR_CODES[p] : 0;
     if (g > 0)
-        v->sgr_try |= 1u << (g - 1);
+        t.sgr |= 1u << (g - 1);
     else if (g < 0)
-        v->sgr_try &= ~(1u << (-g - 1));
-    if ((p == 38 || p == 48 || p == 58) && !colon)
-        v->ext = 1;
+        t.sgr &= ~(1u << (-g - 1));
+    if (p >= 38 && (p == 38 || p == 48 || p == 58) && !colon)
+        t.ext = 1;
+    return t;
 }
 
 /* A parameter of CSI ? ... ends: the mode it names joins *pending, and
@@ -162,7 +171,9 @@ static void vt_csi_param_end(dp_vt *v) {
     if (v->flags & F_PRIV) {
         vt_dec_param(p, &v->pending, &v->alt_pending);
     } else if (!(v->flags & F_MARK)) {
-        vt_sgr_param(v, p, v->nsub != 0, sub1);
+        sgr_state t = vt_sgr_param((sgr_state){ v->sgr_try, v->ext }, p, v->nsub != 0, sub1);
+        v->sgr_try = t.sgr;
+        v->ext = (unsigned char)t.ext;
     }
     v->param = v->main = v->sub1 = 0;
     v->nsub = 0;
@@ -306,15 +317,12 @@ static const unsigned char *vt_csi_fast(dp_vt *v, const unsigned char *p,
                                         const unsigned char *end) {
     unsigned num = 0, pending = 0;
     unsigned short alt = 0;
+    sgr_state t = { v->sgr, 0 };
     int priv = p < end && *p == '?';
-    p += priv;
-    v->sgr_try = v->sgr;
-    v->ext = 0;
-    for (; p < end; p++) {
+    for (p += priv; p < end; p++) {
         unsigned c = *p;
         if (c - '0' <= 9u) {
-            if (num < PARAM_CAP)
-                num = num * 10 + (c - '0');
+            num = num < PARAM_CAP ? num * 10 + (c - '0') : num;
             continue;
         }
         if (c != ';' && !CSI_FINAL[c])
@@ -322,20 +330,37 @@ static const unsigned char *vt_csi_fast(dp_vt *v, const unsigned char *p,
         if (priv)
             vt_dec_param(num, &pending, &alt);
         else
-            vt_sgr_param(v, num, 0, 0);
+            t = vt_sgr_param(t, num, 0, 0);
         num = 0;
         if (c == ';')
             continue;
         if (priv && (c == 'h' || c == 'l'))
             vt_dec_commit(v, pending, alt, (unsigned char)c);
         else if (!priv && c == 'm')
-            v->sgr = v->sgr_try;
+            v->sgr = t.sgr;
         return p + 1;
     }
     return NULL;
 }
 
 /* }==================================================================== */
+
+/* The next ESC in [p, end), or NULL. In terminal text it is most often
+** a few bytes on: one 16-byte compare finds it there without the cost of
+** a call, and memchr searches farther. */
+static inline const unsigned char *vt_find_esc(const unsigned char *p,
+                                               const unsigned char *end) {
+#ifdef __SSE2__
+    if (end - p >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(0x1b)));
+        if (m != 0)
+            return p + __builtin_ctz(m);
+        p += 16;
+    }
+#endif
+    return memchr(p, 0x1b, (size_t)(end - p));
+}
 
 void dp_vt_scan(dp_vt *v, const char *buf, size_t n) {
     const unsigned char *p = (const unsigned char *)buf;
@@ -344,7 +369,7 @@ void dp_vt_scan(dp_vt *v, const char *buf, size_t n) {
         unsigned char c;
         if (v->state == ST_GROUND) {
             const unsigned char *after;
-            p = memchr(p, 0x1b, (size_t)(end - p));
+            p = vt_find_esc(p, end);
             if (p == NULL)
                 return;
             p++;
