@@ -166,10 +166,6 @@ function Operation:set_taps(recorder, matcher)
   return self
 end
 
---- Whether v is a recording (a `dockerpty.record` Recorder).
--- @local
-M.is_recorder = is_recorder
-
 --- Open the recording the options ask for (`record`), sized to the local
 -- terminal, and feed it (set_taps). Raises when the path cannot be
 -- written. Returns the operation.
