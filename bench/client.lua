@@ -5,9 +5,10 @@
 --   lua5.4 bench/client.lua run  [-i] [-t] IMAGE CMD...      like docker run --rm --network none
 --   lua5.4 bench/client.lua exec [-i] [-t] CONTAINER CMD...  like docker exec
 --   (run and exec also take --record FILE: the session recorded as asciicast, figure 7)
---   lua5.4 bench/client.lua many N CONTAINER CMD...        N execs at once in one process
+--   lua5.4 bench/client.lua many N CONTAINER[,...] CMD...  N execs at once in one process
 --                                                          (dockerpty.session; MANY_PARALLEL:
---                                                          at most that many at once); prints
+--                                                          at most that many at once; round
+--                                                          robin over the containers); prints
 --                                                          "ok K" for K outputs equal to the first
 --
 -- `run` creates the container (network and log driver "none"), attaches, starts, waits
@@ -33,10 +34,13 @@ if mode == "many" then
   local input = os.getenv("MANY_STDIN")
   local want_code = tonumber(os.getenv("MANY_CODE") or "0")
   local client = dockerpty.client.from_env()
+  -- CONTAINER may be a list, "a,b,c": session k goes to the k-th, round robin
+  local targets = {}
+  for t in container:gmatch("[^,]+") do targets[#targets + 1] = t end
   local outs, errs, sessions = {}, {}, {}
   for k = 1, n do
     outs[k], errs[k] = {}, {}
-    sessions[k] = dockerpty.session.exec(client, container, cmd, {
+    sessions[k] = dockerpty.session.exec(client, targets[(k - 1) % #targets + 1], cmd, {
       stdin = input or false,
       stdout = function(s) table.insert(outs[k], s) end,
       stderr = function(s) table.insert(errs[k], s) end })
