@@ -4,12 +4,14 @@
 ** dockerpty.VtModes. No I/O: bytes in, a mode set out.
 **
 ** The parser follows the usual VT500-style state machine, reduced to what
-** it needs: text is skipped with one memchr for ESC; ESC c (full reset)
-** turns everything off; ESC = and ESC > set the keypad mode; a CSI reads
-** its parameters one byte at a time into a bounded state (the tracked
-** modes it names as bits, the SGR state it would give), committed by the
-** final byte. CAN and SUB cancel a sequence, ESC starts a new one, other
-** C0 controls inside one are executed by a terminal and skipped here.
+** it needs: text is skipped with a search for ESC (vt_find_esc); ESC c
+** (full reset) turns everything off; ESC = and ESC > set the keypad mode;
+** a CSI whole in the chunk is read in place (vt_csi_fast), any other one
+** byte at a time by the machine; either way its parameters go into a
+** bounded state (the tracked modes it names as bits, the SGR state it
+** would give), committed by the final byte. CAN and SUB cancel a
+** sequence, ESC starts a new one, other C0 controls inside one are
+** executed by a terminal and skipped here.
 ** Mouse modes are tracked one bit each, so a mode some terminal turned
 ** off on its own may still be turned off once more: never one too few.
 */
