@@ -509,6 +509,12 @@ end
 -- Figure 6's other containers (the first is the bench's own), removed
 -- after the figure and at the end of the run.
 local SPREAD = { CONTAINER, CONTAINER .. "-2", CONTAINER .. "-3", CONTAINER .. "-4" }
+
+-- A container that sleeps, for execs: true when it runs.
+local function start_sleeper(name)
+  return sh(("%s run -d --name %s --network none --log-driver none %s sleep 1000000 >/dev/null"):format(
+    DOCKER, q(name), q(IMAGE)))
+end
 local function remove_spread()
   for i = 2, #SPREAD do sh(("%s rm -f %s >/dev/null 2>&1"):format(DOCKER, q(SPREAD[i]))) end
 end
@@ -569,8 +575,7 @@ local function figure6()
   local r4 = row("6", ("%d execs over %d containers, round robin"):format(SESSIONS, #SPREAD), "wall ms",
     "low", "%.0f")
   for i = 2, #SPREAD do
-    assert(sh(("%s run -d --name %s --network none --log-driver none %s sleep 1000000 >/dev/null"):format(
-      DOCKER, q(SPREAD[i]), q(IMAGE))), "bench: cannot start the containers of figure 6")
+    assert(start_sleeper(SPREAD[i]), "bench: cannot start the containers of figure 6")
   end
   local cores = tonumber(capture("nproc")) or 1
   local dir = TMP .. "/many"
@@ -684,12 +689,9 @@ local function figure8()
       return (hi - lo) / median(t) * 100
     end
     -- repetition by repetition (the pair ran side by side, ABBA order)
-    local paired, lo, hi = {}, math.huge, -math.huge
-    for i, v in ipairs(res.on.rate) do
-      paired[i] = v / res.off.rate[i]
-      lo, hi = math.min(lo, paired[i]), math.max(hi, paired[i])
-    end
-    local pm = median(paired)
+    local paired = {}
+    for i, v in ipairs(res.on.rate) do paired[i] = v / res.off.rate[i] end
+    local pm, lo, hi = median(paired), range(paired)
     notes[#notes + 1] = ("figure 8 (%d MiB of terminal text, one ESC in about 9 bytes, %d interleaved runs): "
       .. "tracked/not tracked MiB/s %.3f (paired run by run: %.3f, %.3f-%.3f; target >= 0.98: %s), "
       .. "CPU s/GiB %.2f; spread (max-min)/median: MiB/s %.0f%% / %.0f%%, CPU %.0f%% / %.0f%%"):format(
@@ -943,8 +945,7 @@ local function main()
   if ACCT.why then log("daemon CPU not measured: %s", ACCT.why) end
   local regimes = {}
   local ok, err = pcall(function()
-    assert(sh(("%s run -d --name %s --network none --log-driver none %s sleep 1000000 >/dev/null"):format(
-      DOCKER, q(CONTAINER), q(IMAGE))), "bench: cannot start the exec container")
+    assert(start_sleeper(CONTAINER), "bench: cannot start the exec container")
     for name in (os.getenv("BENCH_REGIMES") or "quiet,loaded"):gmatch("[^,%s]+") do
       assert(name == "quiet" or name == "loaded", "bench: BENCH_REGIMES: quiet, loaded or both")
       -- the loaded regime runs only the figures both lists name

@@ -23,13 +23,7 @@ local NEEDS = {
   exec_command = { "inspect_container", "exec_create", "exec_inspect", "exec_start", "exec_resize" },
 }
 
--- Attach to a container, starting it if it is not running, until it
--- ends or the user detaches.
--- @tparam Client client from `dockerpty.client`
--- @tparam string|table container id, name or table with `Id`
--- @tparam[opt] table opts session options (see the module's description)
--- @return `true|nil, "exit", code`, or `true, "detach"`
--- @usage local ok, how, code = dockerpty.start(client, "my-container")
+-- dockerpty.start (its documentation is in init.lua)
 function M.start(client, container, opts)
   util.check_client(1, "start", client, NEEDS.start)
   util.id_of(2, "start", container)
@@ -63,15 +57,7 @@ local function ensure_removed(client, id)
   errors.raise("timeout", "container " .. id .. " was not removed within 10 s")
 end
 
--- Create a container, attach to it, start it and wait for its end, as
--- `docker run` does; with `auto_remove` (or `AutoRemove` in the create
--- options' `host_config`) the container is gone when the call returns,
--- also when it could not start.
--- @tparam Client client
--- @tparam table create_opts the options of `client:create_container`
--- @tparam[opt] table opts session options, plus `auto_remove`
--- @return `true|nil, "exit", code`, or `true, "detach"`; then the container's id
--- @usage local ok, how, code = dockerpty.run(client, { image = "busybox", command = "true" })
+-- dockerpty.run (its documentation is in init.lua)
 function M.run(client, create_opts, opts)
   util.check(1, "run", client, "table")
   util.check(2, "run", create_opts, "table")
@@ -106,14 +92,7 @@ function M.run(client, create_opts, opts)
   return res, how, code, created.Id
 end
 
--- Create an exec as Python dockerpty does: `interactive` gives both a tty
--- and stdin.
--- @tparam Client client
--- @tparam string|table container
--- @tparam string|table command shell-split string or argv table
--- @tparam[opt] boolean interactive
--- @treturn table `{Id=}`
--- @usage local e = dockerpty.exec_create(client, "web", "sh", true)
+-- dockerpty.exec_create (its documentation is in init.lua)
 function M.exec_create(client, container, command, interactive)
   util.check_client(1, "exec_create", client, NEEDS.exec_create)
   util.id_of(2, "exec_create", container)
@@ -152,15 +131,7 @@ local function refuse_spent(client, op)
   errors.raise("api", msg .. " (409)", 409, { detail = text })
 end
 
--- Start an exec made by exec_create and attach to it.
--- @tparam Client client
--- @tparam string|table exec_id id or table with `Id`
--- @tparam[opt] table opts session options. The daemon's detach keys are
--- the exec's, fixed by exec_create; without a `detach_keys` option the
--- session watches for those same keys.
--- @return `true|nil, "exit", code`, or `true, "detach"`; an exec that
--- already ran raises the daemon's error (kind "api", status 409)
--- @usage print(dockerpty.start_exec(client, dockerpty.exec_create(client, "web", "sh", true)))
+-- dockerpty.start_exec (its documentation is in init.lua)
 function M.start_exec(client, exec_id, opts)
   util.check_client(1, "start_exec", client, NEEDS.start_exec)
   util.id_of(2, "start_exec", exec_id)
@@ -170,16 +141,7 @@ function M.start_exec(client, exec_id, opts)
   return pty.PseudoTerminal.new(client, op:open_recording(nil)):start()
 end
 
--- Run a command in a running container and attach to it. The exec gets
--- a tty when `opts.tty` says so (default: interactive and stdin is a
--- terminal); without one, its stderr stays apart.
--- @tparam Client client
--- @tparam string|table container
--- @tparam string|table command shell-split string or argv table
--- @tparam[opt] table opts session options, plus `tty`, `environment`,
--- `workdir`, `user`, `privileged`
--- @return `true|nil, "exit", code`, or `true, "detach"`
--- @usage local ok, how, code = dockerpty.exec_command(client, "web", "sh -c 'exit 7'") --> nil exit 7
+-- dockerpty.exec_command (its documentation is in init.lua)
 function M.exec_command(client, container, command, opts)
   util.check_client(1, "exec_command", client, NEEDS.exec_command)
   local op = operation.create_exec("exec_command", client, container, command, opts)
