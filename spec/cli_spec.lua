@@ -725,7 +725,9 @@ describe("docker run's everyday flags, side by side #docker", function()
       local case = as_on_engine(c)
       local ours, theirs = side_by_side(case[2], case[3], case.input)
       if case.compare ~= false then
-        assert.same({ theirs.code, theirs.out }, { ours.code, ours.out })
+        -- both stderrs in the message: a status that differs says why
+        assert.same({ theirs.code, theirs.out }, { ours.code, ours.out },
+          ("stderr: dockerpty %q, docker %q"):format(ours.err or "", theirs.err or ""))
         assert.equal(norm(theirs.err), norm(ours.err))
       end
       if case.code then assert.equal(case.code, ours.code) end
