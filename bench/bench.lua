@@ -573,21 +573,18 @@ end
 -- floors: then the wall ratio follows the machine's CPU, and a client that
 -- cost nothing would still leave the daemon's and the runtime's. The note
 -- gives, run by run, that CPU over all of docker's run's: the lowest wall
--- ratio any client could reach on this machine.
-local function fig6_bound(free, r4m, r4, cores)
+-- ratio any client could reach on this machine (the rows beside it give
+-- the walls and floors).
+local function fig6_bound(free, r4m)
   local dock, bound = r4m.byrep.docker or {}, {}
   for rep, v in pairs(free) do
     if dock[rep] then bound[#bound + 1] = v / dock[rep] end
   end
   if #bound == 0 then return end
   local lo, hi = range(bound)
-  local m = r4m.values
   notes[#notes + 1] = ("figure 6 over %d containers: the machine's CPU in ours less our client's own, "
     .. "over the machine's CPU in docker's, run by run: %.2f (%.2f-%.2f), the wall ratio a client "
-    .. "costing nothing could reach where the run is bound by CPU (machine CPU / %d cores: ours %.0f ms, "
-    .. "docker's %.0f ms, beside walls of %.0f and %.0f ms)"):format(#SPREAD, median(bound), lo, hi, cores,
-    median(m.lua) * 1000 / cores, median(m.docker) * 1000 / cores, median(r4.values.lua or {}) or 0,
-    median(r4.values.docker or {}) or 0)
+    .. "costing nothing could reach where the run is bound by CPU"):format(#SPREAD, median(bound), lo, hi)
 end
 
 -- Figure 6 (issue 11): SESSIONS execs, PARALLEL at a time; beside the
@@ -657,7 +654,7 @@ local function figure6()
     serial_run(rs, rep)
   end
   remove_spread()
-  fig6_bound(free, r4m, r4, cores)
+  fig6_bound(free, r4m)
 end
 
 -- Figure 7: what recording costs a tty stream. Ours only, recording off
