@@ -60,7 +60,9 @@ io.write(("RESTORED ok=%s err=%s stty-g-same=%s bytes-same=%s israw=%s\n"):forma
 io.write("COOKED ", sttyflags(NAMES), "\n")
 io.write("TYPE\n")
 io.flush()
-local line = io.read("l")
-io.write("LINE [", tostring(line), "]\n")
+-- A read that fails or meets end-of-file says so ("LINE [nil] ..."), and the
+-- exit status then tells it apart from a line read.
+local line, rerr = io.read("l")
+io.write("LINE [", tostring(line), "]", line and "" or (" read: " .. tostring(rerr)), "\n")
 io.flush()
-os.exit(after_g == before_g and 0 or 1)
+os.exit(after_g == before_g and line and 0 or 1)

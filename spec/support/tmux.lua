@@ -226,8 +226,13 @@ function Tmux:wait_for(what, timeout_s)
     return screen
   end
   local desc = type(what) == "function" and tostring(what) or ("%q"):format(what)
+  -- Runs of blank lines are squeezed so that the end of a long report (a CI
+  -- log shows only its tail) still holds the screen's text.
+  local shown = screen:gsub("\n\n\n+", function(run)
+    return ("\n[%d blank lines]\n"):format(#run - 1)
+  end)
   error(("tmux: timed out after %s s waiting for %s; last screen:\n%s\n%s\n%s")
-    :format(timeout_s or M.TIMEOUT_S, desc, ("-"):rep(self.cols), screen, ("-"):rep(self.cols)), 2)
+    :format(timeout_s or M.TIMEOUT_S, desc, ("-"):rep(self.cols), shown, ("-"):rep(self.cols)), 2)
 end
 
 -- A format string of the pane (display-message -p).
