@@ -195,6 +195,66 @@ describe("a session against a daemon answering oddly (F, G)", function()
     settled(r)
   end)
 
+  -- A wait answer that carries the daemon's error instead of the code (a
+  -- chunked body, as the wait's own head announces).
+  local WAIT_ERROR = '{"StatusCode":-1,"Error":{"Message":"timed out waiting for file /exits/c1"}}\n'
+  local function chunked(body)
+    return ("%x\r\n%s\r\n0\r\n\r\n"):format(#body, body)
+  end
+  local function count(list, value)
+    local n = 0
+    for _, v in ipairs(list) do
+      if v == value then n = n + 1 end
+    end
+    return n
+  end
+
+  it("takes a stopped container's code from inspect when the wait answers with an error", function()
+    local r = fe.session{ container = NOTTY, exit_code = 3,
+      attach = { { "await", "started" }, { "write", F(1, "out") }, { "emit", "exit" }, { "close" } },
+      wait = { { "await", "exit" }, { "write", chunked(WAIT_ERROR) }, { "close" } } }
+    exited(r, 3)
+    assert.equal("out", r.out)
+    -- the inspect before the attach, and the one after the wait's error
+    assert.equal(2, count(fe.paths(r.report), "GET /containers/c1/json"))
+    settled(r)
+  end)
+
+  it("keeps the wait's error when the container still runs", function()
+    local r = fe.session{ container = NOTTY,
+      attach = { { "await", "started" }, { "write", F(1, "out") }, { "close" } },
+      wait = { { "await", "started" }, { "write", chunked(WAIT_ERROR) }, { "close" } } }
+    failed(r, "api", "dockerpty: waiting for container c1: timed out waiting for file /exits/c1", nil)
+    assert.equal("out", r.out)
+    settled(r)
+  end)
+
+  it("takes the code from inspect in the session engine too, or keeps the error", function()
+    local session = require("dockerpty.session")
+    for _, case in ipairs({
+      { exit = true, want = { nil, "exit", 3 } },
+      { exit = false, want = "dockerpty: waiting for container c1: timed out waiting for file /exits/c1" },
+    }) do
+      local srv = fe.fake{ container = { Tty = false }, exit_code = 3,
+        attach = { { "await", "started" }, { "write", F(1, "out") },
+          case.exit and { "emit", "exit" } or { "sleep", 0 }, { "close" } },
+        wait = { { "await", case.exit and "exit" or "started" }, { "write", chunked(WAIT_ERROR) }, { "close" } } }
+      local out = {}
+      local s <close> = session.run(fe.client(srv), "c1", { stdout = function(b) out[#out + 1] = b end })
+      local ok, a, b, c = pcall(s.wait, s)
+      assert.equal("out", table.concat(out))
+      if case.exit then
+        assert.is_true(ok, tostring(a))
+        assert.same(case.want, { a, b, c })
+      else
+        assert.is_false(ok)
+        assert.equal("api", a.kind)
+        assert.equal(case.want, a.message)
+      end
+      srv:stop()
+    end
+  end)
+
   it("delivers an exec start error written on stdout and takes the code from inspect (case 73)", function()
     local text = 'OCI runtime exec failed: exec failed: unable to start container process: exec: "nope": ' ..
       "executable file not found in $PATH: unknown\r\n"

@@ -396,6 +396,20 @@ function M.wait_code(body, container)
   return t.StatusCode
 end
 
+--- The exit code in a stopped container's inspect `State`, or nil while it
+-- has not stopped (running, restarting, or created and never started). For
+-- a wait whose answer carried the daemon's error instead of the code
+-- (docs/protocol.md, "Ending a session").
+-- @tparam table state the inspect data's `State`
+-- @usage local code = operation.stopped_code(info.State)
+function M.stopped_code(state)
+  if type(state) ~= "table" or state.Running ~= false or state.Restarting == true
+      or state.Status == "created" or type(state.ExitCode) ~= "number" then
+    return nil
+  end
+  return math.tointeger(state.ExitCode) or state.ExitCode
+end
+
 local function result(code)
   code = math.tointeger(code) or code    -- JSON numbers decode as floats
   if code == 0 then return true, "exit", 0 end
@@ -537,6 +551,19 @@ function RunOperation:send_signal(name)
   pcall(self.client.kill, self.client, self.container, "SIG" .. name)
 end
 
+-- The wait's answer. One that carried the daemon's error gives way to the
+-- code of a container that has stopped (inspect); otherwise the error stands.
+function RunOperation:_wait_result(timeout_ms)
+  local ok, res = pcall(self._wait.result, self._wait, timeout_ms)
+  if ok then return res end
+  if errors.is(res) and res.kind == "api" then
+    local iok, info = pcall(self.info, self, true)
+    local code = iok and type(info) == "table" and M.stopped_code(info.State)
+    if code then return { StatusCode = code } end
+  end
+  error(res, 0)
+end
+
 --- After the stream ended: true|nil, "exit", code or true, "detach".
 -- @usage local ok, how, code = op:finish()
 function RunOperation:finish()
@@ -551,7 +578,7 @@ function RunOperation:finish()
     local wst = wp:status()
     if wst == "done" then w:eof() end
   end
-  local ok, res = pcall(w.result, w, 3000)
+  local ok, res = pcall(self._wait_result, self, 3000)
   if not ok then
     if not (errors.is(res) and res.kind == "timeout") then error(res, 0) end
     -- output ended but no exit yet: detached by the daemon, or about to exit
@@ -560,7 +587,7 @@ function RunOperation:finish()
       w:close()
       return true, "detach"
     end
-    res = w:result(30000)
+    res = self:_wait_result(30000)
   end
   if self._auto_remove then
     -- the container is gone when the call returns (docs/protocol.md, "Order

@@ -340,15 +340,24 @@ function phases.exit(s)
   return true
 end
 
+-- run: the container's code is known; with AutoRemove its removal is next.
+local function exited(s, code)
+  s.code = code
+  s.phase = s.op:auto_remove() and "removed" or "done"
+  if s.phase == "done" then s:_finish(operation.result(code)) end
+  return true
+end
+
 -- run: the wait's answer; 3 s after the output ended, inspect: still
 -- running means the daemon detached us.
 function phases.exitwait(s)
   s.exit_due = s.exit_due or core.now() + 3000
   s:_step_wait()
   if s.wait_done then
-    s.code = operation.wait_code(s.wait_done.body, s.container)
-    s.phase = s.op:auto_remove() and "removed" or "done"
-    if s.phase == "done" then s:_finish(operation.result(s.code)) end
+    local ok, code = pcall(operation.wait_code, s.wait_done.body, s.container)
+    if ok then return exited(s, code) end
+    if not (errors.is(code) and code.kind == "api") then error(code, 0) end
+    s.wait_err, s.phase = code, "exitstate"
     return true
   end
   if core.now() < s.exit_due then return false end
@@ -360,6 +369,19 @@ function phases.exitwait(s)
   end
   s.exit_due = core.now() + 30000
   return false
+end
+
+-- run: the wait answered with the daemon's error instead of a code; a
+-- container that has stopped gives its code from inspect, else the error
+-- stands (docs/protocol.md, "Ending a session").
+function phases.exitstate(s)
+  local ok, r = pcall(s._ask, s, "state", "GET", "/containers/" .. util.urlencode(s.container) .. "/json")
+  if ok and not r then return false end
+  local jok, info = false, nil
+  if ok then jok, info = pcall(r.json, r) end
+  local code = jok and type(info) == "table" and operation.stopped_code(info.State)
+  if not code then error(s.wait_err, 0) end
+  return exited(s, code)
 end
 
 -- run with AutoRemove: the container is gone when the result comes.
