@@ -64,5 +64,9 @@ io.flush()
 -- exit status then tells it apart from a line read.
 local line, rerr = io.read("l")
 io.write("LINE [", tostring(line), "]", line and "" or (" read: " .. tostring(rerr)), "\n")
+-- Exit only once the spec has seen that line (it presses Enter then): tmux
+-- can drop what a pane's program wrote just before it exited.
+io.write("BYE\n")
 io.flush()
+io.read("l")
 os.exit(after_g == before_g and line and 0 or 1)
