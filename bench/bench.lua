@@ -708,7 +708,9 @@ end
 -- interleaved in one process, MODES_REPS times; median (best) and spread.
 local MODES_REPS = QUICK and 3 or 7
 local function figure8()
-  local n = SIZES.tty // 4
+  -- as much text as figure 2's: with a quarter of it, each run lasted about
+  -- a second and the pairs ranged over +-25%, wider than what tracking costs
+  local n = SIZES.tty
   -- its progress goes to our stderr, one line per run
   local p = io.popen(("%s %s %s %d %d"):format(LUA, q(HERE .. "/modes_cost.lua"), q(CONTAINER), n,
     MODES_REPS))
