@@ -197,10 +197,7 @@ describe("a session against a daemon answering oddly (F, G)", function()
 
   -- A wait answer that carries the daemon's error instead of the code (a
   -- chunked body, as the wait's own head announces).
-  local WAIT_ERROR = '{"StatusCode":-1,"Error":{"Message":"timed out waiting for file /exits/c1"}}\n'
-  local function chunked(body)
-    return ("%x\r\n%s\r\n0\r\n\r\n"):format(#body, body)
-  end
+  local WAIT_ERROR = fe.chunked('{"StatusCode":-1,"Error":{"Message":"timed out waiting for file /exits/c1"}}\n')
   local function count(list, value)
     local n = 0
     for _, v in ipairs(list) do
@@ -212,7 +209,7 @@ describe("a session against a daemon answering oddly (F, G)", function()
   it("takes a stopped container's code from inspect when the wait answers with an error", function()
     local r = fe.session{ container = NOTTY, exit_code = 3,
       attach = { { "await", "started" }, { "write", F(1, "out") }, { "emit", "exit" }, { "close" } },
-      wait = { { "await", "exit" }, { "write", chunked(WAIT_ERROR) }, { "close" } } }
+      wait = { { "await", "exit" }, { "write", WAIT_ERROR }, { "close" } } }
     exited(r, 3)
     assert.equal("out", r.out)
     -- the inspect before the attach, and the one after the wait's error
@@ -223,7 +220,7 @@ describe("a session against a daemon answering oddly (F, G)", function()
   it("keeps the wait's error when the container still runs", function()
     local r = fe.session{ container = NOTTY,
       attach = { { "await", "started" }, { "write", F(1, "out") }, { "close" } },
-      wait = { { "await", "started" }, { "write", chunked(WAIT_ERROR) }, { "close" } } }
+      wait = { { "await", "started" }, { "write", WAIT_ERROR }, { "close" } } }
     failed(r, "api", "dockerpty: waiting for container c1: timed out waiting for file /exits/c1", nil)
     assert.equal("out", r.out)
     settled(r)
@@ -238,7 +235,7 @@ describe("a session against a daemon answering oddly (F, G)", function()
       local srv = fe.fake{ container = { Tty = false }, exit_code = 3,
         attach = { { "await", "started" }, { "write", F(1, "out") },
           case.exit and { "emit", "exit" } or { "sleep", 0 }, { "close" } },
-        wait = { { "await", case.exit and "exit" or "started" }, { "write", chunked(WAIT_ERROR) }, { "close" } } }
+        wait = { { "await", case.exit and "exit" or "started" }, { "write", WAIT_ERROR }, { "close" } } }
       local out = {}
       local s <close> = session.run(fe.client(srv), "c1", { stdout = function(b) out[#out + 1] = b end })
       local ok, a, b, c = pcall(s.wait, s)

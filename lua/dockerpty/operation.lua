@@ -407,7 +407,7 @@ function M.stopped_code(state)
       or state.Status == "created" or type(state.ExitCode) ~= "number" then
     return nil
   end
-  return math.tointeger(state.ExitCode) or state.ExitCode
+  return state.ExitCode      -- a float from JSON: result() makes it an integer
 end
 
 local function result(code)

@@ -24,7 +24,8 @@
 --   attach_head  the head written first (default: a 101 raw-stream head)
 --   exec_start, exec_head  the same for POST /exec/ID/start
 --   wait       steps for the wait connection after its 200 head (default:
---              await "exit", then the chunked {"StatusCode": exit_code})
+--              await "exit", then the chunked {"StatusCode": exit_code};
+--              fe.chunked(body) makes such an answer)
 --   respond    { ["METHOD /path"] = steps or {status =, body =} }: replaces
 --              the answer to a REST request (path without /vN.NN and query)
 --   timeout    ms the child lives at most (default 60000)
@@ -81,6 +82,12 @@ function M.frame(stream, payload, opts)
   opts = opts or {}
   local pad = opts.pad or { 0, 0, 0 }
   return string.pack(">BBBBI4", stream, pad[1], pad[2], pad[3], opts.len or #payload) .. payload
+end
+
+--- A whole chunked body holding `body` (one chunk, then the last), as the
+-- wait's answer comes after its head.
+function M.chunked(body)
+  return ("%x\r\n%s\r\n0\r\n\r\n"):format(#body, body)
 end
 
 M.HEAD_101 = "HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\n" ..
@@ -344,7 +351,7 @@ local function child(socket, scriptfile)
     local steps = { { "write", head } }
     local body = cjson.encode({ StatusCode = exit_code, Error = cjson.null }) .. "\n"
     for _, s in ipairs(script.wait or { { "await", "exit" },
-        { "write", ("%x\r\n%s\r\n0\r\n\r\n"):format(#body, body) }, { "close" } }) do
+        { "write", M.chunked(body) }, { "close" } }) do
       steps[#steps + 1] = s
     end
     return steps
