@@ -44,7 +44,7 @@ fuzz-build: $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ_TARGETS))
 
 $(FUZZ_DIR)/fuzz_demux $(FUZZ_DIR)/fuzz_httphead $(FUZZ_DIR)/fuzz_escape $(FUZZ_DIR)/fuzz_keys \
   $(FUZZ_DIR)/fuzz_cast $(FUZZ_DIR)/fuzz_vtmodes $(FUZZ_DIR)/fuzz_httpcodec: \
-  $(FUZZ_DIR)/fuzz_%: spec/fuzz/fuzz_%.c $(HDRS)
+  $(FUZZ_DIR)/fuzz_%: spec/fuzz/fuzz_%.c $(SRCS) $(HDRS)
 	@mkdir -p $(FUZZ_DIR)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) $(FUZZ_WARN) -Isrc $(LUA_CFLAGS) \
 	  -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_LUA_LIBS)

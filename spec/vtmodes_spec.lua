@@ -212,6 +212,46 @@ describe("vtmodes", function()
     end
   end)
 
+  it("reads long chunks as the byte machine reads them one byte at a time", function()
+    -- chunks of kilobytes: the part before a chunk's last ESC is read by
+    -- the mode search and the backward SGR reading, not in order
+    local seed = 4242
+    local function rnd(n)
+      seed = (seed * 1103515245 + 12345) % 2147483648
+      return seed % n
+    end
+    local pieces = { csi("0m"), csi("m"), csi("1m"), csi("22m"), csi("31m"), csi("39m"),
+      csi("1;32m"), csi("38;5;196m"), csi("48;2;1;2;3m"), csi("4:0m"), csi("4:3m"), csi("7m"),
+      csi("27m"), csi("?25l"), csi("?25h"), csi("?1049h"), csi("?1049l"), csi("?1000;1006h"),
+      csi("?1000l"), csi("?2004h"), csi("?2004l"), csi("?47h"), ESC .. "=", ESC .. ">", ESC .. "c",
+      csi("2J"), csi("10;20H"), csi(">4;1m"), csi("?1;2$p"), ESC .. "]0;t\7", csi("\n1m"),
+      csi("\0241m"), "caf\195\169 ", "text and more text ", "\r\n", ESC, csi(""), csi("?") }
+    for _ = 1, 40 do
+      local t = {}
+      for i = 1, 200 + rnd(800) do t[i] = pieces[rnd(#pieces) + 1] end
+      local s = table.concat(t)
+      local whole, bytes = core.vtmodes(), core.vtmodes()
+      local pos = 1
+      while pos <= #s do
+        local n = 1 + rnd(3000)
+        local chunk = s:sub(pos, pos + n - 1)
+        whole:feed(chunk)
+        for i = 1, #chunk do bytes:feed(chunk:sub(i, i)) end
+        assert.same(bytes:modes(), whole:modes(), visible(s:sub(1, pos + n - 1)))
+        -- the SGR attributes one by one: turning each group off shows what was on
+        for _, off in ipairs({ "22", "23", "24", "25", "27", "28", "29", "39", "49" }) do
+          local a, b = core.vtmodes(), core.vtmodes()
+          a:feed(s:sub(1, pos + n - 1)):feed(csi(off .. "m"))
+          for i = 1, pos + n - 1 do b:feed(s:sub(i, i)) end
+          b:feed(csi(off .. "m"))
+          assert.same(b:modes(), a:modes())
+        end
+        assert.equal(bytes:undo(), whole:undo())
+        pos = pos + n
+      end
+    end
+  end)
+
   it("resets to nothing on", function()
     local vt = core.vtmodes():feed(MIXED)
     assert.equal(vt, vt:reset())

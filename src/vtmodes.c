@@ -12,9 +12,14 @@
 ** would give), committed by the final byte. CAN and SUB cancel a
 ** sequence, ESC starts a new one, other C0 controls inside one are
 ** executed by a terminal and skipped here.
+** dp_vt_scan reads most of a chunk faster than that, with the same
+** result (see "A chunk in two parts" below): the fuzz target F6 and
+** vtmodes_spec compare it with the byte machine alone.
 ** Mouse modes are tracked one bit each, so a mode some terminal turned
 ** off on its own may still be turned off once more: never one too few.
 */
+#define _GNU_SOURCE      /* memrchr */
+#include <stdint.h>
 #include <string.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -364,11 +369,40 @@ static inline const unsigned char *vt_find_esc(const unsigned char *p,
     return memchr(p, 0x1b, (size_t)(end - p));
 }
 
-void dp_vt_scan(dp_vt *v, const char *buf, size_t n) {
-    const unsigned char *p = (const unsigned char *)buf;
-    const unsigned char *end = p + n;
+/* The byte machine: one step of a sequence begun (v->state is not
+** ground) at p; returns the byte after what it read. */
+static const unsigned char *vt_step(dp_vt *v, const unsigned char *p,
+                                    const unsigned char *end) {
+    unsigned char c;
+    if (v->state == ST_CSI && !(v->flags & F_INTER)) {
+        unsigned param = v->param;   /* a run of digits, in one go */
+        const unsigned char *q = p;
+        while (q < end && *q >= '0' && *q <= '9') {
+            if (param < PARAM_CAP)
+                param = param * 10 + (unsigned)(*q - '0');
+            q++;
+        }
+        if (q != p) {
+            v->param = param;
+            v->flags |= F_STARTED;
+            return q;
+        }
+    }
+    c = *p++;
+    if (v->state == ST_CSI)
+        vt_csi_byte(v, c);
+    else if (v->state == ST_ESC)
+        vt_esc_byte(v, c);
+    else
+        vt_esc_int_byte(v, c);
+    return p;
+}
+
+/* Every byte of [p, end) in order: text skipped to the next ESC, a CSI
+** whole here read by the fast path, anything else by the byte machine. */
+static void vt_scan_inorder(dp_vt *v, const unsigned char *p,
+                            const unsigned char *end) {
     while (p < end) {
-        unsigned char c;
         if (v->state == ST_GROUND) {
             const unsigned char *after;
             p = vt_find_esc(p, end);
@@ -382,29 +416,221 @@ void dp_vt_scan(dp_vt *v, const char *buf, size_t n) {
             v->state = ST_ESC;
             continue;
         }
-        if (v->state == ST_CSI && !(v->flags & F_INTER)) {
-            unsigned param = v->param;   /* a run of digits, in one go */
-            const unsigned char *q = p;
-            while (q < end && *q >= '0' && *q <= '9') {
-                if (param < PARAM_CAP)
-                    param = param * 10 + (unsigned)(*q - '0');
-                q++;
-            }
-            if (q != p) {
-                v->param = param;
-                v->flags |= F_STARTED;
-                p = q;
-                continue;
+        p = vt_step(v, p, end);
+    }
+}
+
+/* {====================================================================
+** A chunk in two parts. Modes and the SGR state never depend on each
+** other, so each may be followed in its own way, and every sequence
+** before the chunk's last ESC ends at the next ESC at the latest (an ESC
+** cancels a sequence not ended). Before that last ESC:
+** - the modes: only an ESC not followed by '[' and a parameter byte
+**   other than '?' or a final byte can change one (vt_may_set_mode); a
+**   16-byte compare skips the others, and the few DEC private mode
+**   sequences a program repeats (?25l, ?25h...) are recognised from a
+**   memo of their effect (vt_memo);
+** - the SGR state: each sequence maps it to (state & keep) | set, so the
+**   sequences are read backward from the last one until one sets the
+**   state whole (most often the last SGR of the chunk: a reset, or the
+**   RIS); the ones before it no longer matter. At worst (attributes only
+**   ever turned on and off one by one) every ESC of the chunk is read
+**   once more this way.
+** From the last ESC on, the bytes are read in order, as ever.
+** ===================================================================== */
+
+#define SGR_ALL 0xffffu   /* every SGR attribute group */
+
+/* An ESC at p that is not followed by '[' and then a parameter byte
+** other than '?' or a final byte: one that may change a mode (a DEC
+** private mode needs its '?' first; '<', '=' and '>' mark a CSI that
+** names none). p < end; p[1] and p[2] are read only when before end. */
+static int vt_may_set_mode(const unsigned char *p, const unsigned char *end) {
+    unsigned c;
+    if (p + 2 >= end || p[1] != '[')
+        return 1;
+    c = p[2];
+    return c == '?' || c - 0x30u > 0x4eu;
+}
+
+/* The sequence of the ESC at p, read alone: to its end, or to the next
+** ESC (which cancels it) or last. Returns where reading stopped. */
+static const unsigned char *vt_scan_one(dp_vt *v, const unsigned char *p,
+                                        const unsigned char *last) {
+    const unsigned char *after;
+    p++;
+    if (p < last && *p == '[' && (after = vt_csi_fast(v, p + 1, last)) != NULL)
+        return after;
+    v->state = ST_ESC;
+    while (p < last && *p != 0x1b && v->state != ST_GROUND)
+        p = vt_step(v, p, last);
+    v->state = ST_GROUND;          /* as an ESC at p, or at last, leaves it */
+    return p;
+}
+
+/* The DEC private mode sequences (ESC [ ? digits and ';', then h or l)
+** of at most 8 bytes last read in this chunk, each kept with its effect
+** on the modes, (modes & keep) | set, and on the alternate screen's
+** number: the few a program repeats are then recognised by one compare. */
+#define MEMO_N 4
+typedef struct {
+    uint64_t key[MEMO_N], mask[MEMO_N];   /* the bytes; empty: key 1, mask 0 */
+    unsigned keep[MEMO_N], set[MEMO_N];
+    unsigned short alt[MEMO_N];           /* 0: alt left as it was */
+    unsigned char len[MEMO_N], next;
+} vt_memo;
+
+/* The length of the plain DEC private mode sequence at p (an ESC), when
+** it is one of at most 8 bytes, else 0. */
+static size_t vt_plain_dec(const unsigned char *p, const unsigned char *end) {
+    size_t i;
+    if (end - p < 8 || p[1] != '[' || p[2] != '?')
+        return 0;
+    for (i = 3; i < 8; i++) {
+        unsigned c = p[i];
+        if (c == 'h' || c == 'l')
+            return i > 3 ? i + 1 : 0;
+        if (c - '0' > 9u && c != ';')
+            return 0;
+    }
+    return 0;
+}
+
+/* The mode sequence at q (an ESC that may set a mode), applied to v:
+** from the memo, or read and then kept there. Returns where it ended. */
+static const unsigned char *vt_mode_seq(dp_vt *v, vt_memo *m, const unsigned char *q,
+                                        const unsigned char *last,
+                                        const unsigned char *end) {
+    uint64_t k = 0;
+    size_t len;
+    dp_vt t;
+    int i;
+    if (end - q >= 8) {
+        memcpy(&k, q, 8);
+        for (i = 0; i < MEMO_N; i++) {
+            if ((k & m->mask[i]) == m->key[i]) {
+                v->modes = (v->modes & m->keep[i]) | m->set[i];
+                if (m->alt[i] != 0)
+                    v->alt = m->alt[i];
+                return q + m->len[i];
             }
         }
-        c = *p++;
-        if (v->state == ST_CSI)
-            vt_csi_byte(v, c);
-        else if (v->state == ST_ESC)
-            vt_esc_byte(v, c);
-        else
-            vt_esc_int_byte(v, c);
     }
+    len = vt_plain_dec(q, last);
+    if (len == 0)
+        return vt_scan_one(v, q, last);
+    i = m->next;
+    m->next = (unsigned char)((i + 1) % MEMO_N);
+    dp_vt_init(&t);
+    vt_scan_one(&t, q, last);
+    m->set[i] = t.modes;
+    m->alt[i] = t.alt;
+    dp_vt_init(&t);
+    t.modes = (1u << DP_VT_NMODES) - 1;
+    vt_scan_one(&t, q, last);
+    m->keep[i] = t.modes & ~m->set[i];
+    m->len[i] = (unsigned char)len;
+    {
+        unsigned char mb[8] = {0};
+        memset(mb, 0xff, len);
+        memcpy(&m->mask[i], mb, 8);
+    }
+    m->key[i] = k & m->mask[i];
+    v->modes = (v->modes & m->keep[i]) | m->set[i];
+    if (m->alt[i] != 0)
+        v->alt = m->alt[i];
+    return q + len;
+}
+
+/* The modes the sequences of [p, last) set, in order; last is an ESC and
+** bytes up to end may be read. */
+static void vt_modes_before(dp_vt *v, const unsigned char *p,
+                            const unsigned char *last,
+                            const unsigned char *end) {
+    vt_memo memo;
+    int i;
+    memset(&memo, 0, sizeof memo);
+    for (i = 0; i < MEMO_N; i++)
+        memo.key[i] = 1;           /* matches nothing */
+#ifdef __SSE2__
+    {
+        const __m128i esc = _mm_set1_epi8(0x1b), lb = _mm_set1_epi8('[');
+        const __m128i lo = _mm_set1_epi8(0x2f), hi = _mm_set1_epi8(0x7f);
+        const __m128i qm = _mm_set1_epi8('?');
+        /* bytes to p + 17 are read: p + 17 <= last < end */
+        while (last - p >= 17) {
+            __m128i b0 = _mm_loadu_si128((const __m128i *)(const void *)p);
+            __m128i b1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+            __m128i b2 = _mm_loadu_si128((const __m128i *)(const void *)(p + 2));
+            /* signed compares: bytes from 0x80 are negative, out of range */
+            __m128i in = _mm_and_si128(_mm_cmpgt_epi8(b2, lo), _mm_cmplt_epi8(b2, hi));
+            __m128i plain = _mm_and_si128(_mm_cmpeq_epi8(b1, lb),
+                                          _mm_andnot_si128(_mm_cmpeq_epi8(b2, qm), in));
+            __m128i hit = _mm_andnot_si128(plain, _mm_cmpeq_epi8(b0, esc));
+            unsigned m = (unsigned)_mm_movemask_epi8(hit);
+            if (m == 0)
+                p += 16;
+            else
+                p = vt_mode_seq(v, &memo, p + __builtin_ctz(m), last, end);
+        }
+    }
+#endif
+    while (p < last && (p = vt_find_esc(p, last)) != NULL) {
+        if (vt_may_set_mode(p, end))
+            p = vt_mode_seq(v, &memo, p, last, end);
+        else
+            p++;
+    }
+}
+
+/* What the sequence [p, nx) does to the SGR state, as keep and set: its
+** result from no attribute on, and from every one on. */
+static void vt_sgr_effect(const unsigned char *p, const unsigned char *nx,
+                          unsigned *keep, unsigned *set) {
+    dp_vt t;
+    unsigned all;
+    dp_vt_init(&t);
+    vt_scan_inorder(&t, p, nx);
+    *set = t.sgr;
+    dp_vt_init(&t);
+    t.sgr = SGR_ALL;
+    vt_scan_inorder(&t, p, nx);
+    all = t.sgr;
+    *keep = all & ~*set;
+}
+
+/* The SGR state after [p, last), from the state before it; last is an ESC. */
+static unsigned vt_sgr_before(unsigned sgr, const unsigned char *p,
+                              const unsigned char *last) {
+    unsigned keep = SGR_ALL, set = 0;   /* what [nx, last) does */
+    const unsigned char *nx = last;
+    while (keep != 0 && nx > p) {
+        unsigned k, s;
+        const unsigned char *e = memrchr(p, 0x1b, (size_t)(nx - p));
+        if (e == NULL)
+            break;
+        vt_sgr_effect(e, nx, &k, &s);
+        set |= s & keep;
+        keep &= k;
+        nx = e;
+    }
+    return (sgr & keep) | set;
+}
+
+/* }==================================================================== */
+
+void dp_vt_scan(dp_vt *v, const char *buf, size_t n) {
+    const unsigned char *p = (const unsigned char *)buf;
+    const unsigned char *end = p + n, *last;
+    unsigned sgr;
+    while (p < end && v->state != ST_GROUND)   /* a sequence from before */
+        p = vt_step(v, p, end);
+    if (p == end || (last = memrchr(p, 0x1b, (size_t)(end - p))) == NULL)
+        return;
+    sgr = v->sgr;
+    vt_modes_before(v, p, last, end);
+    v->sgr = vt_sgr_before(sgr, p, last);
+    vt_scan_inorder(v, last, end);
 }
 
 size_t dp_vt_undo(const dp_vt *v, char *out, size_t cap) {
