@@ -127,12 +127,40 @@ describe("dockerpty.service_cli", function()
       { main({ "ls" }) })
   end)
 
+  it("refuses --all with a task (SERVICE.SLOT or a task's name) or --detach-keys, with 125", function()
+    assert.same({ 125, "", "dockerpty: conflicting options: cannot specify both --all and a task (s.2)\n" },
+      { main({ "exec", "--all", "s.2", "true" }) })
+    assert.same({ 125, "", "dockerpty: conflicting options: cannot specify both --all and a task (s.n0de)\n" },
+      { main({ "exec", "--all", "s.n0de", "true" }) })
+    assert.same({ 125, "", "dockerpty: conflicting options: cannot specify both --all and --detach-keys\n" },
+      { main({ "exec", "--all", "--detach-keys", "ctrl-x", "s", "true" }) })
+  end)
+
   it("says which daemon does not answer, in one line, with 125", function()
     local status, out, err = main({ "exec", "web", "true" })
     assert.equal(125, status)
     assert.equal("", out)
     assert.matches("^dockerpty: [^\n]+\n$", err)
     assert.not_matches("%.lua:%d+", err)
+  end)
+end)
+
+describe("dockerpty.service.exec", function()
+  local gone = dockerpty.client.new{ host = "unix:///nonexistent/d.sock" }
+
+  it("refuses with all what only one session has, before asking the manager", function()
+    local given = { task = 2, detach_keys = "ctrl-x", sig_proxy = false, record = "/dev/null", record_input = true }
+    for _, k in ipairs({ "task", "detach_keys", "sig_proxy", "record", "record_input" }) do
+      assert.has.error(function() service.exec(gone, "web", "true", { all = true, [k] = given[k] }) end,
+        ("bad argument #4 to 'exec' (conflicting options: cannot specify both 'all' and '%s')"):format(k))
+    end
+  end)
+
+  it("takes record and record_input for one task: the manager is asked next", function()
+    local ok, e = pcall(service.exec, gone, "web", "true", { record = "/dev/null", record_input = true,
+      warn = false, sig_proxy = false, detach_keys = "ctrl-x" })
+    assert.is_false(ok)
+    assert.same({ "connection", true }, { e.kind, e.message:find("/nonexistent/d.sock", 1, true) ~= nil })
   end)
 end)
 
@@ -182,6 +210,42 @@ local function lines(s)
   local t = {}
   for l in s:gmatch("([^\n]*)\n") do t[#t + 1] = l end
   return t
+end
+
+-- A docker context store in a directory of its own (removed when the
+-- test ends), and contexts in it made by the docker CLI.
+local function context_store()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p " .. shq(dir)))
+  finally(function() os.execute("rm -rf " .. shq(dir)) end)
+  return dir
+end
+
+local function make_context(dir, name, host)
+  local r = sh(("env DOCKER_CONFIG=%s env -u LD_PRELOAD docker context create %s --docker host=%s"):format(
+    shq(dir), shq(name), shq(host)))
+  assert.equal(0, r.code, r.err)
+end
+
+-- A context whose metadata names no docker endpoint; returns that file.
+local function broken_context(dir, name)
+  local meta = ("%s/contexts/meta/%s"):format(dir, core.sha256(name))
+  assert(os.execute("mkdir -p " .. shq(meta)))
+  local f = assert(io.open(meta .. "/meta.json", "w"))
+  f:write(('{"Name":"%s","Metadata":{},"Endpoints":{}}'):format(name))
+  f:close()
+  return meta .. "/meta.json"
+end
+
+-- dockerpty.context reads the store in `dir` until the test ends.
+local function use_store(dir)
+  local context = require("dockerpty.context")
+  local load = context.load
+  context.load = function(name)
+    return load(name, function(k) if k == "DOCKER_CONFIG" then return dir end return os.getenv(k) end)
+  end
+  finally(function() context.load = load end)
 end
 
 describe("dockerpty.service #docker #swarm", function()
@@ -266,6 +330,75 @@ describe("dockerpty.service #docker #swarm", function()
       assert.equal(t.id, task.id)
       assert.equal(("%s\nslot %d\n"):format(t.hostname, t.slot), text())
     end
+  end)
+
+  it("exec: a task by its id or by a prefix of the id", function()
+    local name = create(2, 1)
+    for _, t in ipairs(service.tasks(client, name)) do
+      for _, which in ipairs({ t.id, t.id:sub(1, 8) }) do
+        local out, text = collector()
+        local ok, how, code, task = service.exec(client, name, { "sh", "-c", "echo slot $SLOT; exit $SLOT" },
+          { task = which, nodes = nodes(), interactive = false, stdout = out })
+        assert.same({ nil, "exit", t.slot, t.id }, { ok, how, code, task.id })
+        assert.equal(("slot %d\n"):format(t.slot), text())
+      end
+    end
+  end)
+
+  it("exec: record and record_input make the one task's recording", function()
+    local name = create(2, 1)
+    local wt
+    for _, t in ipairs(service.tasks(client, name)) do if t.node == WNODE then wt = t end end
+    local path = os.tmpname()
+    finally(function() os.remove(path) end)
+    local out, text = collector()
+    local ok, how, code = service.exec(client, name, { "sh", "-c", "cat; echo rec-$SLOT" },
+      { task = wt.slot, nodes = nodes(), stdin = "typed\n", stdout = out, record = path, record_input = true })
+    assert.same({ true, "exit", 0 }, { ok, how, code })
+    assert.equal(("typed\nrec-%d\n"):format(wt.slot), text())
+    local f = assert(io.open(path))
+    local cast = f:read("a")
+    f:close()
+    local data = {}
+    for l in cast:gmatch("[^\n]+") do
+      local k, d = l:match('^%[[%d.]+, "(%a)", "(.*)"%]$')
+      if k then
+        data[k] = (data[k] or "") .. d
+      else
+        assert.matches('^{"version": ?2,', l)
+      end
+    end
+    assert.equal("typed\\n", data.i)
+    assert.equal(("typed\\nrec-%d\\n"):format(wt.slot), data.o)
+  end)
+
+  it("exec with all: warn gets every task's warnings (a config.json docker cannot parse)", function()
+    local name = create(2, 1)
+    local dir = context_store()
+    local f = assert(io.open(dir .. "/config.json", "w"))
+    f:write("{not json")
+    f:close()
+    local script = os.tmpname()
+    finally(function() os.remove(script) end)
+    f = assert(io.open(script, "w"))
+    f:write([==[
+      local dockerpty, service = require("dockerpty"), require("dockerpty.service")
+      local c = dockerpty.client.new{ host = arg[1] }
+      local got = {}
+      local rs = service.exec(c, arg[2], "true", { all = true, nodes = { [arg[3]] = arg[4] },
+        stdout = false, stderr = false, warn = function(m) got[#got + 1] = m end })
+      for _, r in ipairs(rs) do io.write(r.how, " ", tostring(r.code), "\n") end
+      io.write(table.concat(got, "\n"), "\n")
+    ]==])
+    f:close()
+    local r = sh(("env DOCKER_CONFIG=%s LUA_PATH=%s LUA_CPATH=%s lua5.4 %s %s"):format(shq(dir),
+      shq(package.path), shq(package.cpath), shq(script), words({ MANAGER, name, WNODE, WORKER })))
+    assert.same({ 0, "" }, { r.code, r.err })
+    local got = lines(r.out)
+    assert.same({ "exit 0", "exit 0" }, { got[1], got[2] })
+    assert.equal(3, #got)
+    local want = ("WARNING: Error parsing config file (%s/config.json): "):format(dir)
+    assert.equal(want, got[3]:sub(1, #want))
   end)
 
   it("the command: SERVICE.SLOT on each node, the task's exit status and output", function()
@@ -424,6 +557,51 @@ describe("dockerpty.service #docker #swarm", function()
       .. "not the node of %s; no address for ssh"):format(name, MANAGER), e.message)
   end)
 
+  it("engine: the map before a context before the manager, and what each skipped rule says", function()
+    local name = create(2, 1)
+    local on = {}
+    for _, t in ipairs(service.tasks(client, name)) do on[t.node] = t end
+    local wt, mt = on[WNODE], on[MNODE]
+    local mkeys = MNODE .. " or " .. mt.hostname
+    local dir = context_store()
+    use_store(dir)
+    make_context(dir, MNODE, WORKER)
+    make_context(dir, WHOSTNAME, MANAGER)
+    -- the manager's own node: its map entry wins, then a context named after it
+    local eng, rule, where, owned, tried = service.engine(client, mt, { nodes = { [MNODE] = WORKER } })
+    assert.same({ "map", WORKER, true, {} }, { rule, where, owned, tried })
+    local found, e = pcall(eng.inspect_container, eng, mt.container)   -- the worker has not that container
+    assert.same({ false, 404 }, { found, e.status })
+    eng:close()
+    eng, rule, where, owned, tried = service.engine(client, mt)
+    assert.same({ "context", "context " .. MNODE, true, { "no nodes entry for " .. mkeys } },
+      { rule, where, owned, tried })
+    assert.equal(WORKER, eng:where())
+    eng:close()
+    eng, rule, where, owned, tried = service.engine(client, mt, { context = false })
+    assert.same({ "manager", MANAGER, false, { "no nodes entry for " .. mkeys } }, { rule, where, owned, tried })
+    assert.equal(client, eng)
+    -- the worker's: its map entry before the context named after its hostname
+    eng, rule, where = service.engine(client, wt, { nodes = { [WNODE] = WORKER } })
+    assert.same({ "map", WORKER }, { rule, where })
+    assert.equal(wt.container, eng:inspect_container(wt.container).Id)
+    eng:close()
+    eng, rule, where, owned, tried = service.engine(client, wt)
+    assert.same({ "context", "context " .. WHOSTNAME, true }, { rule, where, owned })
+    assert.same({ "no nodes entry for " .. WNODE .. " or " .. WHOSTNAME }, tried)
+    assert.equal(MANAGER, eng:where())
+    eng:close()
+    -- a context that does not load is named with its error, and the rules go on
+    local meta = broken_context(dir, WNODE)
+    assert.equal(0, sh("env DOCKER_CONFIG=" .. shq(dir) .. " env -u LD_PRELOAD docker context rm -f "
+      .. shq(WHOSTNAME)).code)
+    eng, rule, where, owned, tried = service.engine(client, wt)
+    assert.same({ "ssh", "ssh://127.0.0.1", true }, { rule, where, owned })
+    assert.same({ "no nodes entry for " .. WNODE .. " or " .. WHOSTNAME, "no docker context named " .. WHOSTNAME,
+      ('context "%s": %s has no docker endpoint host'):format(WNODE, meta), "not the node of " .. MANAGER }, tried)
+    eng:close()
+  end)
+
   it("a map entry that is not the node's engine is a clear error, not a wrong container", function()
     local name = create(2, 1)
     local wt
@@ -438,7 +616,7 @@ describe("dockerpty.service #docker #swarm", function()
       stdout = false, stderr = false })
     for _, r in ipairs(results) do
       if r.task.node == WNODE then
-        assert.same({ "error", 404 }, { r.how, r.error.status })
+        assert.same({ "error", 404, e.message }, { r.how, r.error.status, r.error.message })
       else
         assert.same({ true, "exit", 0 }, { r.ok, r.how, r.code })
       end
@@ -485,13 +663,36 @@ describe("dockerpty.service #docker #swarm", function()
     -- the command, through the same rule: the task's output and status
     local r = cmd({ "exec", "--ssh-user", "root", name .. "." .. wt.slot, "sh", "-c", "hostname; exit $((60 + SLOT))" })
     assert.same({ 60 + wt.slot, WHOSTNAME .. "\n", "" }, { r.code, r.out, r.err })
-    -- a user sshd refuses: 125, one line naming the node and the ssh host
-    r = cmd({ "exec", "--ssh-user", "nobody", name .. "." .. wt.slot, "true" })
+    -- a user sshd refuses: 125, one line naming the node, the rules tried
+    -- before (an empty context store) and the ssh host
+    local dir = context_store()
+    local env = "env DOCKER_CONFIG=" .. shq(dir) .. " "
+    local refused = { "exec", "--ssh-user", "nobody", name .. "." .. wt.slot, "true" }
+    r = sh(env .. CMD .. " " .. words(refused))
     assert.equal(125, r.code)
     assert.equal(1, #lines(r.err), r.err)
-    assert.equal(("dockerpty: task %s on node %s (%s) (the ssh rule): cannot connect to the Docker daemon at"
-      .. " ssh://nobody@127.0.0.1: nobody@127.0.0.1: Permission denied (publickey).\n"):format(wt.name, WHOSTNAME,
-      WNODE), r.err)
+    local keys = WNODE .. " or " .. WHOSTNAME
+    local ssh = "the ssh rule: cannot connect to the Docker daemon at ssh://nobody@127.0.0.1: nobody@127.0.0.1:"
+      .. " Permission denied (publickey).\n"
+    assert.equal(("dockerpty: task %s on node %s (%s): no nodes entry for %s; no docker context named %s;"
+      .. " not the node of %s; %s"):format(wt.name, WHOSTNAME, WNODE, keys, keys, MANAGER, ssh), r.err)
+    -- a context named after the node that does not load: named, then ssh
+    local meta = broken_context(dir, WHOSTNAME)
+    r = sh(env .. CMD .. " " .. words({ "exec", name .. "." .. wt.slot, "sh", "-c", "exit $((60 + SLOT))" }))
+    assert.same({ 60 + wt.slot, "" }, { r.code, r.err })
+    r = sh(env .. CMD .. " " .. words(refused))
+    assert.equal(125, r.code)
+    local tried = ('no nodes entry for %s; no docker context named %s; context "%s": %s has no docker endpoint'
+      .. " host; not the node of %s; the ssh rule: "):format(keys, WNODE, WHOSTNAME, meta, MANAGER)
+    assert.equal(("dockerpty: task %s on node %s (%s): %s"):format(wt.name, WHOSTNAME, WNODE, tried)
+      .. ssh:sub(#"the ssh rule: " + 1), r.err)
+    -- with --all: the same rules in that task's part of the summary line
+    r = sh(env .. CMD .. " " .. words({ "exec", "--all", "--ssh-user", "nobody", name, "true" }))
+    assert.equal(125, r.code)
+    local want = ("dockerpty: 1 of 2 tasks failed: %s (on node %s (%s): %s"):format(wt.name, WHOSTNAME, WNODE, tried)
+    assert.equal(want, r.err:sub(1, #want))
+    assert.matches("nobody@127%.0%.0%.1: Permission denied %(publickey%)%.%)\n$", r.err)
+    assert.equal(1, #lines(r.err), r.err)
   end)
 
   it("engine by a docker context named after the node (hostname or id), before ssh", function()

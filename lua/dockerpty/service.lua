@@ -5,7 +5,8 @@
 --
 -- 1. `opts.nodes[node id or hostname]`: a host string or a client;
 -- 2. a docker context named after the node's id or hostname (when
---    `dockerpty.context` is installed);
+--    `dockerpty.context` is installed; one that does not load is passed
+--    over, its error among the rules tried);
 -- 3. the client itself, when the task runs on the node it is connected to
 --    (`/info` Swarm.NodeID);
 -- 4. `ssh://[user@]addr`, the node's address (`opts.ssh_user`).
@@ -166,6 +167,9 @@ local resolve
 -- @treturn string the rule: "map", "context", "manager" or "ssh"
 -- @treturn string where: the host, or "context NAME"
 -- @treturn boolean whether the client was made here (the caller closes it)
+-- @treturn table the rules tried before it, one phrase each ("no nodes
+-- entry for ID or HOST", "no docker context named ID or HOST", a context's
+-- load error, "not the node of HOST"), as errors name them
 -- @raise an error object (kind "connection", name "unreachable") naming
 -- the node and every rule tried, when none applies
 -- @usage local eng, rule = service.engine(client, task, { ssh_user = "ops" })
@@ -174,6 +178,36 @@ function M.engine(client, task, opts)
   util.check(2, "engine", task, "table")
   opts = util.check(3, "engine", opts, "table", true) or {}
   return resolve(client, task, opts, {})
+end
+
+-- An error's message as a phrase within another: no "dockerpty: ", no
+-- Lua source position.
+local function phrase(e)
+  return (tostring(errors.is(e) and e.message or e):gsub("^dockerpty: ", ""):gsub("^[^:\n]*%.lua:%d+: ", ""))
+end
+
+-- Rule 2: a context named after the node (one of `keys`). Missing ones
+-- are named together in `tried`; one that fails to load, or whose host
+-- makes no client, is named with its error.
+local function by_context(client, keys, tried)
+  local has, context = pcall(require, "dockerpty.context")
+  if not has or type(context) ~= "table" or type(context.load) ~= "function" then return nil end
+  local missing, broken = {}, {}
+  for _, k in ipairs(keys) do
+    local ok, ctx = pcall(context.load, k)
+    if ok then
+      local made, c = pcall(client_for, client, ctx.host, ctx.tls)
+      if made then return c, "context", "context " .. k, true end
+      broken[#broken + 1] = ('context "%s": %s'):format(k, phrase(c))
+    elseif phrase(ctx):find('^context "[^"]*" not found') then
+      missing[#missing + 1] = k
+    else
+      broken[#broken + 1] = phrase(ctx)
+    end
+  end
+  if #missing > 0 then tried[#tried + 1] = "no docker context named " .. table.concat(missing, " or ") end
+  table.move(broken, 1, #broken, #tried + 1, tried)
+  return nil
 end
 
 -- The rules, with what `cache` keeps between tasks (the client's node).
@@ -185,34 +219,26 @@ function resolve(client, task, opts, cache)
   local nodes = opts.nodes or {}
   for _, k in ipairs(keys) do
     local v = nodes[k]
-    if type(v) == "table" then return v, "map", v.where and v:where() or tostring(k), false end
-    if type(v) == "string" then return client_for(client, v), "map", v, true end
+    if type(v) == "table" then return v, "map", v.where and v:where() or tostring(k), false, tried end
+    if type(v) == "string" then return client_for(client, v), "map", v, true, tried end
   end
   tried[#tried + 1] = "no nodes entry for " .. table.concat(keys, " or ")
   -- 2: a context named after the node
-  local has_ctx, context = false, nil
-  if opts.context ~= false then has_ctx, context = pcall(require, "dockerpty.context") end
-  if has_ctx and type(context) == "table" and type(context.load) == "function" then
-    for _, k in ipairs(keys) do
-      local ok, ctx = pcall(context.load, k)
-      if ok and type(ctx) == "table" and ctx.host then
-        return client_for(client, ctx.host, ctx.tls), "context", "context " .. k, true
-      end
-    end
-    tried[#tried + 1] = "no docker context named " .. table.concat(keys, " or ")
+  if opts.context ~= false then
+    local c, rule, where, owned = by_context(client, keys, tried)
+    if c then return c, rule, where, owned, tried end
   end
   -- 3: the manager itself
   local own = own_node(client, cache)
-  if own and own == task.node then return client, "manager", client:where(), false end
+  if own and own == task.node then return client, "manager", client:where(), false, tried end
   tried[#tried + 1] = ("not the node of %s"):format(client:where())
   -- 4: ssh to the node's address
   local addr = task.addr
   if addr and addr ~= "" and addr ~= "0.0.0.0" then
     local host = "ssh://" .. (opts.ssh_user and (opts.ssh_user .. "@") or "") .. addr
     local ok, c = pcall(client_for, client, host)
-    if ok then return c, "ssh", host, true end
-    tried[#tried + 1] = host .. ": " .. tostring(errors.is(c) and c.message or c):gsub("^dockerpty: ", "")
-      :gsub("^[^:\n]*%.lua:%d+: ", "")
+    if ok then return c, "ssh", host, true, tried end
+    tried[#tried + 1] = host .. ": " .. phrase(c)
   else
     tried[#tried + 1] = "no address for ssh"
   end
@@ -231,31 +257,52 @@ local OWN = { task = true, all = true, nodes = true, ssh_user = true, context = 
   prefix = true, color = true }
 local SESSION = { interactive = true, stdin = true, stdout = true, stderr = true, detach_keys = true,
   sig_proxy = true, tty = true, environment = true, workdir = true, user = true, privileged = true,
-  warn = true }
+  warn = true, record = true, record_input = true }
+-- What `all` cannot take: one task to pick, and what only one session
+-- with its own terminal has (detaching, signals, a recording).
+local NOT_ALL = { "task", "detach_keys", "sig_proxy", "record", "record_input" }
 
--- A 404 on the container means the engine is not that node's; an engine
--- that does not answer is named with the task and the rule that chose it.
-local function exec_error(e, task, where, rule)
+-- A task's error as the caller should see it: a 404 on the container
+-- means the engine is not that node's; an engine that does not answer is
+-- named with the task, the rules tried before and the one that chose it.
+-- Any other error is returned as it is.
+local function task_error(e, task, chosen)
   if errors.is(e) and e.status == 404 then
-    errors.raise("api", ("task %s: no container %s at %s (the engine of node %s by the %s rule?)"):format(
-      task.name, task.container:sub(1, 12), where, describe_node(task), rule), 404, { detail = e.detail })
+    local msg = ("task %s: no container %s at %s (the engine of node %s by the %s rule?)"):format(
+      task.name, task.container:sub(1, 12), chosen.where, describe_node(task), chosen.rule)
+    return errors.new("api", msg, 404, { detail = e.detail })
   end
   if errors.is(e) and e.kind == "connection" then
     local extra = {}
     for k, v in pairs(e) do extra[k] = v end
     extra.kind, extra.message, extra.status = nil, nil, nil
-    errors.raise("connection", ("task %s on node %s (the %s rule): %s"):format(task.name, describe_node(task),
-      rule, (e.message:gsub("^dockerpty: ", ""))), e.status, extra)
+    local why = phrase(e)
+    local parts = { table.unpack(chosen.tried) }
+    if why:find(chosen.where, 1, true) then
+      parts[#parts + 1] = ("the %s rule: %s"):format(chosen.rule, why)
+    else
+      parts[#parts + 1] = ("the %s rule (%s): %s"):format(chosen.rule, chosen.where, why)
+    end
+    return errors.new("connection", ("task %s on node %s: %s"):format(task.name, describe_node(task),
+      table.concat(parts, "; ")), e.status, extra)
   end
-  error(e, 0)
+  return e
+end
+
+local function exec_error(e, task, chosen) error(task_error(e, task, chosen), 0) end
+
+-- The engine of a task's node, and how it was chosen (for exec_error).
+local function engine_of(client, task, opts, cache)
+  local eng, rule, where, owned, tried = resolve(client, task, opts, cache)
+  return eng, owned, { rule = rule, where = where, tried = tried }
 end
 
 local function exec_one(client, tasks, service, command, opts, sopts)
   local task = M.pick(tasks, service, opts.task)
-  local eng, rule, where, owned = resolve(client, task, opts, {})
+  local eng, owned, chosen = engine_of(client, task, opts, {})
   local ok, a, b, c = pcall(require("dockerpty.blocking").exec_command, eng, task.container, command, sopts)
   if owned then eng:close() end
-  if not ok then exec_error(a, task, where, rule) end
+  if not ok then exec_error(a, task, chosen) end
   return a, b, c, task
 end
 
@@ -300,18 +347,18 @@ local function exec_all(client, tasks, service, command, opts, sopts)
     errors.raise("usage", "a tty with stdin cannot be shared by every task (-it with --all)")
   end
   local sinks, flush = task_sinks(tasks, opts, sopts)
-  local results, list, index, engines, names = {}, {}, {}, {}, {}
+  local results, list, index, engines, names, how = {}, {}, {}, {}, {}, {}
   local cache = {}
   for i, t in ipairs(tasks) do
     local ok, e = pcall(function()
-      local eng, rule, where, owned = resolve(client, t, opts, cache)
+      local eng, owned, chosen = engine_of(client, t, opts, cache)
       if owned then engines[#engines + 1] = eng end
       local out, err = sinks(t)
       local sok, s = pcall(session.exec, eng, t.container, command, {
         stdin = input, stdout = out, stderr = err, tty = sopts.tty, environment = sopts.environment,
-        workdir = sopts.workdir, user = sopts.user, privileged = sopts.privileged })
-      if not sok then exec_error(s, t, where, rule) end
-      list[#list + 1], index[#list + 1], names[#list + 1] = s, i, t.name
+        workdir = sopts.workdir, user = sopts.user, privileged = sopts.privileged, warn = sopts.warn })
+      if not sok then exec_error(s, t, chosen) end
+      list[#list + 1], index[#list + 1], names[#list + 1], how[#list + 1] = s, i, t.name, chosen
     end)
     if not ok then results[i] = { task = t, ok = nil, how = "error", error = e } end
   end
@@ -321,6 +368,7 @@ local function exec_all(client, tasks, service, command, opts, sopts)
   if not ok then error(rs, 0) end
   for k, r in ipairs(rs) do
     r.task = tasks[index[k]]
+    if r.how == "error" then r.error = task_error(r.error, r.task, how[k]) end
     results[index[k]] = r
   end
   return results
@@ -333,19 +381,23 @@ end
 -- @tparam[opt] table opts `task` (a slot, a task's name or id; default the
 -- first running task), `all` (every task), `nodes`, `ssh_user`, `context`
 -- (see `engine`), and the session options of `exec_command` (`tty`,
--- `interactive`, `stdin`, `stdout`, `stderr`, `detach_keys`,
--- `environment`, `workdir`, `user`...). With `all`: `stdin` is a string
--- (or a file, read whole) every task gets, false by default; `stdout`
--- and `stderr` (files or functions) get every task's lines prefixed with
--- its name (`prefix = false`: not prefixed, still whole lines; `color`:
--- true, false, or nil for "when a terminal"), or `sinks(task)` returns
--- a task's own stdout and stderr sinks.
+-- `interactive`, `stdin`, `stdout`, `stderr`, `detach_keys`, `sig_proxy`,
+-- `environment`, `workdir`, `user`, `privileged`, `warn`, `record`,
+-- `record_input`). With `all`: `stdin` is a string (or a file, read
+-- whole) every task gets, false by default; `stdout` and `stderr` (files
+-- or functions) get every task's lines prefixed with its name (`prefix =
+-- false`: not prefixed, still whole lines; `color`: true, false, or nil
+-- for "when a terminal"), or `sinks(task)` returns a task's own stdout
+-- and stderr sinks; `warn` gets every task's warnings; `task`,
+-- `detach_keys`, `sig_proxy`, `record` and `record_input` are refused
+-- (there is no one session for them).
 -- @return one task: `true|nil, "exit", code, task` or `true, "detach",
 -- nil, task`, as `exec_command`; with `all`: a list in slot order of
 -- `{task=, ok=, how=, code=}`, or `{task=, ok=nil, how="error", error=}`
 -- @raise an error object: no such service, no running task (or none that
--- `task` names), a node no rule reaches (one task), a tty with stdin
--- with `all`
+-- `task` names), a node no rule reaches (one task; the message names the
+-- rules tried), an engine that does not answer (the rules tried and the
+-- one that chose it), a tty with stdin with `all`
 -- @usage local ok, how, code = service.exec(c, "web", { "sh", "-c", "exit 3" }, { task = "web.2" })
 function M.exec(client, service, command, opts)
   util.check(1, "exec", client, "table")
@@ -362,6 +414,13 @@ function M.exec(client, service, command, opts)
   end
   if opts.sinks ~= nil and type(opts.sinks) ~= "function" then
     util.argerror(4, "exec", "option 'sinks' must be a function")
+  end
+  if opts.all then
+    for _, k in ipairs(NOT_ALL) do
+      if opts[k] ~= nil then
+        util.argerror(4, "exec", ("conflicting options: cannot specify both 'all' and '%s'"):format(k))
+      end
+    end
   end
   local tasks = M.tasks(client, service)
   if opts.all then return exec_all(client, tasks, service, command, opts, sopts) end

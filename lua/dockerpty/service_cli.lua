@@ -50,8 +50,9 @@ Options:
   -e, --env list           Set environment variables
   -w, --workdir string     Working directory inside the container
   -u, --user string        Username or UID
-      --detach-keys string Override the key sequence for detaching
-      --all                Run in every running task
+      --detach-keys string Override the key sequence for detaching (not with
+                           --all)
+      --all                Run in every running task (not with SERVICE.SLOT)
       --no-prefix          With --all, do not prefix lines with task names
       --node list          NODE=HOST: the engine of a node (id or hostname)
       --ssh-user string    User for ssh://ADDR engines
@@ -120,7 +121,11 @@ local function all_status(results, err)
     local code
     if r.how == "error" then
       code = 125
-      failed[#failed + 1] = ("%s (%s)"):format(r.task.name, message_of(r.error):gsub("^dockerpty: ", ""))
+      -- the task is named once: "NAME (on node ...)", not "NAME (task NAME on node ...)"
+      local why = message_of(r.error):gsub("^dockerpty: ", "")
+      local named = "task " .. r.task.name
+      if why:sub(1, #named) == named then why = why:sub(#named + 1):gsub("^: ", ""):gsub("^ ", "") end
+      failed[#failed + 1] = ("%s (%s)"):format(r.task.name, why)
     elseif r.how == "exit" and r.code ~= 0 then
       code = math.tointeger(r.code) or 125
       failed[#failed + 1] = ("%s (exit %s)"):format(r.task.name, tostring(r.code))
@@ -147,7 +152,6 @@ local function exec(cl, o, args, io_)
     detach_keys = o["detach-keys"],
   }
   if o.all then
-    opts.detach_keys = nil
     opts.stdin = o.interactive and io_.stdin or false
     opts.stdout, opts.stderr = io_.stdout, io_.stderr
     opts.prefix = not o["no-prefix"]
@@ -192,6 +196,12 @@ function M.main(argv, env)
     end
     if o.all and o.interactive and o.tty then
       usage("-i and -t together cannot be used with --all (one terminal cannot feed every task)")
+    end
+    if o.all and select(2, target(args[1])) then
+      fail(125, ("conflicting options: cannot specify both --all and a task (%s)"):format(args[1]))
+    end
+    if o.all and o["detach-keys"] then
+      fail(125, "conflicting options: cannot specify both --all and --detach-keys")
     end
     cl = env.client or client.from_env()
     return exec(cl, o, args, io_)
