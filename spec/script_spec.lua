@@ -363,6 +363,45 @@ describe("scripted sessions #docker", function()
       assert.truthy(out:find("out\n", 1, true) and out:find("err\n", 1, true))
     end)
 
+    it("records dockerpty.start_exec in a terminal: the exec's session, its input with record_input #tty",
+      function()
+      local path = tmpname()
+      local exec = dockerpty.exec_create(client, box, { "sh" }, true)
+      local t = tmux.new{ cmd = { "lua5.4", "spec/support/attach.lua", "start_exec", exec.Id,
+        ("{record = %q, record_input = true}"):format(path) }, rows = 20, cols = 70 }
+      finally(function() t:kill() end)
+      t:wait_for("/ #")
+      t:send("echo na$((2 * 3))ve"); t:keys("Enter")
+      t:wait_for("\nna6ve\n")
+      t:send("exit 6"); t:keys("Enter")
+      t:wait_for("%[%[RESULT nil exit 6%]%]")
+      local header, list = parse(read(path))
+      assert.same({ 2, 70, 20 }, { header.version, header.width, header.height })
+      assert.is_nil(header.command)
+      assert.truthy(events(list, "o"):find("\r\nna6ve\r\n", 1, true))
+      -- the input also holds the terminal's answers to the shell's cursor
+      -- position queries (ESC [ 6 n), which reach it as typed input does
+      local typed = events(list, "i")
+      assert.truthy(typed:find("echo na$((2 * 3))ve\r", 1, true), typed)
+      assert.truthy(typed:find("exit 6\r", 1, true), typed)
+      assert.truthy(asciinema_cat(path):find("na6ve", 1, true))
+    end)
+
+    it("records session.run into a file handle, which it flushes and leaves open", function()
+      local path = tmpname()
+      local f = assert(io.open(path, "w"))
+      finally(function() if io.type(f) == "file" then f:close() end end)
+      local id = create{ command = { "sh", "-c", "echo out-caf\195\169; sleep 0.2; echo err >&2" } }
+      local s <close> = session.run(client, id, { stdout = false, stderr = false, record = f })
+      assert.same({ true, "exit", 0 }, { s:wait() })
+      assert.equal("file", io.type(f))       -- the caller's to close
+      local header, list = parse(read(path))  -- all there before the close: flushed
+      assert.same({ 2, 80, 24 }, { header.version, header.width, header.height })
+      assert.equal("out-caf\195\169\nerr\n", (events(list, "o")))
+      assert.equal(0, select(2, events(list, "i")))
+      assert.equal(0, select(2, events(list, "r")))
+    end)
+
     it("records the blocking API in a terminal, resizes as r events #tty", function()
       local path = tmpname()
       local t = tmux.new{ cmd = { "lua5.4", "spec/support/attach.lua", "exec", box, "sh",
