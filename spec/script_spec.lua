@@ -377,7 +377,7 @@ describe("scripted sessions #docker", function()
       t:wait_for("%[%[RESULT nil exit 6%]%]")
       local header, list = parse(read(path))
       assert.same({ 2, 70, 20 }, { header.version, header.width, header.height })
-      assert.is_nil(header.command)
+      assert.equal("sh", header.command)   -- the exec's, from its inspect
       assert.truthy(events(list, "o"):find("\r\nna6ve\r\n", 1, true))
       -- the input also holds the terminal's answers to the shell's cursor
       -- position queries (ESC [ 6 n), which reach it as typed input does
@@ -385,6 +385,23 @@ describe("scripted sessions #docker", function()
       assert.truthy(typed:find("echo na$((2 * 3))ve\r", 1, true), typed)
       assert.truthy(typed:find("exit 6\r", 1, true), typed)
       assert.truthy(asciinema_cat(path):find("na6ve", 1, true))
+    end)
+
+    it("records dockerpty.start and run: the header's command is what the container runs", function()
+      local path = tmpname()
+      local id = create{ entrypoint = { "sh", "-c" }, command = { "echo 'a b'; echo $0", "zero" } }
+      local ok, how, code = dockerpty.start(client, id, { stdin = false, stdout = false, stderr = false,
+        record = path })
+      assert.same({ true, "exit", 0 }, { ok, how, code })
+      local header, list = parse(read(path))
+      assert.equal([[sh -c 'echo '\''a b'\''; echo $0' zero]], header.command)
+      assert.equal("a b\nzero\n", (events(list, "o")))
+      -- dockerpty.run, before it creates the container: entrypoint and command
+      ok, how, code = dockerpty.run(client, { image = IMAGE, entrypoint = { "sh", "-c" },
+        command = { "exit 3" }, host_config = { NetworkMode = "none" } },
+        { stdin = false, stdout = false, stderr = false, record = path, auto_remove = true })
+      assert.same({ nil, "exit", 3 }, { ok, how, code })
+      assert.equal("sh -c 'exit 3'", parse(read(path)).command)
     end)
 
     it("records session.run into a file handle, which it flushes and leaves open", function()
