@@ -227,6 +227,34 @@ describe("scripted sessions #docker", function()
     assert.is_true(ticks >= 10, "ticks " .. ticks)
   end)
 
+  it("a big send yields inside cqueues (poll) while a ticker runs in the same controller", function()
+    local cqueues = require("cqueues")
+    local cq = cqueues.new()
+    local out, ticks, done = {}, 0, false
+    local during, took, queued
+    cq:wrap(function()
+      -- nothing reads for a second: send must wait, yielding to the ticker
+      local s = session.exec(client, box, { "sh", "-c", "sleep 1; wc -c" },
+        { stdin = true, stdout = function(c) out[#out + 1] = c end })
+      local t0, before = core.now(), ticks
+      s:send(string.rep("y", 8 * 1024 * 1024), cqueues.poll)
+      took, during, queued = core.now() - t0, ticks - before, s:_queued()
+      s:close_stdin()
+      assert.same({ true, "exit", 0 }, { s:wait(cqueues.poll) })
+      cqueues.cancel(s:pollfd()); s:close()      -- as for any fd cqueues polled
+      done = true
+    end)
+    cq:wrap(function()
+      while not done do ticks = ticks + 1; cqueues.sleep(0.02) end
+    end)
+    assert(cq:loop())
+    assert.is_true(took >= 900, "send returned after " .. took .. " ms")
+    assert.is_true(queued <= session.SEND_BOUND, "queued " .. queued)
+    -- about 50 ticks a second; a send that blocked the thread would allow none
+    assert.is_true(during >= 10, "ticks while send waited: " .. during)
+    assert.equal("8388608", table.concat(out):match("%d+"))
+  end)
+
   it("the README's expect example runs as written", function()
     local readme = read("README.md")
     local code = readme:match("## Scripts that type.-```lua\n(.-)```")
