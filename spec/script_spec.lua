@@ -424,6 +424,10 @@ describe("scripted sessions #docker", function()
       local header, list = parse(read(path))
       assert.equal([[sh -c 'echo '\''a b'\''; echo $0' zero]], header.command)
       assert.equal("a b\nzero\n", (events(list, "o")))
+      -- a command of one word (Podman's inspect repeats it as Args)
+      assert.same({ true, "exit", 0 }, { dockerpty.start(client, create{ command = { "true" } },
+        { stdin = false, stdout = false, stderr = false, record = path }) })
+      assert.equal("true", parse(read(path)).command)
       -- dockerpty.run, before it creates the container: entrypoint and command
       ok, how, code = dockerpty.run(client, { image = IMAGE, entrypoint = { "sh", "-c" },
         command = { "exit 3" }, host_config = { NetworkMode = "none" } },

@@ -23,14 +23,17 @@ local NEEDS = {
   exec_command = { "inspect_container", "exec_create", "exec_inspect", "exec_start", "exec_resize" },
 }
 
--- A recording header's command: the process's path and arguments, from an
--- inspect (a container's Path and Args, an exec's ProcessConfig entrypoint
--- and arguments); nil when the inspect has none.
-local function process_command(path, args)
-  if type(path) ~= "string" or path == "" then return nil end
-  local words = { path }
-  for _, a in ipairs(type(args) == "table" and args or {}) do words[#words + 1] = tostring(a) end
-  return words
+-- A recording header's command: the words of the lists given, in order
+-- (an inspect's; a string counts as one word, anything else as none); nil
+-- when there are none.
+local function process_command(...)
+  local words = {}
+  for i = 1, select("#", ...) do
+    local list = select(i, ...)
+    if type(list) == "string" then list = { list } end
+    for _, w in ipairs(type(list) == "table" and list or {}) do words[#words + 1] = tostring(w) end
+  end
+  return words[1] and words or nil
 end
 
 -- Whether the options ask for a recording not opened yet (dockerpty.run
@@ -48,9 +51,10 @@ function M.start(client, container, opts)
   local command
   if will_record(op) then
     -- the inspect the session makes first anyway (cached): the header's
-    -- command is what the container runs
-    local info = op:info()
-    command = process_command(info.Path, info.Args)
+    -- command is what the container runs, its Entrypoint then its Cmd
+    -- (not Path and Args: Podman repeats a lone Path as Args)
+    local conf = op:info().Config or {}
+    command = process_command(conf.Entrypoint, conf.Cmd)
   end
   return pty.PseudoTerminal.new(client, op:open_recording(command)):start()
 end
