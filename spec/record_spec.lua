@@ -80,6 +80,17 @@ describe("dockerpty.record", function()
       env = { TERM = "xterm-256color", SHELL = "/bin/zsh" } }, cjson.decode(lines[1]))
   end)
 
+  it("leaves TERM and SHELL out of env when the process has neither (none is made up)", function()
+    local path = tmpname()
+    local code = ("require([[dockerpty.record]]).open([[%s]], { width = 80, height = 24 }):close()"):format(path)
+    local cmd = ("env -u TERM -u SHELL LUA_PATH='%s' LUA_CPATH='%s' lua5.4 -e '%s'"):format(package.path,
+      package.cpath, code)
+    assert.is_true(os.execute(cmd))
+    local text = read(path)
+    assert.matches(', "env": {}}\n$', text)
+    assert.same({}, parse(text)[1].env)
+  end)
+
   it("writes output, resize and (with record_input) input events, seconds from the start", function()
     local rec, lines, now = collector({ record_input = true })
     now.t = 100.25

@@ -227,6 +227,34 @@ describe("scripted sessions #docker", function()
     assert.is_true(ticks >= 10, "ticks " .. ticks)
   end)
 
+  it("a big send yields inside cqueues (poll) while a ticker runs in the same controller", function()
+    local cqueues = require("cqueues")
+    local cq = cqueues.new()
+    local out, ticks, done = {}, 0, false
+    local during, took, queued
+    cq:wrap(function()
+      -- nothing reads for a second: send must wait, yielding to the ticker
+      local s = session.exec(client, box, { "sh", "-c", "sleep 1; wc -c" },
+        { stdin = true, stdout = function(c) out[#out + 1] = c end })
+      local t0, before = core.now(), ticks
+      s:send(string.rep("y", 8 * 1024 * 1024), cqueues.poll)
+      took, during, queued = core.now() - t0, ticks - before, s:_queued()
+      s:close_stdin()
+      assert.same({ true, "exit", 0 }, { s:wait(cqueues.poll) })
+      cqueues.cancel(s:pollfd()); s:close()      -- as for any fd cqueues polled
+      done = true
+    end)
+    cq:wrap(function()
+      while not done do ticks = ticks + 1; cqueues.sleep(0.02) end
+    end)
+    assert(cq:loop())
+    assert.is_true(took >= 900, "send returned after " .. took .. " ms")
+    assert.is_true(queued <= session.SEND_BOUND, "queued " .. queued)
+    -- about 50 ticks a second; a send that blocked the thread would allow none
+    assert.is_true(during >= 10, "ticks while send waited: " .. during)
+    assert.equal("8388608", table.concat(out):match("%d+"))
+  end)
+
   it("the README's expect example runs as written", function()
     local readme = read("README.md")
     local code = readme:match("## Scripts that type.-```lua\n(.-)```")
@@ -361,6 +389,66 @@ describe("scripted sessions #docker", function()
       assert.equal("sh -c 'echo out; echo err >&2'", header.command)
       local out = events(list, "o")
       assert.truthy(out:find("out\n", 1, true) and out:find("err\n", 1, true))
+    end)
+
+    it("records dockerpty.start_exec in a terminal: the exec's session, its input with record_input #tty",
+      function()
+      local path = tmpname()
+      local exec = dockerpty.exec_create(client, box, { "sh" }, true)
+      local t = tmux.new{ cmd = { "lua5.4", "spec/support/attach.lua", "start_exec", exec.Id,
+        ("{record = %q, record_input = true}"):format(path) }, rows = 20, cols = 70 }
+      finally(function() t:kill() end)
+      t:wait_for("/ #")
+      t:send("echo na$((2 * 3))ve"); t:keys("Enter")
+      t:wait_for("\nna6ve\n")
+      t:send("exit 6"); t:keys("Enter")
+      t:wait_for("%[%[RESULT nil exit 6%]%]")
+      local header, list = parse(read(path))
+      assert.same({ 2, 70, 20 }, { header.version, header.width, header.height })
+      assert.equal("sh", header.command)   -- the exec's, from its inspect
+      assert.truthy(events(list, "o"):find("\r\nna6ve\r\n", 1, true))
+      -- the input also holds the terminal's answers to the shell's cursor
+      -- position queries (ESC [ 6 n), which reach it as typed input does
+      local typed = events(list, "i")
+      assert.truthy(typed:find("echo na$((2 * 3))ve\r", 1, true), typed)
+      assert.truthy(typed:find("exit 6\r", 1, true), typed)
+      assert.truthy(asciinema_cat(path):find("na6ve", 1, true))
+    end)
+
+    it("records dockerpty.start and run: the header's command is what the container runs", function()
+      local path = tmpname()
+      local id = create{ entrypoint = { "sh", "-c" }, command = { "echo 'a b'; echo $0", "zero" } }
+      local ok, how, code = dockerpty.start(client, id, { stdin = false, stdout = false, stderr = false,
+        record = path })
+      assert.same({ true, "exit", 0 }, { ok, how, code })
+      local header, list = parse(read(path))
+      assert.equal([[sh -c 'echo '\''a b'\''; echo $0' zero]], header.command)
+      assert.equal("a b\nzero\n", (events(list, "o")))
+      -- a command of one word (Podman's inspect repeats it as Args)
+      assert.same({ true, "exit", 0 }, { dockerpty.start(client, create{ command = { "true" } },
+        { stdin = false, stdout = false, stderr = false, record = path }) })
+      assert.equal("true", parse(read(path)).command)
+      -- dockerpty.run, before it creates the container: entrypoint and command
+      ok, how, code = dockerpty.run(client, { image = IMAGE, entrypoint = { "sh", "-c" },
+        command = { "exit 3" }, host_config = { NetworkMode = "none" } },
+        { stdin = false, stdout = false, stderr = false, record = path, auto_remove = true })
+      assert.same({ nil, "exit", 3 }, { ok, how, code })
+      assert.equal("sh -c 'exit 3'", parse(read(path)).command)
+    end)
+
+    it("records session.run into a file handle, which it flushes and leaves open", function()
+      local path = tmpname()
+      local f = assert(io.open(path, "w"))
+      finally(function() if io.type(f) == "file" then f:close() end end)
+      local id = create{ command = { "sh", "-c", "echo out-caf\195\169; sleep 0.2; echo err >&2" } }
+      local s <close> = session.run(client, id, { stdout = false, stderr = false, record = f })
+      assert.same({ true, "exit", 0 }, { s:wait() })
+      assert.equal("file", io.type(f))       -- the caller's to close
+      local header, list = parse(read(path))  -- all there before the close: flushed
+      assert.same({ 2, 80, 24 }, { header.version, header.width, header.height })
+      assert.equal("out-caf\195\169\nerr\n", (events(list, "o")))
+      assert.equal(0, select(2, events(list, "i")))
+      assert.equal(0, select(2, events(list, "r")))
     end)
 
     it("records the blocking API in a terminal, resizes as r events #tty", function()

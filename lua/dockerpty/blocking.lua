@@ -23,12 +23,40 @@ local NEEDS = {
   exec_command = { "inspect_container", "exec_create", "exec_inspect", "exec_start", "exec_resize" },
 }
 
+-- A recording header's command: the words of the lists given, in order
+-- (an inspect's; a string counts as one word, anything else as none); nil
+-- when there are none.
+local function process_command(...)
+  local words = {}
+  for i = 1, select("#", ...) do
+    local list = select(i, ...)
+    if type(list) == "string" then list = { list } end
+    for _, w in ipairs(type(list) == "table" and list or {}) do words[#words + 1] = tostring(w) end
+  end
+  return words[1] and words or nil
+end
+
+-- Whether the options ask for a recording not opened yet (dockerpty.run
+-- opens its own before creating the container, with the create's command).
+local function will_record(op)
+  local r = op.opts.record
+  return r and not operation.is_recorder(r)
+end
+
 -- dockerpty.start (its documentation is in init.lua)
 function M.start(client, container, opts)
   util.check_client(1, "start", client, NEEDS.start)
   util.id_of(2, "start", container)
   local op = operation.RunOperation.new(client, container, operation.options("start", opts))
-  return pty.PseudoTerminal.new(client, op:open_recording(nil)):start()
+  local command
+  if will_record(op) then
+    -- the inspect the session makes first anyway (cached): the header's
+    -- command is what the container runs, its Entrypoint then its Cmd
+    -- (not Path and Args: Podman repeats a lone Path as Args)
+    local conf = op:info().Config or {}
+    command = process_command(conf.Entrypoint, conf.Cmd)
+  end
+  return pty.PseudoTerminal.new(client, op:open_recording(command)):start()
 end
 
 -- auto_remove: the daemon removes the container when it stops
@@ -57,6 +85,17 @@ local function ensure_removed(client, id)
   errors.raise("timeout", "container " .. id .. " was not removed within 10 s")
 end
 
+-- The command a container made from create_opts runs, as far as they say:
+-- the entrypoint's words then the command's, or the command alone (nil
+-- when the image's default runs: known only once created).
+local function create_command(copts)
+  local ok, words = pcall(util.argv, 2, "run", copts.entrypoint)
+  if not ok then return copts.command end
+  local with, rest = pcall(util.argv, 2, "run", copts.command)
+  if with then table.move(rest, 1, #rest, #words + 1, words) end
+  return words
+end
+
 -- dockerpty.run (its documentation is in init.lua)
 function M.run(client, create_opts, opts)
   util.check(1, "run", client, "table")
@@ -77,7 +116,7 @@ function M.run(client, create_opts, opts)
     -- the recording first: a path that cannot be written fails before
     -- the container is created
     local o = operation.options("start", sopts)
-    sopts.record = operation.open_record(o, copts.command, tty.size(o.stdout) or tty.size(o.stdin))
+    sopts.record = operation.open_record(o, create_command(copts), tty.size(o.stdout) or tty.size(o.stdin))
   end
   local made, created = pcall(client.create_container, client, copts)
   if not made then
@@ -138,7 +177,13 @@ function M.start_exec(client, exec_id, opts)
   local op = operation.ExecOperation.new(client, exec_id, operation.options("start_exec", opts))
   refuse_spent(client, op)
   if opts == nil or opts.detach_keys == nil then op:adopt_detach_keys() end
-  return pty.PseudoTerminal.new(client, op:open_recording(nil)):start()
+  local command
+  if will_record(op) then
+    -- refuse_spent's inspect (cached): the command the exec was created with
+    local pc = op:info().ProcessConfig or {}
+    command = process_command(pc.entrypoint, pc.arguments)
+  end
+  return pty.PseudoTerminal.new(client, op:open_recording(command)):start()
 end
 
 -- dockerpty.exec_command (its documentation is in init.lua)

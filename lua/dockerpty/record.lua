@@ -12,6 +12,18 @@
 --
 -- Each event is written, and a file flushed, as it comes, so a crash leaves
 -- every event up to it. Only fields asciicast v2 defines are written.
+--
+-- The header's `env` holds the TERM and SHELL of the recording process's
+-- environment (the terminal the session is shown in), or those `info.env`
+-- gives; a variable that is unset is left out, so a script run without
+-- them writes `"env": {}`. No TERM is made up for a tty session: the one
+-- the container's tty gets is the engine's choice (Docker gives a tty
+-- process TERM=xterm unless its Env sets one, Podman puts TERM=xterm in
+-- every container's Env; the library sets none), and the header is written
+-- at `open`, before a session knows whether it has a tty (an attach learns
+-- it from the container's inspect). The `command` is what the caller knows
+-- then (the entry points: the exec's or the created container's command,
+-- the inspected one for `start` and `start_exec`), else left out.
 -- @module dockerpty.record
 -- @usage
 -- local rec <close> = record.open("demo.cast", { width = 80, height = 24, command = "sh" })
