@@ -1,5 +1,5 @@
 --- bench/modes_cost.lua: what tracking the terminal modes costs a tty
--- stream (figure 7). A tty exec in a running container prints MIB MiB of
+-- stream (figure 8). A tty exec in a running container prints MIB MiB of
 -- terminal text (colours, a cursor hidden and shown on every line) through
 -- the pseudo-terminal, the output pump writing to a file, two ways,
 -- interleaved (off on off on ...):
