@@ -120,9 +120,15 @@ describe("core.connect", function()
       sentence)
     h = core.http({ socket = path, connect_timeout = 300 })
     local r = { h:request("GET", "/_ping") }
-    assert.same({ nil, "connection timed out after 300 ms", "timeout" }, r)
+    assert.same({ nil, "connection timed out", "timeout" }, r)
     assert.is_true(h:unreached())
-    assert.equal(sentence, errors.connect_message("unix://" .. path, r[2], r[3]))
+    assert.equal(sentence, errors.connect_message("unix://" .. path, r[2], r[3], 300))
+    -- a client's REST request raises that sentence with its own timeout
+    local cl = require("dockerpty.client").new({ host = "unix://" .. path, connect_timeout = 0.3 })
+    local ok, e = pcall(cl.ping, cl)
+    cl:close()
+    assert.is_false(ok)
+    assert.same({ "timeout", "dockerpty: " .. sentence }, { e.kind, e.message })
   end)
 
   it("names the endpoint with `where` in the messages of a connection", function()

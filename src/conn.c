@@ -54,8 +54,8 @@ int dp_push_unixerr(lua_State *L, const dp_endpoint *ep, int err) {
         lua_pushfstring(L, "cannot run %s: %s", ep->ssh, reason);
         reason = lua_tostring(L, -1);
     } else if (err == ETIMEDOUT) {
-        lua_pushfstring(L, "connection timed out after %d ms", (int)ep->connect_timeout);
-        return conn_reason(L, lua_tostring(L, -1), "timeout");
+        /* the connect timeout ran out: errors.lua writes the sentence */
+        return conn_reason(L, "connection timed out", "timeout");
     }
     return conn_reason(L, reason, dp_errno_name(err));
 }
