@@ -27,14 +27,14 @@ describe("core._parse_head", function()
     assert.equal(#UPGRADE, n)
   end)
 
-  it("returns the head length so bytes after the blank line stay with the caller (case 8)", function()
+  it("returns the head length so bytes after the blank line stay with the caller", function()
     local frame = "\1\0\0\0\0\0\0\5hello"
     local status, _, _, n = core._parse_head(UPGRADE .. frame)
     assert.equal(101, status)
     assert.equal(frame, (UPGRADE .. frame):sub(n + 1))
   end)
 
-  it("returns 0 for every prefix of a head, then the head (case 9)", function()
+  it("returns 0 for every prefix of a head, then the head", function()
     for i = 0, #UPGRADE - 1 do
       assert.equal(0, core._parse_head(UPGRADE:sub(1, i)), "prefix of " .. i .. " bytes")
     end
@@ -57,7 +57,7 @@ describe("core._parse_head", function()
     assert.equal("application/vnd.docker.raw-stream", headers["content-type"])
   end)
 
-  it("parses a raw 404 whose text body follows (case 72)", function()
+  it("parses a raw 404 whose text body follows", function()
     local raw = "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" ..
       "No such container: x\r\n"
     local status, reason, headers, n = core._parse_head(raw)
