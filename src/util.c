@@ -198,7 +198,7 @@ static int util_f_read(lua_State *L) {
 /***
 ** core.write(f, s): one write(2) of s to a Lua file handle (flushed first)
 ** or an fd; returns the count written, which may be short, or nil,
-** message, name, errno (EAGAIN when a non-blocking fd is full). Used by
+** message, name (name "EAGAIN" when a non-blocking fd is full). Used by
 ** dockerpty.io Stream:write and Operation:undo_modes.
 */
 static int util_f_write(lua_State *L) {

@@ -14,7 +14,7 @@
 **   heap()               bytes the C allocator has handed out and not had
 **                        back (glibc's mallinfo2: in-use chunks of every
 **                        arena plus mmapped ones); nil elsewhere
-** Failures return nil, "call: strerror", errno name, errno, as the core's
+** Failures return nil, "call: strerror", errno name, as the core's
 ** primitives do.
 */
 #define _GNU_SOURCE
@@ -177,15 +177,6 @@ static int t_accept(lua_State *L) {
 ** close-on-exec, as the core's own are.
 ** ======================================================= */
 
-static int t_pusherrno(lua_State *L, const char *what, int err) {
-    const char *name = strerrorname_np(err);
-    luaL_pushfail(L);
-    lua_pushfstring(L, "%s: %s", what, strerror(err));
-    lua_pushstring(L, name ? name : "EUNKNOWN");
-    lua_pushinteger(L, err);
-    return 4;
-}
-
 static int t_pushpair(lua_State *L, const int fds[2]) {
     lua_pushinteger(L, fds[0]);
     lua_pushinteger(L, fds[1]);
@@ -238,7 +229,7 @@ static int t_openpty(lua_State *L) {
     /* From here on no Lua call may raise until both fds are pushed. */
     fds[0] = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (fds[0] < 0)
-        return t_pusherrno(L, "posix_openpt", errno);
+        return t_fail(L, "posix_openpt", errno);
     if (grantpt(fds[0]) < 0)
         what = "grantpt";
     else if (unlockpt(fds[0]) < 0)
@@ -247,27 +238,27 @@ static int t_openpty(lua_State *L) {
         return t_pushpair(L, fds);
     err = errno;
     close(fds[0]);
-    return t_pusherrno(L, what, err);
+    return t_fail(L, what, err);
 }
 
 static int t_pipe(lua_State *L) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0)
-        return t_pusherrno(L, "pipe", errno);
+        return t_fail(L, "pipe", errno);
     return t_pushpair(L, fds);
 }
 
 static int t_socketpair(lua_State *L) {
     int fds[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
-        return t_pusherrno(L, "socketpair", errno);
+        return t_fail(L, "socketpair", errno);
     return t_pushpair(L, fds);
 }
 
 static int t_close(lua_State *L) {
     int fd = (int)luaL_checkinteger(L, 1);
     if (close(fd) < 0)
-        return t_pusherrno(L, "close", errno);
+        return t_fail(L, "close", errno);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -276,7 +267,7 @@ static int t_close(lua_State *L) {
 static int t_shutdown(lua_State *L) {
     int fd = (int)luaL_checkinteger(L, 1);
     if (shutdown(fd, SHUT_WR) < 0)
-        return t_pusherrno(L, "shutdown", errno);
+        return t_fail(L, "shutdown", errno);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -305,7 +296,7 @@ static int t_kill(lua_State *L) {
     if (names[i].name == NULL)
         return luaL_error(L, "unknown signal '%s'", lua_tostring(L, 2));
     if (kill((pid_t)pid, names[i].signo) < 0)
-        return t_pusherrno(L, "kill", errno);
+        return t_fail(L, "kill", errno);
     lua_pushboolean(L, 1);
     return 1;
 }
