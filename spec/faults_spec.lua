@@ -7,6 +7,7 @@
 -- afterwards, and the call back within 5 s of the fault.
 local fe = require("support.fakeengine")
 local core = require("dockerpty.core")
+local tc = require("dockerpty_test")
 
 local F = fe.frame
 local NOTTY = { Tty = false, OpenStdin = true }   -- multiplexed, stdin from the pty
@@ -330,14 +331,14 @@ describe("a session against a daemon answering oddly (F, G)", function()
     local dockerpty = require("dockerpty")
     local path = os.tmpname() .. ".missing.sock"
     local client = dockerpty.client.new{ host = "unix://" .. path, version = "1.41" }
-    local before = core.tcgetattr(s)
+    local before = tc.tcgetattr(s)
     local t0 = core.now()
     local ok, err = pcall(dockerpty.start, client, "c1", { stdin = s, stdout = function() end })
     assert.is_false(ok)
     assert.equal(("dockerpty: cannot connect to the Docker daemon at unix://%s: No such file or directory")
       :format(path), tostring(err))
     assert.equal("connection", err.kind)
-    assert.equal(before, core.tcgetattr(s))
+    assert.equal(before, tc.tcgetattr(s))
     assert.is_true(core.now() - t0 < 1000)
     assert.is_number(m)
   end)

@@ -383,12 +383,12 @@ describe("dockerpty.Http plain transport", function()
     local srv = fake.start({ { { "read_request" }, { "write", OK_PING }, { "sleep", 2000 } },
       { { "read_head" }, { "write", "HTTP/1.1 101 UPGRADED\r\n\r\n" } } })
     finally(function() srv:stop() end)
-    local prog = ("local core = require('dockerpty.core'); " ..
+    local prog = ("local core = require('dockerpty.core'); local tc = require('dockerpty_test'); " ..
       "local h = core.http{ socket = %q }; local s = h:request('GET', '/_ping'); " ..
       "local c = assert(core.connect{ socket = %q }); c:send('POST /x HTTP/1.1\\r\\n\\r\\n'); " ..
-      "local st = c:read_head(5000); io.write(s, ' ', st, ' ', tostring(core.curl_loaded())); " ..
+      "local st = c:read_head(5000); io.write(s, ' ', st, ' ', tostring(tc.curl_loaded())); " ..
       "core.http{ url = 'http://127.0.0.1:1' }:request('GET', '/_ping'); " ..
-      "io.write(' ', tostring(core.curl_loaded()), ' ', core.curl_version():match('^libcurl/[%%d.]+'))"
+      "io.write(' ', tostring(tc.curl_loaded()), ' ', core.curl_version():match('^libcurl/[%%d.]+'))"
       ):format(srv.socket, srv.socket)
     local build = os.getenv("DP_BUILD") or "build"
     local p = assert(io.popen(("LUA_CPATH='%s/?.so;;' lua5.4 -e %q 2>&1"):format(build, prog)))

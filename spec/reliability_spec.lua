@@ -7,6 +7,7 @@ local dockerpty = require("dockerpty")
 local fe = require("support.fakeengine")
 local env = require("support.tls")
 local core = dockerpty.core
+local tc = require("dockerpty_test")
 
 local made, clients = {}, {}
 
@@ -99,16 +100,16 @@ local function tty_session(fn, on_output)
   local m, s = fe.pty()
   local r = { out = {} }
   local function sink(b)
-    local fl = core.termflags(s)
+    local fl = tc.termflags(s)
     if fl and fl.lflag & core.termios.ICANON == 0 then r.raw_seen = true end
     r.out[#r.out + 1] = b
     if on_output then on_output(table.concat(r.out)) end
   end
-  local before, nb = core.tcgetattr(s), core.nonblock(s)
+  local before, nb = tc.tcgetattr(s), core.nonblock(s)
   local t0 = core.now()
   local ok, a, b, c = pcall(fn, { stdin = s, stdout = sink, stderr = sink })
   r.elapsed = core.now() - t0
-  r.same = core.tcgetattr(s) == before and core.nonblock(s) == nb
+  r.same = tc.tcgetattr(s) == before and core.nonblock(s) == nb
   r.ok, r.out = ok, table.concat(r.out)
   if ok then r.a, r.b, r.c = a, b, c else r.err = a end
   assert.is_number(m)
@@ -207,10 +208,9 @@ describe("load and resources", function()
   local CYCLES = [[
     local dockerpty = require("dockerpty")
     local core = dockerpty.core
-    local tc = require("dockerpty_test")
     local client = dockerpty.client.new{ host = arg[1], version = "1.41" }
     local m, s = assert(tc.openpty(24, 80))
-    local before = core.tcgetattr(s)
+    local before = tc.tcgetattr(s)
     -- the detach keys are typed once the terminal is raw: at the first output
     local function cycle()
       local typed = false
@@ -260,7 +260,7 @@ describe("load and resources", function()
     for _ = 1001, 1500 do cycle() end
     local elapsed = core.now() - t0
     print(("return { first = %s, mid = %s, third = %s, last = %s, elapsed = %d, same = %s }"):format(first,
-      mid, third, (sample(nfirst)), elapsed, tostring(core.tcgetattr(s) == before)))
+      mid, third, (sample(nfirst)), elapsed, tostring(tc.tcgetattr(s) == before)))
   ]]
 
   it("keeps fds, Lua memory, the C heap and RSS flat over 1,500 attach-and-detach cycles #novalgrind #nosanitize", function()

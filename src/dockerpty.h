@@ -37,7 +37,6 @@ DP_HIDDEN int demux_open(lua_State *L);
 DP_HIDDEN int escape_open(lua_State *L);
 DP_HIDDEN int cast_open(lua_State *L);
 DP_HIDDEN int vtmodes_open(lua_State *L);
-DP_HIDDEN int httphead_open(lua_State *L);
 DP_HIDDEN int httpcodec_open(lua_State *L);
 DP_HIDDEN int conn_open(lua_State *L);
 DP_HIDDEN int http_open(lua_State *L);
