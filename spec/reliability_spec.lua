@@ -208,6 +208,7 @@ describe("load and resources", function()
   local CYCLES = [[
     local dockerpty = require("dockerpty")
     local core = dockerpty.core
+    local tc = require("dockerpty_test")
     local client = dockerpty.client.new{ host = arg[1], version = "1.41" }
     local m, s = assert(tc.openpty(24, 80))
     local before = tc.tcgetattr(s)
