@@ -49,10 +49,11 @@ static int conn_reason(lua_State *L, const char *reason, const char *name) {
 }
 
 int dp_push_unixerr(lua_State *L, const dp_endpoint *ep, int err) {
+    char why[400];
     const char *reason = strerror(err);
     if (ep->sshargc) {
-        lua_pushfstring(L, "cannot run %s: %s", ep->ssh, reason);
-        reason = lua_tostring(L, -1);
+        dp_ssh_cannotrun(ep->ssh, err, why, sizeof why);
+        reason = why;
     } else if (err == ETIMEDOUT) {
         /* the connect timeout ran out: errors.lua writes the sentence */
         return conn_reason(L, "connection timed out", "timeout");
@@ -370,12 +371,8 @@ static int conn_m_read_head(lua_State *L) {
             long r = dp_head_parse(p, len, &h);
             if (r < 0 && (len < DP_HEAD_MAXLEN || dp_head_parse(p, len - 1, &h) < 0))
                 return dp_push_error(L, "malformed response head", "protocol");
-            if (r < 0 || (r == 0 && len >= (size_t)maxlen)) {
-                luaL_pushfail(L);
-                lua_pushfstring(L, "response head longer than %d bytes", (int)maxlen);
-                lua_pushliteral(L, "protocol");
-                return 3;
-            }
+            if (r < 0 || (r == 0 && len >= (size_t)maxlen))
+                return dp_push_headlong(L, maxlen);
             if (r > 0) {
                 lua_pushinteger(L, h.status);
                 lua_pushlstring(L, h.reason, h.reason_len);

@@ -392,15 +392,9 @@ static int http_pushfail(lua_State *L, http_handle *h, int rc, int err) {
     case HX_OSERR:
         return dp_push_error(L, strerror(err), dp_errno_name(err));
     case HX_BODYLONG:
-        luaL_pushfail(L);
-        lua_pushfstring(L, "response body larger than %d bytes", HTTP_BODY_MAX);
-        lua_pushliteral(L, "protocol");
-        return 3;
+        return dp_push_bodylong(L, HTTP_BODY_MAX);
     case HX_HEADLONG:
-        luaL_pushfail(L);
-        lua_pushfstring(L, "response head longer than %d bytes", DP_HEAD_MAXLEN);
-        lua_pushliteral(L, "protocol");
-        return 3;
+        return dp_push_headlong(L, DP_HEAD_MAXLEN);
     case HX_MALFORMED:
         return dp_push_error(L, dp_hdec_strerror(&h->dec), "protocol");
     case HX_CUT:
@@ -524,15 +518,9 @@ static CURLcode http_curlsetup(http_handle *h, const char *method, size_t mlen, 
 static int http_curlresult(lua_State *L, http_handle *h, CURLcode rc, int has_timeout) {
     long status = 0;
     dp_head hd;
-    if (rc == CURLE_WRITE_ERROR && h->overflow) {
-        luaL_pushfail(L);
-        if (h->overflow == 1)
-            lua_pushfstring(L, "response body larger than %d bytes", HTTP_BODY_MAX);
-        else
-            lua_pushfstring(L, "response head longer than %d bytes", DP_HEAD_MAXLEN);
-        lua_pushliteral(L, "protocol");
-        return 3;
-    }
+    if (rc == CURLE_WRITE_ERROR && h->overflow)
+        return h->overflow == 1 ? dp_push_bodylong(L, HTTP_BODY_MAX)
+                                : dp_push_headlong(L, DP_HEAD_MAXLEN);
     if (rc != CURLE_OK && http_isconnerr(rc, h->errbuf, has_timeout)) {
         h->unreached = 1;
         return dp_push_connerr(L, h->curl, rc, h->errbuf);

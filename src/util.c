@@ -50,6 +50,20 @@ int dp_push_error(lua_State *L, const char *msg, const char *name) {
     return 3;
 }
 
+int dp_push_headlong(lua_State *L, long max) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "response head longer than %d bytes", (int)max);
+    lua_pushliteral(L, "protocol");
+    return 3;
+}
+
+int dp_push_bodylong(lua_State *L, long max) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "response body larger than %d bytes", (int)max);
+    lua_pushliteral(L, "protocol");
+    return 3;
+}
+
 static FILE *tofile(lua_State *L, int idx) {
     luaL_Stream *p = (luaL_Stream *)luaL_testudata(L, idx, LUA_FILEHANDLE);
     if (p == NULL)

@@ -26,6 +26,10 @@ void dp_createmeta(lua_State *L, const char *name, const luaL_Reg *meta,
 int dp_push_errno(lua_State *L, const char *what, int err);
 /* Push nil, msg, name; return 3. */
 int dp_push_error(lua_State *L, const char *msg, const char *name);
+/* nil, "response head longer than <max> bytes", "protocol"; and the
+** same for a body: "response body larger than <max> bytes". Return 3. */
+int dp_push_headlong(lua_State *L, long max);
+int dp_push_bodylong(lua_State *L, long max);
 /* Symbolic name of an errno value ("ENOENT"), never NULL. */
 const char *dp_errno_name(int err);
 
