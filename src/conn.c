@@ -28,51 +28,11 @@
 ** sentence for the user is errors.connect_message's (Lua).
 ** ===================================================================== */
 
-/* The unix or ssh transport's connect; http.c keeps the fd and the child. */
-int dp_plain_connect(const dp_endpoint *ep, int *fd, dp_ssh *child) {
-    dp_transport t;
-    int err;
-    dp_transport_init(&t, ep);
-    err = t.ops->connect(&t, ep);
-    *fd = t.fd;
-    *child = t.ssh;     /* no pointers into t: a plain copy */
-    return err;
-}
-
-/* nil, reason, name; the count. */
-static int conn_reason(lua_State *L, const char *reason, const char *name) {
-    lua_pushstring(L, reason);     /* reason may be on the stack: copy first */
-    luaL_pushfail(L);
-    lua_insert(L, -2);
-    lua_pushstring(L, name);
-    return 3;
-}
-
-int dp_push_unixerr(lua_State *L, const dp_endpoint *ep, int err) {
-    char why[400];
-    const char *reason = strerror(err);
-    if (ep->sshargc) {
-        dp_ssh_cannotrun(ep->ssh, err, why, sizeof why);
-        reason = why;
-    } else if (err == ETIMEDOUT) {
-        /* the connect timeout ran out: errors.lua writes the sentence */
-        return conn_reason(L, "connection timed out", "timeout");
-    }
-    return conn_reason(L, reason, dp_errno_name(err));
-}
-
-int dp_push_ssherr(lua_State *L, dp_ssh *child) {
-    char why[512];
-    dp_ssh_outcome(child, 2000, why, sizeof why);
-    /* its own words when it wrote any: "Host key verification failed." */
-    return conn_reason(L, child->last[0] ? child->last : why, "ssh");
-}
-
 int dp_push_connerr(lua_State *L, CURL *curl, CURLcode rc, const char *errbuf) {
     char why[CURL_ERROR_SIZE + 64];
     const char *name;
     int err = dp_curl_connfail(curl, rc, errbuf, &name, why, sizeof why);
-    return conn_reason(L, why, name != NULL ? name : dp_errno_name(err));
+    return dp_push_error(L, why, name != NULL ? name : dp_errno_name(err));
 }
 
 /* }==================================================================== */

@@ -262,7 +262,8 @@ void dp_ssh_close(dp_ssh *s) {
 ** The ssh transport
 ** ===================================================================== */
 
-void dp_ssh_cannotrun(const char *ssh, int err, char *why, size_t size) {
+/* "cannot run ssh: No such file or directory" */
+static void ssh_cannotrun(const char *ssh, int err, char *why, size_t size) {
     snprintf(why, size, "cannot run %.250s: %.120s", ssh, strerror(err));
 }
 
@@ -270,7 +271,7 @@ static int sshtr_connect(dp_transport *t, const dp_endpoint *ep) {
     int err = dp_ssh_spawn(&t->ssh, ep->ssh, ep->sshargc, &t->fd);
     if (err != 0) {
         char why[sizeof t->why];
-        dp_ssh_cannotrun(ep->ssh, err, why, sizeof why);
+        ssh_cannotrun(ep->ssh, err, why, sizeof why);
         return dp_transport_fail(t, err, NULL, why);
     }
     return 0;

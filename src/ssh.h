@@ -38,10 +38,6 @@ void dp_ssh_init(dp_ssh *s);
 */
 int dp_ssh_spawn(dp_ssh *s, const char *args, int argc, int *fd);
 
-/* The reason for a failed dp_ssh_spawn of program `ssh` with errno err:
-** "cannot run ssh: No such file or directory", in why (size bytes). */
-void dp_ssh_cannotrun(const char *ssh, int err, char *why, size_t size);
-
 /*
 ** After EOF on our end: wait up to wait_ms for the child to end and for its
 ** stderr. 0 when it exited with status 0, else ECONNABORTED with a reason
