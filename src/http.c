@@ -3,8 +3,9 @@
 ** inspect, create, resize, wait...) over one kept-alive connection per
 ** object. A unix socket or an ssh child is spoken to directly (plain
 ** HTTP/1.1 through the transport interface, transport.h: no libcurl);
-** TCP, TLS and transport "libcurl" use one libcurl easy handle. Bodies and heads are collected into C buffers owned by the
-** userdata; no Lua code runs inside libcurl.
+** TCP, TLS and transport "libcurl" use one libcurl easy handle. Bodies and
+** heads are collected into C buffers owned by the userdata; no Lua code
+** runs inside libcurl.
 */
 #include <errno.h>
 #include <limits.h>
