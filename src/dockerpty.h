@@ -19,7 +19,7 @@
 #define dp_unlikely(x) (x)
 #endif
 
-/* Userdata type names (practice 5). */
+/* Userdata type names (the metatables' __name). */
 #define DP_TERMSTATE "dockerpty.TermState"
 #define DP_DEMUX     "dockerpty.Demux"
 #define DP_ESCAPE    "dockerpty.Escape"

@@ -17,7 +17,8 @@
 #include "util.h"
 
 /* A saved terminal state. fd is -1 until raw mode is on (closed-first
-** lifecycle, practice 7) and again once the state is restored. */
+** lifecycle: created closed, so a failed open leaves nothing to restore)
+** and again once the state is restored. */
 typedef struct TermState {
     int fd;
     int nonblock;            /* saved O_NONBLOCK flag, 0 or 1 */

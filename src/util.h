@@ -19,9 +19,9 @@ void dp_createmeta(lua_State *L, const char *name, const luaL_Reg *meta,
                    const luaL_Reg *methods);
 
 /*
-** Error triples (practice 9, 11): push nil, "what: strerror(err)", NAME;
-** return 3. NAME is the symbolic errno name ("ENOENT"). Pass the errno
-** saved right after the failing call.
+** Error triples, the core's failure shape (docs/design.md): push nil,
+** "what: strerror(err)", NAME; return 3. NAME is the symbolic errno name
+** ("ENOENT"). Pass the errno saved right after the failing call.
 */
 int dp_push_errno(lua_State *L, const char *what, int err);
 /* Push nil, msg, name; return 3. */
