@@ -88,8 +88,10 @@ FORCE:
 
 # The specs' own module (spec/support/testcore.c): never installed.
 TESTSO        = $(BUILD)/dockerpty_test.so
-$(TESTSO): spec/support/testcore.c $(BUILD)/.flags
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $(DP_CFLAGS) $(LUA_CFLAGS) $(LIBFLAG) -o $@ $<
+# It links the core's head parser (parse_head) and finds libcurl by its soname.
+$(TESTSO): spec/support/testcore.c src/httphead.c src/httphead.h src/curlapi.h $(BUILD)/.flags
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(DP_CFLAGS) -Isrc $(LUA_CFLAGS) $(CURL_CFLAGS) $(LIBFLAG) -o $@ \
+	  spec/support/testcore.c src/httphead.c $(LDFLAGS) $(LDLIBS)
 
 # Install what is missing (Debian packages), as root; else say what to run.
 deps:

@@ -212,7 +212,7 @@ describe("dockerpty.client against the daemon #docker", function()
     conn:close()
   end)
 
-  it("keeps bytes that arrive in the same read as the 101 head (case 8)", function()
+  it("keeps bytes that arrive in the same read as the 101 head", function()
     local r = create{ command = { "sh", "-c", "echo early" } }
     c:start(r)
     c:wait(r, "not-running")

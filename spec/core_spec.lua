@@ -8,15 +8,16 @@ describe("dockerpty.core", function()
     assert.is_nil(core._CURL_VERSION)
     -- libcurl is loaded on demand (TCP and TLS endpoints), here by asking
     assert.matches("^libcurl/%d", core.curl_version())
-    assert.is_true(core.curl_loaded())
+    assert.is_true(tc.curl_loaded())
   end)
 
   it("ships no test-only primitive: they live in the specs' module dockerpty_test", function()
     for _, name in ipairs({ "_openpty", "_read", "_write", "_close", "_pipe", "_socketpair",
-      "_shutdown", "getpid", "kill" }) do
+      "_shutdown", "getpid", "kill", "tcgetattr", "termflags", "setwinsize", "_parse_head", "curl_loaded" }) do
       assert.is_nil(core[name], name)
     end
-    for _, name in ipairs({ "openpty", "pipe", "socketpair", "close", "shutdown", "getpid", "kill" }) do
+    for _, name in ipairs({ "openpty", "pipe", "socketpair", "close", "shutdown", "getpid", "kill",
+      "tcgetattr", "termflags", "setwinsize", "parse_head", "curl_loaded" }) do
       assert.is_function(tc[name], name)
     end
   end)

@@ -106,7 +106,7 @@ describe("demux", function()
       "bad argument #1 to 'eof' (dockerpty.Demux expected, got FILE*)")
   end)
 
-  it("routes type 1 to stdout, 2 to stderr and 0 to stdout (case 65)", function()
+  it("routes type 1 to stdout, 2 to stderr and 0 to stdout", function()
     local d = core.demux()
     local pieces, msg = feed(d, frame(1, "out") .. frame(2, "err") .. frame(0, "in"))
     assert.is_nil(msg)
@@ -122,7 +122,7 @@ describe("demux", function()
     assert.is_true(d:eof())
   end)
 
-  it("reassembles a frame split at every position (case 10)", function()
+  it("reassembles a frame split at every position", function()
     local data = frame(1, "hello") .. frame(2, "world!")
     for i = 0, #data do
       for j = i, #data do
@@ -135,7 +135,7 @@ describe("demux", function()
     end
   end)
 
-  it("reassembles a stream fed one byte at a time (case 10)", function()
+  it("reassembles a stream fed one byte at a time", function()
     local data = frame(1, "abc") .. frame(0, "") .. frame(2, "de") .. frame(1, "f")
     local chunks = {}
     for i = 1, #data do chunks[i] = data:sub(i, i) end
@@ -163,7 +163,7 @@ describe("demux", function()
     end
   end)
 
-  it("passes frames larger than any buffer in one piece (case 11)", function()
+  it("passes frames larger than any buffer in one piece", function()
     local big = string.rep("0123456789abcdef", 2048) .. "123456789"   -- 32 KiB + 9
     local huge = string.rep("\0\255", 300 * 1024)
     local d = core.demux()
@@ -175,7 +175,7 @@ describe("demux", function()
     assert.equal(2 * #big + #huge, #pieces[1][2] + #pieces[2][2] + #pieces[3][2])
   end)
 
-  it("ignores zero-length frames (case 69)", function()
+  it("ignores zero-length frames", function()
     local d = core.demux()
     local z = header(1, 0) .. header(2, 0) .. header(0, 0)
     assert.same({}, feed(d, z))
@@ -184,14 +184,14 @@ describe("demux", function()
     assert.is_true(d:eof())
   end)
 
-  it("accepts non-zero padding bytes (case 70)", function()
+  it("accepts non-zero padding bytes", function()
     local d = core.demux()
     local pieces, msg = feed(d, frame(1, "hi", "\255\1\7") .. frame(2, "yo", "abc"))
     assert.is_nil(msg)
     assert.same({ { 1, "hi" }, { 2, "yo" } }, pieces)
   end)
 
-  it("reports the daemon's text of a type 3 frame and writes nothing (case 64)", function()
+  it("reports the daemon's text of a type 3 frame and writes nothing", function()
     local d = core.demux()
     local pieces, msg, name = feed(d, frame(1, "before") ..
       frame(3, "container is dead\r\n") .. frame(1, "after"))
@@ -253,7 +253,7 @@ describe("demux", function()
     assert.same({ "no such file", "daemon" }, { d:error() })
   end)
 
-  it("stops at an unknown stream type, naming the byte (case 63)", function()
+  it("stops at an unknown stream type, naming the byte", function()
     for _, kind in ipairs({ 4, 73, 255 }) do
       local d = core.demux()
       local pieces, msg, name = feed(d, frame(2, "ok") .. frame(kind, "Invalid input") .. frame(1, "x"))
@@ -276,7 +276,7 @@ describe("demux", function()
     assert.equal("protocol", name)
   end)
 
-  it("reports a short header at EOF (case 66)", function()
+  it("reports a short header at EOF", function()
     local d = core.demux()
     assert.same({}, feed(d, "\1\2\3"))
     assert.same({ nil, "truncated header", "truncated" }, { d:eof() })
@@ -287,7 +287,7 @@ describe("demux", function()
     end
   end)
 
-  it("delivers the bytes of a truncated payload, then flags it (case 67)", function()
+  it("delivers the bytes of a truncated payload, then flags it", function()
     local d = core.demux()
     assert.same({ { 2, "1234" } }, feed(d, header(2, 10) .. "1234"))
     assert.same({ nil, "truncated payload", "truncated" }, { d:eof() })
@@ -307,7 +307,7 @@ describe("demux", function()
     assert.is_true(d:eof())
   end)
 
-  it("streams a frame claiming 0xFFFFFFFF bytes in bounded memory (case 68)", function()
+  it("streams a frame claiming 0xFFFFFFFF bytes in bounded memory", function()
     local chunk = string.rep("0123456789ABCDEF", 65536)   -- 1 MiB
     -- RSS growth of 64 plain 1 MiB string copies, for comparison: about zero
     -- with glibc malloc, but ASan's quarantine keeps freed memory resident.
@@ -342,7 +342,7 @@ describe("demux", function()
     assert.same({ nil, "truncated payload", "truncated" }, { d:eof() })
   end)
 
-  it("ends a 0xFFFFFFFF-byte frame exactly where it claims to (case 68)", function()
+  it("ends a 0xFFFFFFFF-byte frame exactly where it claims to", function()
     local chunk = string.rep("0123456789ABCDEF", 65536)   -- 1 MiB
     local d = core.demux()
     assert.same({}, feed(d, header(0, 0xFFFFFFFF)))
@@ -406,7 +406,7 @@ describe("demux", function()
       return chunks
     end
 
-    it("gives the same stdout and stderr for 1,000 random streams (cases 10, 11, 65, 69, 70)", function()
+    it("gives the same stdout and stderr for 1,000 random streams", function()
       math.randomseed(seed)
       local total = 0
       for round = 1, 1000 do

@@ -36,4 +36,14 @@ describe("comments", function()
       .. "Makefile README.md docs 2>/dev/null | grep -v '^spec/docs_spec.lua$'")
     assert.same({}, hits)
   end)
+
+  it("nor cite its case, section or practice numbers, in a comment or a test title", function()
+    -- "(case 63)", "cases 40, 41", "section 7", "practice 5": the numbering
+    -- of a document a reader of the repository does not have (a C switch's
+    -- `case 1:` is not one; a section of docs/design.md or docs/protocol.md
+    -- may be cited)
+    local hits = lines_of("grep -rnE '\\b[Cc]ases? [0-9]+([^0-9:x]|$)|\\b([Ss]ections?|[Pp]ractices?) [0-9]' "
+      .. "src lua spec 2>/dev/null | grep -v '^spec/docs_spec.lua:' | grep -vE 'docs/(design|protocol)\\.md'")
+    assert.same({}, hits)
+  end)
 end)

@@ -105,7 +105,7 @@ describe("escape", function()
     assert.same({ "ls\n", true, "" }, { through(CTRL_P .. CTRL_Q, { "ls\n" .. CTRL_P .. CTRL_Q }) })
   end)
 
-  it("drops the bytes after a match and everything later (case 49)", function()
+  it("drops the bytes after a match and everything later", function()
     local e = core.escape(CTRL_P .. CTRL_Q)
     assert.same({ "ab", true }, { e:filter("ab" .. CTRL_P .. CTRL_Q .. "cd") })
     assert.same({ "", true }, { e:filter("more") })
@@ -113,7 +113,7 @@ describe("escape", function()
     assert.equal("", e:flush())
   end)
 
-  it("holds a sequence split across calls (case 49)", function()
+  it("holds a sequence split across calls", function()
     local e = core.escape(CTRL_P .. CTRL_Q)
     assert.same({ "x", false }, { e:filter("x" .. CTRL_P) })
     assert.same({ "", true }, { e:filter(CTRL_Q .. "y") })
@@ -127,14 +127,14 @@ describe("escape", function()
     assert.same({ CTRL_Q, false }, { e:filter(CTRL_Q) })
   end)
 
-  it("replays a partial match on a mismatch: keys a,b,c, input aba (case 14)", function()
+  it("replays a partial match on a mismatch: keys a,b,c, input aba", function()
     local keys = core.parse_keys("a,b,c")
     assert.same({ "aba\n", false, "" }, { through(keys, { "aba\n" }) })
     assert.same({ "aba\n", false, "" }, { through(keys, bytes("aba\n")) })
     assert.same({ "ab", false, "a" }, { through(keys, { "a", "b", "a" }) })
   end)
 
-  it("lets the breaking byte start a new match (repeated prefix, case 49)", function()
+  it("lets the breaking byte start a new match (repeated prefix)", function()
     local keys = CTRL_P .. CTRL_Q
     local input = CTRL_P .. "a" .. CTRL_P .. CTRL_Q
     assert.same({ CTRL_P .. "a", true, "" }, { through(keys, { input }) })
@@ -143,7 +143,7 @@ describe("escape", function()
     assert.same({ CTRL_P .. CTRL_P, false, CTRL_P }, { through(keys, bytes(string.rep(CTRL_P, 3))) })
   end)
 
-  it("handles one- and two-byte feeds (case 49)", function()
+  it("handles one- and two-byte feeds", function()
     local keys = CTRL_P .. CTRL_Q
     local input = "abc" .. CTRL_P .. "d" .. CTRL_P .. CTRL_Q .. "zz"
     for size = 1, 2 do
@@ -153,7 +153,7 @@ describe("escape", function()
     end
   end)
 
-  it("matches four-key sequences across any split (case 49)", function()
+  it("matches four-key sequences across any split", function()
     local keys = core.parse_keys("ctrl-a,ctrl-b,ctrl-c,ctrl-d")
     local input = "x\1\2y\1\2\3z\1\2\3\4tail"
     for i = 0, #input do

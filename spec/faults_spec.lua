@@ -7,6 +7,7 @@
 -- afterwards, and the call back within 5 s of the fault.
 local fe = require("support.fakeengine")
 local core = require("dockerpty.core")
+local tc = require("dockerpty_test")
 
 local F = fe.frame
 local NOTTY = { Tty = false, OpenStdin = true }   -- multiplexed, stdin from the pty
@@ -59,7 +60,7 @@ after_each(function()
 end)
 
 describe("a session against a daemon sending bad frames (F)", function()
-  it("stops at an unknown stream type with 'unrecognized stream type N' (case 63)", function()
+  it("stops at an unknown stream type with 'unrecognized stream type N'", function()
     for _, t in ipairs({ 4, 73, 255 }) do
       local r = fe.session{ container = NOTTY,
         attach = { { "write", F(1, "before") .. F(t, "Invalid input") .. F(1, "after") }, { "hang" } } }
@@ -71,7 +72,7 @@ describe("a session against a daemon sending bad frames (F)", function()
     end
   end)
 
-  it("surfaces a type-3 message as a daemon error and writes none of it (case 64)", function()
+  it("surfaces a type-3 message as a daemon error and writes none of it", function()
     local r = fe.session{ container = NOTTY,
       attach = { { "write", F(1, "out") .. F(2, "err") .. F(3, "boom: log driver gone\r\n") .. F(1, "x") },
         { "hang" } } }
@@ -81,7 +82,7 @@ describe("a session against a daemon sending bad frames (F)", function()
     settled(r)
   end)
 
-  it("ends with the wait's code when EOF cuts a header short, every byte delivered (case 66)", function()
+  it("ends with the wait's code when EOF cuts a header short, every byte delivered", function()
     for n = 1, 7 do
       local warnings = {}
       local r = fe.session({ container = NOTTY, exit_code = 2,
@@ -98,7 +99,7 @@ describe("a session against a daemon sending bad frames (F)", function()
     end
   end)
 
-  it("delivers the bytes of a payload cut short at EOF and ends with the wait's code (case 67)", function()
+  it("delivers the bytes of a payload cut short at EOF and ends with the wait's code", function()
     local warnings = {}
     local r = fe.session({ container = NOTTY, exit_code = 3,
       attach = { { "write", F(1, "abc") .. F(2, "0123456789", { len = 100 }) }, { "emit", "exit" },
@@ -111,7 +112,7 @@ describe("a session against a daemon sending bad frames (F)", function()
     settled(r)
   end)
 
-  it("streams a frame claiming 0xFFFFFFFF bytes without buffering it (case 68) #novalgrind #nosanitize", function()
+  it("streams a frame claiming 0xFFFFFFFF bytes without buffering it #novalgrind #nosanitize", function()
     local chunk = ("0123456789abcdef"):rep(4096)    -- 64 KiB
     local got, bad = 0, false
     local srv = fe.fake{ container = { Tty = false }, exit_code = 0,
@@ -136,7 +137,7 @@ describe("a session against a daemon sending bad frames (F)", function()
     assert.is_true(core.now() - t0 < 5000)
   end)
 
-  it("treats zero-length frames as no-ops (case 69)", function()
+  it("treats zero-length frames as no-ops", function()
     local r = fe.session{ container = NOTTY,
       attach = { { "write", F(1, "") .. F(1, "a") .. F(2, "") .. F(1, "b") .. F(2, "c") .. F(1, "") },
         { "emit", "exit" }, { "close" } } }
@@ -146,7 +147,7 @@ describe("a session against a daemon sending bad frames (F)", function()
     settled(r)
   end)
 
-  it("ignores non-zero padding bytes (case 70)", function()
+  it("ignores non-zero padding bytes", function()
     local r = fe.session{ container = NOTTY,
       attach = { { "write", F(1, "pad", { pad = { 1, 2, 3 } }) .. F(2, "ded", { pad = { 255, 255, 255 } }) ..
         F(0, "!", { pad = { 0, 0, 9 } }) }, { "emit", "exit" }, { "close" } } }
@@ -158,7 +159,7 @@ describe("a session against a daemon sending bad frames (F)", function()
 end)
 
 describe("a session against a daemon answering oddly (F, G)", function()
-  it("accepts 200 where 101 was expected, as older daemons answer (case 72)", function()
+  it("accepts 200 where 101 was expected, as older daemons answer", function()
     local r = fe.session{ container = TTY, attach_head = fe.HEAD_200,
       attach = { { "write", "hello\r\n" }, { "emit", "exit" }, { "close" } } }
     exited(r, 0)
@@ -167,7 +168,7 @@ describe("a session against a daemon answering oddly (F, G)", function()
     settled(r)
   end)
 
-  it("raises a raw 404 after the hijack as the daemon's text, never starting (case 72)", function()
+  it("raises a raw 404 after the hijack as the daemon's text, never starting", function()
     local r = fe.session{ container = TTY, respond = { ["POST /containers/c1/attach"] = {
       { "write", "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" ..
         "No such container: c1\r\n" }, { "close" } } } }
@@ -177,7 +178,7 @@ describe("a session against a daemon answering oddly (F, G)", function()
     settled(r)
   end)
 
-  it("raises a raw 409 after the hijack with its status (case 72, 78)", function()
+  it("raises a raw 409 after the hijack with its status", function()
     local r = fe.session{ container = TTY, respond = { ["POST /containers/c1/attach"] = {
       { "write", "HTTP/1.1 409 Conflict\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" ..
         "container c1 is paused, unpause the container before attach\r\n" }, { "close" } } } }
@@ -186,7 +187,7 @@ describe("a session against a daemon answering oddly (F, G)", function()
     settled(r)
   end)
 
-  it("delivers in-band 'Error attaching' text and takes the code from wait (case 73)", function()
+  it("delivers in-band 'Error attaching' text and takes the code from wait", function()
     local text = "Error attaching: configured logging driver does not support reading\n"
     local r = fe.session{ container = NOTTY, exit_code = 5,
       attach = { { "write", F(1, text) }, { "emit", "exit" }, { "close" } } }
@@ -252,7 +253,7 @@ describe("a session against a daemon answering oddly (F, G)", function()
     end
   end)
 
-  it("delivers an exec start error written on stdout and takes the code from inspect (case 73)", function()
+  it("delivers an exec start error written on stdout and takes the code from inspect", function()
     local text = 'OCI runtime exec failed: exec failed: unable to start container process: exec: "nope": ' ..
       "executable file not found in $PATH: unknown\r\n"
     local r = fe.session({ exec = { tty = false }, exit_code = 127,
@@ -293,7 +294,7 @@ describe("a session against a daemon answering oddly (F, G)", function()
     settled(r, 3000)
   end)
 
-  it("ends a tty session whose daemon dies mid-stream with a connection error, output kept (case 76)",
+  it("ends a tty session whose daemon dies mid-stream with a connection error, output kept",
       function()
     local r = fe.session{ container = TTY,
       attach = { { "write", "hello " }, { "sleep", 100 }, { "write", "world" }, { "die" } } }
@@ -315,7 +316,7 @@ describe("a session against a daemon answering oddly (F, G)", function()
     settled(r)
   end)
 
-  it("ends a tty exec whose daemon dies mid-stream with a connection error (case 76)", function()
+  it("ends a tty exec whose daemon dies mid-stream with a connection error", function()
     local r = fe.session({ exec = { tty = true, open_stdin = true },
       exec_start = { { "write", "partial" }, { "sleep", 50 }, { "die" } } }, { entry = "exec" })
     failed(r, "connection", ("dockerpty: cannot connect to the Docker daemon at %s: Connection refused")
@@ -325,26 +326,26 @@ describe("a session against a daemon answering oddly (F, G)", function()
     settled(r)
   end)
 
-  it("fails clearly with no daemon, the terminal untouched (case 75)", function()
+  it("fails clearly with no daemon, the terminal untouched", function()
     local m, s = fe.pty()
     local dockerpty = require("dockerpty")
     local path = os.tmpname() .. ".missing.sock"
     local client = dockerpty.client.new{ host = "unix://" .. path, version = "1.41" }
-    local before = core.tcgetattr(s)
+    local before = tc.tcgetattr(s)
     local t0 = core.now()
     local ok, err = pcall(dockerpty.start, client, "c1", { stdin = s, stdout = function() end })
     assert.is_false(ok)
     assert.equal(("dockerpty: cannot connect to the Docker daemon at unix://%s: No such file or directory")
       :format(path), tostring(err))
     assert.equal("connection", err.kind)
-    assert.equal(before, core.tcgetattr(s))
+    assert.equal(before, tc.tcgetattr(s))
     assert.is_true(core.now() - t0 < 1000)
     assert.is_number(m)
   end)
 
-  -- Redirects are not followed (case 88): a 3xx is an API error like any
+  -- Redirects are not followed: a 3xx is an API error like any
   -- answer the client did not ask for.
-  it("raises an API error for a redirect answering inspect (case 88)", function()
+  it("raises an API error for a redirect answering inspect", function()
     local answer = "HTTP/1.1 301 Moved Permanently\r\n" ..
       "Location: http://127.0.0.1:9/v1.41/containers/c2/json\r\nContent-Length: 0\r\n\r\n"
     local r = fe.session{ respond = { ["GET /containers/c1/json"] = { { "write", answer } } } }
@@ -358,7 +359,7 @@ describe("a session against a daemon answering oddly (F, G)", function()
 end)
 
 describe("a session against a daemon with odd timing", function()
-  it("keeps pumping when the wait answers before the last output (case 2)", function()
+  it("keeps pumping when the wait answers before the last output", function()
     local tail = ("0123456789abcdef"):rep(65536)   -- 1 MiB after the exit
     local r = fe.session{ container = NOTTY, exit_code = 4,
       attach = { { "write", F(1, "first ") }, { "emit", "exit" }, { "sleep", 300 }, { "write", F(1, tail) },
@@ -370,7 +371,7 @@ describe("a session against a daemon with odd timing", function()
     settled(r)
   end)
 
-  it("reassembles a head and frames dribbled one byte at a time (cases 9, 10)", function()
+  it("reassembles a head and frames dribbled one byte at a time", function()
     local r = fe.session{ container = NOTTY, exit_code = 1, attach_head = "",
       attach = { { "write", fe.HEAD_101 .. F(1, "abc") .. F(2, "de") .. F(1, "f"), dribble = 1 },
         { "emit", "exit" }, { "close" } } }
@@ -391,7 +392,7 @@ describe("a session against a daemon with odd timing", function()
     settled(r)
   end)
 
-  it("ends on output EOF while the daemon stops reading 8 MiB of stdin (cases 40, 42)", function()
+  it("ends on output EOF while the daemon stops reading 8 MiB of stdin", function()
     local r = fe.session({ container = NOTTY, exit_code = 6,
       attach = { { "stop_reading" }, { "sleep", 300 }, { "write", F(1, "bye") },
         { "emit", "exit" }, { "shutdown" }, { "sleep", 2000 }, { "close" } } },
@@ -405,7 +406,7 @@ describe("a session against a daemon with odd timing", function()
   -- The daemon closed the attach with our stdin unread in its buffer, so
   -- the kernel resets the connection after the output (the "connection
   -- reset by peer" of cli #1456, docker/for-linux #245): not an error.
-  it("ends with the container's code when the daemon resets after not reading stdin (case 42)", function()
+  it("ends with the container's code when the daemon resets after not reading stdin", function()
     local r = fe.session({ container = NOTTY, exit_code = 6,
       attach = { { "stop_reading" }, { "sleep", 200 }, { "write", F(1, "bye") }, { "emit", "exit" },
         { "close" } } }, { stdin = ("s"):rep(8 << 20) })
@@ -414,7 +415,7 @@ describe("a session against a daemon with odd timing", function()
     settled(r)
   end)
 
-  it("ends an exec with its code when the daemon resets after not reading stdin (case 42)", function()
+  it("ends an exec with its code when the daemon resets after not reading stdin", function()
     local r = fe.session({ exec = { tty = false, open_stdin = true }, exit_code = 0,
       exec_start = { { "stop_reading" }, { "sleep", 200 }, { "write", F(1, "bye") }, { "emit", "exit" },
         { "close" } } }, { entry = "exec", stdin = ("s"):rep(8 << 20) })

@@ -1,23 +1,23 @@
 -- spec/httphead_spec.lua: the HTTP/1.x response head parser (src/httphead.c)
--- through core._parse_head: heads split across reads, bare LF line ends,
+-- through dockerpty_test.parse_head: heads split across reads, bare LF line ends,
 -- bytes after the head, 101 and 200, errors after the hijack
 -- (docs/protocol.md, "Attach and exec").
-local core = require("dockerpty.core")
+local tc = require("dockerpty_test")
 
 local UPGRADE = "HTTP/1.1 101 UPGRADED\r\n" ..
   "Content-Type: application/vnd.docker.multiplexed-stream\r\n" ..
   "Connection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: 1.41\r\n\r\n"
 
 local function malformed(s)
-  local ok, msg, name = core._parse_head(s)
+  local ok, msg, name = tc.parse_head(s)
   assert.is_nil(ok)
   assert.equal("malformed response head", msg)
   assert.equal("protocol", name)
 end
 
-describe("core._parse_head", function()
+describe("the head parser (dockerpty_test.parse_head)", function()
   it("parses a 101 UPGRADED head with lower-cased header names", function()
-    local status, reason, headers, n = core._parse_head(UPGRADE)
+    local status, reason, headers, n = tc.parse_head(UPGRADE)
     assert.equal(101, status)
     assert.equal("UPGRADED", reason)
     assert.same({
@@ -27,22 +27,22 @@ describe("core._parse_head", function()
     assert.equal(#UPGRADE, n)
   end)
 
-  it("returns the head length so bytes after the blank line stay with the caller (case 8)", function()
+  it("returns the head length so bytes after the blank line stay with the caller", function()
     local frame = "\1\0\0\0\0\0\0\5hello"
-    local status, _, _, n = core._parse_head(UPGRADE .. frame)
+    local status, _, _, n = tc.parse_head(UPGRADE .. frame)
     assert.equal(101, status)
     assert.equal(frame, (UPGRADE .. frame):sub(n + 1))
   end)
 
-  it("returns 0 for every prefix of a head, then the head (case 9)", function()
+  it("returns 0 for every prefix of a head, then the head", function()
     for i = 0, #UPGRADE - 1 do
-      assert.equal(0, core._parse_head(UPGRADE:sub(1, i)), "prefix of " .. i .. " bytes")
+      assert.equal(0, tc.parse_head(UPGRADE:sub(1, i)), "prefix of " .. i .. " bytes")
     end
-    assert.equal(101, (core._parse_head(UPGRADE)))
+    assert.equal(101, (tc.parse_head(UPGRADE)))
   end)
 
   it("accepts bare LF line ends and a mix of LF and CRLF", function()
-    local status, reason, headers, n = core._parse_head("HTTP/1.1 200 OK\nContent-Type: text/plain\r\n\nrest")
+    local status, reason, headers, n = tc.parse_head("HTTP/1.1 200 OK\nContent-Type: text/plain\r\n\nrest")
     assert.equal(200, status)
     assert.equal("OK", reason)
     assert.same({ ["content-type"] = "text/plain" }, headers)
@@ -50,17 +50,17 @@ describe("core._parse_head", function()
   end)
 
   it("parses a 200 OK attach answer (no upgrade)", function()
-    local status, reason, headers = core._parse_head(
+    local status, reason, headers = tc.parse_head(
       "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n")
     assert.equal(200, status)
     assert.equal("OK", reason)
     assert.equal("application/vnd.docker.raw-stream", headers["content-type"])
   end)
 
-  it("parses a raw 404 whose text body follows (case 72)", function()
+  it("parses a raw 404 whose text body follows", function()
     local raw = "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" ..
       "No such container: x\r\n"
-    local status, reason, headers, n = core._parse_head(raw)
+    local status, reason, headers, n = tc.parse_head(raw)
     assert.equal(404, status)
     assert.equal("Not Found", reason)
     assert.equal("text/plain; charset=utf-8", headers["content-type"])
@@ -68,14 +68,14 @@ describe("core._parse_head", function()
   end)
 
   it("accepts an empty reason, with or without the space", function()
-    local status, reason = core._parse_head("HTTP/1.1 200 \r\n\r\n")
+    local status, reason = tc.parse_head("HTTP/1.1 200 \r\n\r\n")
     assert.same({ 200, "" }, { status, reason })
-    status, reason = core._parse_head("HTTP/1.0 204\r\n\r\n")
+    status, reason = tc.parse_head("HTTP/1.0 204\r\n\r\n")
     assert.same({ 204, "" }, { status, reason })
   end)
 
   it("trims header values and joins repeated fields", function()
-    local _, _, headers = core._parse_head("HTTP/1.1 200 OK\r\nX-A:  one \t\r\nx-a: two\r\nX-Empty:\r\n\r\n")
+    local _, _, headers = tc.parse_head("HTTP/1.1 200 OK\r\nX-A:  one \t\r\nx-a: two\r\nX-Empty:\r\n\r\n")
     assert.same({ ["x-a"] = "one, two", ["x-empty"] = "" }, headers)
   end)
 
@@ -83,21 +83,21 @@ describe("core._parse_head", function()
     local lines = {}
     for i = 1, 64 do lines[i] = ("X-H%d: v\r\n"):format(i) end
     local head = "HTTP/1.1 200 OK\r\n" .. table.concat(lines)
-    assert.equal(200, (core._parse_head(head .. "\r\n")))
+    assert.equal(200, (tc.parse_head(head .. "\r\n")))
     malformed(head .. "X-Too: many\r\n\r\n")
   end)
 
   it("rejects a head longer than 16384 bytes, complete or not", function()
     local pad = ("X-Pad: %s\r\n"):format(("a"):rep(1000))
     local head = "HTTP/1.1 200 OK\r\n" .. pad:rep(17)
-    assert.equal(0, core._parse_head(head:sub(1, 16383)))
+    assert.equal(0, tc.parse_head(head:sub(1, 16383)))
     malformed(head)
     malformed(head .. "\r\n")
     -- exactly 16384 bytes is accepted
     local prefix, suffix = "HTTP/1.1 200 OK\r\nX-Pad: ", "\r\n\r\n"
     local exact = prefix .. ("b"):rep(16384 - #prefix - #suffix) .. suffix
     assert.equal(16384, #exact)
-    assert.equal(16384, select(4, core._parse_head(exact)))
+    assert.equal(16384, select(4, tc.parse_head(exact)))
   end)
 
   it("rejects garbage at once, without waiting for a line end", function()
@@ -125,7 +125,7 @@ describe("core._parse_head", function()
   end)
 
   it("raises on a non-string argument", function()
-    assert.has_error(function() core._parse_head(nil) end,
-      "bad argument #1 to '_parse_head' (string expected, got nil)")
+    assert.has_error(function() tc.parse_head(nil) end,
+      "bad argument #1 to 'parse_head' (string expected, got nil)")
   end)
 end)

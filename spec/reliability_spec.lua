@@ -7,6 +7,7 @@ local dockerpty = require("dockerpty")
 local fe = require("support.fakeengine")
 local env = require("support.tls")
 local core = dockerpty.core
+local tc = require("dockerpty_test")
 
 local made, clients = {}, {}
 
@@ -99,16 +100,16 @@ local function tty_session(fn, on_output)
   local m, s = fe.pty()
   local r = { out = {} }
   local function sink(b)
-    local fl = core.termflags(s)
+    local fl = tc.termflags(s)
     if fl and fl.lflag & core.termios.ICANON == 0 then r.raw_seen = true end
     r.out[#r.out + 1] = b
     if on_output then on_output(table.concat(r.out)) end
   end
-  local before, nb = core.tcgetattr(s), core.nonblock(s)
+  local before, nb = tc.tcgetattr(s), core.nonblock(s)
   local t0 = core.now()
   local ok, a, b, c = pcall(fn, { stdin = s, stdout = sink, stderr = sink })
   r.elapsed = core.now() - t0
-  r.same = core.tcgetattr(s) == before and core.nonblock(s) == nb
+  r.same = tc.tcgetattr(s) == before and core.nonblock(s) == nb
   r.ok, r.out = ok, table.concat(r.out)
   if ok then r.a, r.b, r.c = a, b, c else r.err = a end
   assert.is_number(m)
@@ -116,7 +117,7 @@ local function tty_session(fn, on_output)
 end
 
 describe("real-daemon faults #docker", function()
-  it("ends with 137 within 5 s when the container is killed mid-stream (case 77)", function()
+  it("ends with 137 within 5 s when the container is killed mid-stream", function()
     local client, other = docker_client(), docker_client()
     local id = create(client, { command = { "sh", "-c", "while :; do echo tick; sleep 0.1; done" },
       tty = true, stdin_open = true })
@@ -134,7 +135,7 @@ describe("real-daemon faults #docker", function()
     assert.is_true(core.now() - killed_at < 5000)
   end)
 
-  it("ends within 5 s, terminal restored, when the container is removed mid-exec (case 56)", function()
+  it("ends within 5 s, terminal restored, when the container is removed mid-exec", function()
     local client, other = docker_client(), docker_client()
     local id = create(client, { command = { "sleep", "600" } })
     client:start(id)
@@ -162,7 +163,7 @@ describe("dockerd killed during a raw session #docker #long", function()
   -- The rig's private daemon only (DOCKERPTY_RIG=private): its pid file is
   -- under DOCKERPTY_RIG_DIR, and `engine revive` starts it again while
   -- `engine run` holds the rig.
-  it("ends with a connection error within 5 s, then a new session works (cases 76, 77, 59)", function()
+  it("ends with a connection error within 5 s, then a new session works", function()
     assert.equal("private", os.getenv("DOCKERPTY_RIG"), "needs the rig's own dockerd (DOCKERPTY_RIG=private)")
     local rig = os.getenv("DOCKERPTY_RIG_DIR")
     if rig == nil or rig == "" then rig = "/tmp/dockerpty-rig-" .. run("id -u"):match("%d+") end
@@ -210,7 +211,7 @@ describe("load and resources", function()
     local tc = require("dockerpty_test")
     local client = dockerpty.client.new{ host = arg[1], version = "1.41" }
     local m, s = assert(tc.openpty(24, 80))
-    local before = core.tcgetattr(s)
+    local before = tc.tcgetattr(s)
     -- the detach keys are typed once the terminal is raw: at the first output
     local function cycle()
       local typed = false
@@ -260,7 +261,7 @@ describe("load and resources", function()
     for _ = 1001, 1500 do cycle() end
     local elapsed = core.now() - t0
     print(("return { first = %s, mid = %s, third = %s, last = %s, elapsed = %d, same = %s }"):format(first,
-      mid, third, (sample(nfirst)), elapsed, tostring(core.tcgetattr(s) == before)))
+      mid, third, (sample(nfirst)), elapsed, tostring(tc.tcgetattr(s) == before)))
   ]]
 
   it("keeps fds, Lua memory, the C heap and RSS flat over 1,500 attach-and-detach cycles #novalgrind #nosanitize", function()
@@ -313,7 +314,7 @@ describe("load and resources", function()
     assert.equal(3001, rep.accepted - 1)   -- REST once, then wait + attach per cycle (+ this report)
   end)
 
-  it("moves 64 MiB to a slow reader byte for byte, peak RSS under 32 MiB (cases 3, 83) #docker #nosanitize", function()
+  it("moves 64 MiB to a slow reader byte for byte, peak RSS under 32 MiB #docker #nosanitize", function()
     local client = docker_client()
     -- 64 MiB of random bytes, their md5 on stderr first, then the bytes on stdout
     local gen = "head -c 67108864 /dev/urandom >/tmp/blob && md5sum /tmp/blob >&2 && cat /tmp/blob"
@@ -373,7 +374,7 @@ describe("security", function()
   end
 
   describe("TLS #docker", function()
-    it("verifies by default: a wrong CA fails, naming the reason, with no key material (case 85)", function()
+    it("verifies by default: a wrong CA fails, naming the reason, with no key material", function()
       local certs, bad = env.need("DOCKERPTY_TLS_CERTS"), env.need("DOCKERPTY_TLS_BADCA")
       local host = env.need("DOCKERPTY_TLS_HOST")
       local c = dockerpty.client.new{ host = host,
@@ -387,7 +388,7 @@ describe("security", function()
       no_secret(tostring(err), key_secrets(certs))
     end)
 
-    it("verifies by default against the system CAs when no CA is given (case 85)", function()
+    it("verifies by default against the system CAs when no CA is given", function()
       local certs, host = env.need("DOCKERPTY_TLS_CERTS"), env.need("DOCKERPTY_TLS_HOST")
       local c = dockerpty.client.new{ host = host,
         tls = { cert = certs .. "/cert.pem", key = certs .. "/key.pem" } }
@@ -397,7 +398,7 @@ describe("security", function()
       assert.matches("certificate", tostring(err))
     end)
 
-    it("skips verification only when asked: verify = false (case 85)", function()
+    it("skips verification only when asked: verify = false", function()
       local certs, bad = env.need("DOCKERPTY_TLS_CERTS"), env.need("DOCKERPTY_TLS_BADCA")
       local c = dockerpty.client.new{ host = env.need("DOCKERPTY_TLS_HOST"),
         tls = { ca = bad .. "/ca.pem", cert = certs .. "/cert.pem", key = certs .. "/key.pem",
@@ -406,7 +407,7 @@ describe("security", function()
       assert.equal("OK", c:ping())
     end)
 
-    it("from_env verifies with DOCKER_TLS_VERIFY and the files of DOCKER_CERT_PATH (case 85)", function()
+    it("from_env verifies with DOCKER_TLS_VERIFY and the files of DOCKER_CERT_PATH", function()
       local vars = { DOCKER_HOST = env.need("DOCKERPTY_TLS_HOST"), DOCKER_TLS_VERIFY = "1",
         DOCKER_CERT_PATH = env.need("DOCKERPTY_TLS_BADCA") }
       local c = dockerpty.client.from_env(function(k) return vars[k] end)
@@ -420,7 +421,7 @@ describe("security", function()
       assert.equal("OK", good:ping())
     end)
 
-    it("names a bad key file without showing its content (case 86)", function()
+    it("names a bad key file without showing its content", function()
       local certs = env.need("DOCKERPTY_TLS_CERTS")
       local dir = os.tmpname()
       os.remove(dir)
@@ -445,7 +446,7 @@ describe("security", function()
     end)
   end)
 
-  it("gives a permission error naming the socket to a user who cannot open it (case 87)", function()
+  it("gives a permission error naming the socket to a user who cannot open it", function()
     local srv = fe.fake{}
     assert(os.execute("chown root:root " .. srv.socket .. " && chmod 0660 " .. srv.socket))
     local prog = script(([[
@@ -467,7 +468,7 @@ describe("security", function()
     assert.equal(1, rep.accepted)    -- this report's own connection: the user's never came
   end)
 
-  it("gives nobody a permission error on the daemon's socket, no other way (case 87) #docker", function()
+  it("gives nobody a permission error on the daemon's socket, no other way #docker", function()
     local host = env.need("DOCKER_HOST")
     local path = host:match("^unix://(.+)$")
     assert(path, "DOCKER_HOST is not a unix socket: " .. host)
@@ -489,7 +490,7 @@ describe("security", function()
   end)
 
   describe("libcurl", function()
-    it("speaks only http and https (case 88)", function()
+    it("speaks only http and https", function()
       local urls = { "file:///etc/passwd", "ftp://127.0.0.1:9/", "dict://127.0.0.1:9/", "gopher://x/" }
       for _, u in ipairs(urls) do
         assert.has_error(function() core.http{ url = u } end,
@@ -500,7 +501,7 @@ describe("security", function()
         "bad DOCKER_HOST 'ftp://127.0.0.1:21' (unix:///path, tcp://host:port or ssh://[user@]host expected)")
     end)
 
-    it("follows no redirect, to any protocol (case 88)", function()
+    it("follows no redirect, to any protocol", function()
       local srv = fe.fake{ respond = { ["GET /_ping"] = { { "write", "HTTP/1.1 302 Found\r\n" ..
         "Location: file:///etc/passwd\r\nContent-Length: 0\r\n\r\n" } },
         ["GET /version"] = { { "write", "HTTP/1.1 301 Moved Permanently\r\n" ..
@@ -516,7 +517,7 @@ describe("security", function()
       assert.same({ "GET /_ping", "GET /version" }, rep.lines)
     end)
 
-    it("ignores proxy variables for a unix socket (case 88)", function()
+    it("ignores proxy variables for a unix socket", function()
       local srv = fe.fake{ container = { Tty = false }, attach = { { "write", fe.frame(1, "direct\n") },
         { "emit", "exit" }, { "close" } } }
       local prog = script([[

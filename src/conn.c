@@ -28,50 +28,11 @@
 ** sentence for the user is errors.connect_message's (Lua).
 ** ===================================================================== */
 
-/* The unix or ssh transport's connect; http.c keeps the fd and the child. */
-int dp_plain_connect(const dp_endpoint *ep, int *fd, dp_ssh *child) {
-    dp_transport t;
-    int err;
-    dp_transport_init(&t, ep);
-    err = t.ops->connect(&t, ep);
-    *fd = t.fd;
-    *child = t.ssh;     /* no pointers into t: a plain copy */
-    return err;
-}
-
-/* nil, reason, name; the count. */
-static int conn_reason(lua_State *L, const char *reason, const char *name) {
-    lua_pushstring(L, reason);     /* reason may be on the stack: copy first */
-    luaL_pushfail(L);
-    lua_insert(L, -2);
-    lua_pushstring(L, name);
-    return 3;
-}
-
-int dp_push_unixerr(lua_State *L, const dp_endpoint *ep, int err) {
-    const char *reason = strerror(err);
-    if (ep->sshargc) {
-        lua_pushfstring(L, "cannot run %s: %s", ep->ssh, reason);
-        reason = lua_tostring(L, -1);
-    } else if (err == ETIMEDOUT) {
-        lua_pushfstring(L, "connection timed out after %d ms", (int)ep->connect_timeout);
-        return conn_reason(L, lua_tostring(L, -1), "timeout");
-    }
-    return conn_reason(L, reason, dp_errno_name(err));
-}
-
-int dp_push_ssherr(lua_State *L, dp_ssh *child) {
-    char why[512];
-    dp_ssh_outcome(child, 2000, why, sizeof why);
-    /* its own words when it wrote any: "Host key verification failed." */
-    return conn_reason(L, child->last[0] ? child->last : why, "ssh");
-}
-
 int dp_push_connerr(lua_State *L, CURL *curl, CURLcode rc, const char *errbuf) {
     char why[CURL_ERROR_SIZE + 64];
     const char *name;
     int err = dp_curl_connfail(curl, rc, errbuf, &name, why, sizeof why);
-    return conn_reason(L, why, name != NULL ? name : dp_errno_name(err));
+    return dp_push_error(L, why, name != NULL ? name : dp_errno_name(err));
 }
 
 /* }==================================================================== */
@@ -370,12 +331,8 @@ static int conn_m_read_head(lua_State *L) {
             long r = dp_head_parse(p, len, &h);
             if (r < 0 && (len < DP_HEAD_MAXLEN || dp_head_parse(p, len - 1, &h) < 0))
                 return dp_push_error(L, "malformed response head", "protocol");
-            if (r < 0 || (r == 0 && len >= (size_t)maxlen)) {
-                luaL_pushfail(L);
-                lua_pushfstring(L, "response head longer than %d bytes", (int)maxlen);
-                lua_pushliteral(L, "protocol");
-                return 3;
-            }
+            if (r < 0 || (r == 0 && len >= (size_t)maxlen))
+                return dp_push_headlong(L, maxlen);
             if (r > 0) {
                 lua_pushinteger(L, h.status);
                 lua_pushlstring(L, h.reason, h.reason_len);

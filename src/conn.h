@@ -32,21 +32,6 @@ typedef struct dp_conn {
 ** no redirects, no proxy, keepalive on TCP, TLS verification unless turned
 ** off. Not the URL. */
 CURLcode dp_endpoint_apply(CURL *curl, const dp_endpoint *ep);
-/* The plain transport's connect for http.c: dp_unix_connect, or for ssh the
-** spawned child (in *child, which the caller reaps with dp_ssh_close after
-** closing *fd). 0 or an errno value. */
-int dp_plain_connect(const dp_endpoint *ep, int *fd, dp_ssh *child);
-/*
-** http.c's connection errors, in the core's failure shape: push nil,
-** reason, NAME and return 3 (lua/dockerpty/errors.lua writes the
-** sentence; Http:unreached() tells Lua the request never reached a daemon).
-** dp_push_ssherr: an ssh child that closed the stream before an answer
-** (waits a little for its exit and stderr), name "ssh".
-*/
-int dp_push_ssherr(lua_State *L, dp_ssh *child);
-/* dp_push_unixerr: an errno value from dp_plain_connect ("timeout" for
-** ETIMEDOUT). */
-int dp_push_unixerr(lua_State *L, const dp_endpoint *ep, int err);
 /*
 ** The first curl_easy_perform of a handle also makes libcurl's internal
 ** multi handle, with a socketpair (its wakeup) that libcurl 7.x opens
@@ -72,7 +57,9 @@ const char *dp_curle_name(CURLcode code);
 ** (the OS error, ETIMEDOUT or EIO). */
 int dp_curl_connfail(CURL *curl, CURLcode rc, const char *errbuf, const char **name,
                      char *why, size_t size);
-/* dp_push_connerr: a failed libcurl connection attempt (dp_curl_connfail). */
+/* dp_push_connerr: a failed libcurl connection attempt of http.c
+** (dp_curl_connfail), in the core's failure shape: push nil, reason, NAME
+** and return 3 (lua/dockerpty/errors.lua writes the sentence). */
 int dp_push_connerr(lua_State *L, CURL *curl, CURLcode rc, const char *errbuf);
 
 /* luaL_checkudata + "attempt to use a closed connection" (raises). */

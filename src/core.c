@@ -40,13 +40,12 @@ int luaopen_dockerpty_core(lua_State *L) {
     lua_pushliteral(L, DP_VERSION);
     lua_setfield(L, -2, "_VERSION");
     util_open(L);     /* fd helpers used by every other file */
-    curlapi_open(L);  /* libcurl on demand: curl_version, curl_loaded */
+    curlapi_open(L);  /* libcurl on demand: curl_version */
     term_open(L);     /* termios, window size */
     demux_open(L);    /* stream framing, used by pumps */
     escape_open(L);   /* detach keys, used by pumps */
     cast_open(L);     /* asciicast event text, used by recordings */
     vtmodes_open(L);  /* terminal modes left on, used by pumps */
-    httphead_open(L); /* response head parser, used by conn */
     httpcodec_open(L); /* HTTP/1.1 codec, used by http and the session engine */
     conn_open(L);     /* hijacked connections, sources and sinks of pumps */
     http_open(L);     /* REST requests */

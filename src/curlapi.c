@@ -10,8 +10,6 @@
 #include "util.h"
 #include "curlapi.h"
 
-/* The soname of libcurl 7.16 and later (libcurl4-openssl-dev's runtime). */
-#define CURLAPI_SONAME "libcurl.so.4"
 
 dp_curlapi dp_curl;
 
@@ -87,20 +85,9 @@ static int curlapi_f_version(lua_State *L) {
     return 1;
 }
 
-/***
-Whether libcurl is loaded in this process (for tests and benchmarks).
-@function curl_loaded
-@treturn boolean
-*/
-static int curlapi_f_loaded(lua_State *L) {
-    lua_pushboolean(L, curlapi_state == 1);
-    return 1;
-}
-
 int curlapi_open(lua_State *L) {
     static const luaL_Reg funcs[] = {
         {"curl_version", curlapi_f_version},
-        {"curl_loaded", curlapi_f_loaded},
         {NULL, NULL}
     };
     luaL_setfuncs(L, funcs, 0);

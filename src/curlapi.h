@@ -13,6 +13,9 @@
 #define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
 
+/* The soname of libcurl 7.16 and later (libcurl4-openssl-dev's runtime). */
+#define CURLAPI_SONAME "libcurl.so.4"
+
 #pragma GCC visibility push(hidden)
 
 typedef struct dp_curlapi {

@@ -19,7 +19,7 @@
 #define dp_unlikely(x) (x)
 #endif
 
-/* Userdata type names (practice 5). */
+/* Userdata type names (the metatables' __name). */
 #define DP_TERMSTATE "dockerpty.TermState"
 #define DP_DEMUX     "dockerpty.Demux"
 #define DP_ESCAPE    "dockerpty.Escape"
@@ -37,7 +37,6 @@ DP_HIDDEN int demux_open(lua_State *L);
 DP_HIDDEN int escape_open(lua_State *L);
 DP_HIDDEN int cast_open(lua_State *L);
 DP_HIDDEN int vtmodes_open(lua_State *L);
-DP_HIDDEN int httphead_open(lua_State *L);
 DP_HIDDEN int httpcodec_open(lua_State *L);
 DP_HIDDEN int conn_open(lua_State *L);
 DP_HIDDEN int http_open(lua_State *L);

@@ -1,10 +1,11 @@
 /*
 ** http.c: dockerpty.Http, ordinary REST requests to the daemon (ping,
 ** inspect, create, resize, wait...) over one kept-alive connection per
-** object. A unix socket is spoken to directly (plain HTTP/1.1 over a
-** socket, no libcurl); TCP, TLS and transport "libcurl" use one libcurl easy
-** handle. Bodies and heads are collected into C buffers owned by the
-** userdata; no Lua code runs inside libcurl.
+** object. A unix socket or an ssh child is spoken to directly (plain
+** HTTP/1.1 through the transport interface, transport.h: no libcurl);
+** TCP, TLS and transport "libcurl" use one libcurl easy handle. Bodies and
+** heads are collected into C buffers owned by the userdata; no Lua code
+** runs inside libcurl.
 */
 #include <errno.h>
 #include <limits.h>
@@ -12,9 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include "curlapi.h"
 
@@ -37,8 +35,7 @@ typedef struct http_handle {
     int closed;
     CURL *curl;                  /* libcurl: made on the first request */
     int sealed;                  /* libcurl: its first perform's fds made close-on-exec */
-    int fd;                      /* plain: the kept-alive socket or -1 */
-    dp_ssh ssh;                  /* plain over ssh: the child behind fd */
+    dp_transport tr;             /* plain: the kept-alive connection (fd -1: none) */
     struct curl_slist *hdrs;     /* libcurl: request headers of the last request */
     http_buf body, head;         /* response body; libcurl: response head */
     http_buf raw;                /* plain: the request */
@@ -128,10 +125,7 @@ static http_handle *http_check(lua_State *L, int idx) {
 }
 
 static void http_dropconn(http_handle *h) {
-    if (h->fd >= 0)
-        close(h->fd);
-    h->fd = -1;
-    dp_ssh_close(&h->ssh);
+    h->tr.ops->close(&h->tr);    /* idempotent; reaps an ssh child */
 }
 
 static void http_release(http_handle *h) {
@@ -240,49 +234,46 @@ static int http_isconnerr(CURLcode rc, const char *errbuf, int has_timeout) {
 enum { HX_RETRY = 1, HX_EMPTY, HX_CUT, HX_MALFORMED, HX_HEADLONG, HX_BODYLONG, HX_TIMEOUT,
        HX_OSERR };
 
-/* dp_wait_fd with the timeout as HTTP_TIMEOUT. */
-static int http_wait(int fd, short events, long long deadline) {
-    int r = dp_wait_fd(fd, events, deadline);
-    return r == 0 ? HTTP_TIMEOUT : r;
+/* Wait for the transport's fd (after EAGAIN). 0, HTTP_TIMEOUT or -errno. */
+static int http_wait(dp_transport *t, short events, long long deadline) {
+    int r = dp_wait_fd(t->fd, events, deadline);
+    return r == 0 ? HTTP_TIMEOUT : r < 0 ? r : 0;
 }
 
-/* Send all of b. 0, HTTP_TIMEOUT or -errno. */
-static int http_sendall(int fd, const http_buf *b, long long deadline) {
+/* Send all of b through the transport. 0, HTTP_TIMEOUT or -errno. */
+static int http_sendall(dp_transport *t, const http_buf *b, long long deadline) {
     size_t off = 0;
     while (off < b->len) {
-        ssize_t n = send(fd, b->p + off, b->len - off, MSG_NOSIGNAL);
-        if (n >= 0) {
-            off += (size_t)n;
-            continue;
+        size_t n;
+        int err = t->ops->write(t, b->p + off, b->len - off, &n);
+        off += n;
+        if (err == EAGAIN) {
+            int w = http_wait(t, POLLOUT, deadline);
+            if (w != 0)
+                return w;
+        } else if (err != 0) {
+            return -err;
         }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        n = http_wait(fd, POLLOUT, deadline);
-        if (n < 0)
-            return (int)n;
     }
     return 0;
 }
 
 /* Read once into b (emptied first), waiting when nothing is there. > 0
 ** bytes read, 0 at EOF, HTTP_TIMEOUT or -errno. */
-static long http_recv(int fd, http_buf *b, long long deadline) {
+static long http_recv(dp_transport *t, http_buf *b, long long deadline) {
     b->len = 0;
     if (http_reserve(b, HTTP_READ_STEP, HTTP_READ_STEP) < 0)
         return -ENOMEM;
     for (;;) {
-        ssize_t n = recv(fd, b->p, HTTP_READ_STEP, 0);
-        if (n >= 0)
-            return (long)(b->len = (size_t)n);
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        n = http_wait(fd, POLLIN, deadline);
-        if (n < 0)
-            return (long)n;
+        size_t n;
+        int err = t->ops->read(t, b->p, HTTP_READ_STEP, &n);
+        if (err == 0)
+            return (long)(b->len = n);
+        if (err != EAGAIN)
+            return -err;
+        err = http_wait(t, POLLIN, deadline);
+        if (err != 0)
+            return err;
     }
 }
 
@@ -338,14 +329,14 @@ static int http_take(http_handle *h, size_t n, int *err) {
 }
 
 /*
-** One exchange on h->fd: send h->raw, decode the response (h->dec, the
+** One exchange on h->tr: send h->raw, decode the response (h->dec, the
 ** body into h->body). *err gets the errno of HX_OSERR. HX_RETRY: the
 ** kept-alive connection had been closed by the daemon before any byte of
 ** the answer (reused connections only).
 */
 static int http_exchange(http_handle *h, int reused, int is_head, long long deadline,
                          int *err) {
-    long r = http_sendall(h->fd, &h->raw, deadline);
+    long r = http_sendall(&h->tr, &h->raw, deadline);
     if (r == HTTP_TIMEOUT)
         return HX_TIMEOUT;
     if (r < 0) {
@@ -356,7 +347,7 @@ static int http_exchange(http_handle *h, int reused, int is_head, long long dead
     http_bufreset(&h->body);
     for (;;) {
         int rc;
-        r = http_recv(h->fd, &h->in, deadline);
+        r = http_recv(&h->tr, &h->in, deadline);
         if (r == 0) {
             if (dp_hdec_eof(&h->dec) == DP_HD_ERROR)
                 return http_hxerr(&h->dec, reused);
@@ -392,15 +383,9 @@ static int http_pushfail(lua_State *L, http_handle *h, int rc, int err) {
     case HX_OSERR:
         return dp_push_error(L, strerror(err), dp_errno_name(err));
     case HX_BODYLONG:
-        luaL_pushfail(L);
-        lua_pushfstring(L, "response body larger than %d bytes", HTTP_BODY_MAX);
-        lua_pushliteral(L, "protocol");
-        return 3;
+        return dp_push_bodylong(L, HTTP_BODY_MAX);
     case HX_HEADLONG:
-        luaL_pushfail(L);
-        lua_pushfstring(L, "response head longer than %d bytes", DP_HEAD_MAXLEN);
-        lua_pushliteral(L, "protocol");
-        return 3;
+        return dp_push_headlong(L, DP_HEAD_MAXLEN);
     case HX_MALFORMED:
         return dp_push_error(L, dp_hdec_strerror(&h->dec), "protocol");
     case HX_CUT:
@@ -410,29 +395,41 @@ static int http_pushfail(lua_State *L, http_handle *h, int rc, int err) {
     }
 }
 
+/* nil, the transport's reason and NAME (a failure to reach the daemon). */
+static int http_pushunreached(lua_State *L, http_handle *h, const char *why,
+                              const char *name) {
+    h->unreached = 1;
+    luaL_pushfail(L);
+    lua_pushstring(L, why);
+    lua_pushstring(L, name);
+    http_dropconn(h);
+    return 3;
+}
+
 /* A request over the plain transport; pushes the results of request. */
 static int http_plain(lua_State *L, http_handle *h, int is_head, long long deadline) {
     int attempt, rc = HX_RETRY, err = 0;
     for (attempt = 0; attempt < 2 && rc == HX_RETRY; attempt++) {
-        int reused = h->fd >= 0;
-        if (reused && !http_idle_ok(h->fd)) {
+        dp_transport *t = &h->tr;
+        int reused = t->fd >= 0;
+        if (reused && !http_idle_ok(t->fd)) {
             http_dropconn(h);
             reused = 0;
         }
-        if (h->fd < 0) {
-            err = dp_plain_connect(&h->ep, &h->fd, &h->ssh);
-            if (err != 0) {
-                h->unreached = 1;
-                return dp_push_unixerr(L, &h->ep, err);
-            }
+        if (t->fd < 0) {
+            dp_transport_init(t, &h->ep);
+            err = t->ops->connect(t, &h->ep);
+            if (err != 0)
+                return http_pushunreached(L, h, dp_transport_why(t, err),
+                                          dp_transport_errname(t, err));
         }
         rc = http_exchange(h, reused, is_head, deadline, &err);
-        if (h->ssh.spawned && (rc == HX_EMPTY || rc == HX_CUT || rc == HX_OSERR)) {
-            /* the child ended: say why (its last stderr line) */
-            int r = dp_push_ssherr(L, &h->ssh);
-            h->unreached = 1;
-            http_dropconn(h);
-            return r;
+        if (t->ops->lost != NULL && (rc == HX_EMPTY || rc == HX_CUT || rc == HX_OSERR)) {
+            /* the far side ended the stream (an ssh child): say why, in
+            ** its own words when it wrote any */
+            const char *why = t->ops->lost(t);
+            if (why != NULL)
+                return http_pushunreached(L, h, why, t->ops->name);
         }
         if (rc != 0)
             http_dropconn(h);
@@ -464,8 +461,7 @@ static int http_f_http(lua_State *L) {
     memset(h, 0, sizeof *h);
     luaL_setmetatable(L, DP_HTTP);
     h->ep = ep;
-    h->fd = -1;
-    dp_ssh_init(&h->ssh);
+    dp_transport_init(&h->tr, &h->ep);
     return 1;
 }
 
@@ -524,15 +520,9 @@ static CURLcode http_curlsetup(http_handle *h, const char *method, size_t mlen, 
 static int http_curlresult(lua_State *L, http_handle *h, CURLcode rc, int has_timeout) {
     long status = 0;
     dp_head hd;
-    if (rc == CURLE_WRITE_ERROR && h->overflow) {
-        luaL_pushfail(L);
-        if (h->overflow == 1)
-            lua_pushfstring(L, "response body larger than %d bytes", HTTP_BODY_MAX);
-        else
-            lua_pushfstring(L, "response head longer than %d bytes", DP_HEAD_MAXLEN);
-        lua_pushliteral(L, "protocol");
-        return 3;
-    }
+    if (rc == CURLE_WRITE_ERROR && h->overflow)
+        return h->overflow == 1 ? dp_push_bodylong(L, HTTP_BODY_MAX)
+                                : dp_push_headlong(L, DP_HEAD_MAXLEN);
     if (rc != CURLE_OK && http_isconnerr(rc, h->errbuf, has_timeout)) {
         h->unreached = 1;
         return dp_push_connerr(L, h->curl, rc, h->errbuf);

@@ -202,14 +202,13 @@ static int queue_push(pump *p, int which, const char *data, size_t n) {
 ** discarded. An fd (stdout, stderr): the reader went away or the disk is
 ** full; the pump fails with that error and reads no more. */
 static void sink_failed(pump *p, sink *s, int err) {
-    char msg[256];
     s->broken = 1;
     if (s->kind != EP_FD)
         return;
-    snprintf(msg, sizeof msg, "write: %s", strerror(err));
     if (p->state != ST_ERROR)
         p->failed_sink = s == &p->sinks[0] ? 1 : 2;
-    pump_fail(p, dp_errno_name(err), msg);
+    /* the reason alone: the caller names the sink (stats().failed_sink) */
+    pump_fail(p, dp_errno_name(err), strerror(err));
     p->src_eof = 1;
 }
 

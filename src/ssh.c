@@ -262,11 +262,16 @@ void dp_ssh_close(dp_ssh *s) {
 ** The ssh transport
 ** ===================================================================== */
 
+/* "cannot run ssh: No such file or directory" */
+static void ssh_cannotrun(const char *ssh, int err, char *why, size_t size) {
+    snprintf(why, size, "cannot run %.250s: %.120s", ssh, strerror(err));
+}
+
 static int sshtr_connect(dp_transport *t, const dp_endpoint *ep) {
     int err = dp_ssh_spawn(&t->ssh, ep->ssh, ep->sshargc, &t->fd);
     if (err != 0) {
         char why[sizeof t->why];
-        snprintf(why, sizeof why, "cannot run %.250s: %.120s", ep->ssh, strerror(err));
+        ssh_cannotrun(ep->ssh, err, why, sizeof why);
         return dp_transport_fail(t, err, NULL, why);
     }
     return 0;

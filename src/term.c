@@ -17,7 +17,8 @@
 #include "util.h"
 
 /* A saved terminal state. fd is -1 until raw mode is on (closed-first
-** lifecycle, practice 7) and again once the state is restored. */
+** lifecycle: created closed, so a failed open leaves nothing to restore)
+** and again once the state is restored. */
 typedef struct TermState {
     int fd;
     int nonblock;            /* saved O_NONBLOCK flag, 0 or 1 */
@@ -111,36 +112,6 @@ static int term_f_getwinsize(lua_State *L) {
     lua_pushinteger(L, ws.ws_row);
     lua_pushinteger(L, ws.ws_col);
     return 2;
-}
-
-/* Argument idx as a window dimension, 0..65535. Raises. */
-static unsigned short term_checkdim(lua_State *L, int idx) {
-    lua_Integer v = luaL_checkinteger(L, idx);
-    luaL_argcheck(L, v >= 0 && v <= 0xffff, idx, "out of range");
-    return (unsigned short)v;
-}
-
-/***
-** Set the window size of the terminal `f` (TIOCSWINSZ); a pty master or
-** slave. The foreground process group of the pty gets SIGWINCH.
-** @function setwinsize
-** @tparam file|int f a Lua file handle or an fd
-** @tparam int rows 0..65535
-** @tparam int cols 0..65535
-** @treturn[1] true
-** @return[2] fail, "ioctl: message", errno name
-** @usage assert(core.setwinsize(master, 24, 80))
-*/
-static int term_f_setwinsize(lua_State *L) {
-    int fd = dp_checkfd(L, 1);
-    struct winsize ws;
-    memset(&ws, 0, sizeof ws);
-    ws.ws_row = term_checkdim(L, 2);
-    ws.ws_col = term_checkdim(L, 3);
-    if (ioctl(fd, TIOCSWINSZ, &ws) < 0)
-        return dp_push_errno(L, "ioctl", errno);
-    lua_pushboolean(L, 1);
-    return 1;
 }
 
 /***
@@ -241,53 +212,6 @@ static int term_m_tostring(lua_State *L) {
     return 1;
 }
 
-/***
-** The raw bytes of the terminal's struct termios (padding zeroed), for
-** comparing states byte for byte.
-** @function tcgetattr
-** @tparam file|int f a Lua file handle or an fd
-** @treturn[1] string
-** @return[2] fail, "tcgetattr: message", errno name
-** @usage assert(core.tcgetattr(io.stdin) == before)
-*/
-static int term_f_tcgetattr(lua_State *L) {
-    int fd = dp_checkfd(L, 1);
-    struct termios t;
-    if (term_getattr(fd, &t) < 0)
-        return dp_push_errno(L, "tcgetattr", errno);
-    lua_pushlstring(L, (const char *)&t, sizeof t);
-    return 1;
-}
-
-/***
-** The flag words and VMIN/VTIME of the terminal `f`.
-** @function termflags
-** @tparam file|int f a Lua file handle or an fd
-** @treturn[1] table `{iflag=, oflag=, cflag=, lflag=, vmin=, vtime=}`
-** @return[2] fail, "tcgetattr: message", errno name
-** @usage local fl = core.termflags(io.stdin)
-*/
-static int term_f_termflags(lua_State *L) {
-    int fd = dp_checkfd(L, 1);
-    struct termios t;
-    if (term_getattr(fd, &t) < 0)
-        return dp_push_errno(L, "tcgetattr", errno);
-    lua_createtable(L, 0, 6);
-    lua_pushinteger(L, (lua_Integer)t.c_iflag);
-    lua_setfield(L, -2, "iflag");
-    lua_pushinteger(L, (lua_Integer)t.c_oflag);
-    lua_setfield(L, -2, "oflag");
-    lua_pushinteger(L, (lua_Integer)t.c_cflag);
-    lua_setfield(L, -2, "cflag");
-    lua_pushinteger(L, (lua_Integer)t.c_lflag);
-    lua_setfield(L, -2, "lflag");
-    lua_pushinteger(L, t.c_cc[VMIN]);
-    lua_setfield(L, -2, "vmin");
-    lua_pushinteger(L, t.c_cc[VTIME]);
-    lua_setfield(L, -2, "vtime");
-    return 1;
-}
-
 /* core.termios: the flag bits that raw mode and the specs use. */
 static void term_pushconstants(lua_State *L) {
     static const struct {
@@ -338,10 +262,7 @@ int term_open(lua_State *L) {
     static const luaL_Reg funcs[] = {
         {"isatty", term_f_isatty},
         {"getwinsize", term_f_getwinsize},
-        {"setwinsize", term_f_setwinsize},
         {"raw", term_f_raw},
-        {"tcgetattr", term_f_tcgetattr},
-        {"termflags", term_f_termflags},
         {NULL, NULL}
     };
     dp_createmeta(L, DP_TERMSTATE, meta, methods);

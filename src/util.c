@@ -50,6 +50,20 @@ int dp_push_error(lua_State *L, const char *msg, const char *name) {
     return 3;
 }
 
+int dp_push_headlong(lua_State *L, long max) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "response head longer than %d bytes", (int)max);
+    lua_pushliteral(L, "protocol");
+    return 3;
+}
+
+int dp_push_bodylong(lua_State *L, long max) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "response body larger than %d bytes", (int)max);
+    lua_pushliteral(L, "protocol");
+    return 3;
+}
+
 static FILE *tofile(lua_State *L, int idx) {
     luaL_Stream *p = (luaL_Stream *)luaL_testudata(L, idx, LUA_FILEHANDLE);
     if (p == NULL)
@@ -198,7 +212,7 @@ static int util_f_read(lua_State *L) {
 /***
 ** core.write(f, s): one write(2) of s to a Lua file handle (flushed first)
 ** or an fd; returns the count written, which may be short, or nil,
-** message, name, errno (EAGAIN when a non-blocking fd is full). Used by
+** message, name (name "EAGAIN" when a non-blocking fd is full). Used by
 ** dockerpty.io Stream:write and Operation:undo_modes.
 */
 static int util_f_write(lua_State *L) {

@@ -19,13 +19,17 @@ void dp_createmeta(lua_State *L, const char *name, const luaL_Reg *meta,
                    const luaL_Reg *methods);
 
 /*
-** Error triples (practice 9, 11): push nil, "what: strerror(err)", NAME;
-** return 3. NAME is the symbolic errno name ("ENOENT"). Pass the errno
-** saved right after the failing call.
+** Error triples, the core's failure shape (docs/design.md): push nil,
+** "what: strerror(err)", NAME; return 3. NAME is the symbolic errno name
+** ("ENOENT"). Pass the errno saved right after the failing call.
 */
 int dp_push_errno(lua_State *L, const char *what, int err);
 /* Push nil, msg, name; return 3. */
 int dp_push_error(lua_State *L, const char *msg, const char *name);
+/* nil, "response head longer than <max> bytes", "protocol"; and the
+** same for a body: "response body larger than <max> bytes". Return 3. */
+int dp_push_headlong(lua_State *L, long max);
+int dp_push_bodylong(lua_State *L, long max);
 /* Symbolic name of an errno value ("ENOENT"), never NULL. */
 const char *dp_errno_name(int err);
 

@@ -353,7 +353,7 @@ function Client:_raw(method, path, body, headers, timeout)
     status, hdrs, rbody = h:request(method, path, headers, body, timeout or self._timeout)
   end
   if not status then
-    if h:unreached() then errors.connect_failure(self:where(), hdrs, rbody) end
+    if h:unreached() then errors.connect_failure(self:where(), hdrs, rbody, self._ep.connect_timeout) end
     error(errors.request_failure(method, path, self:where(), hdrs, rbody), 0)
   end
   return status, hdrs, rbody

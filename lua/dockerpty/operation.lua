@@ -351,7 +351,7 @@ function Operation:stream_outcome()
     -- our own stdout or stderr would not take the bytes (a reader gone, a
     -- full disk): docker's words, "write /dev/stdout: broken pipe"
     errors.raise("io", ("write /dev/%s: %s"):format(failed == 2 and "stderr" or "stdout",
-      (msg:gsub("^write: ", ""):lower())), nil, { name = name })
+      msg:lower()), nil, { name = name })
   end
   -- a reset or broken pipe after the output is the daemon closing with our
   -- stdin unread (a container that stopped reading): the end of the

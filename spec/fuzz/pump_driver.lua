@@ -267,7 +267,7 @@ function M.run(core, input, opts)
 
     local schedule, i = c.schedule, 1
     if c.conn and opts.socket then
-      -- The upgrade head and the first chunk in one write (case 8): what
+      -- The upgrade head and the first chunk in one write: what
       -- read_head reads past the head stays in the connection's pre-buffer.
       local op, lead = schedule:byte(1) or 255, 0
       if op < 128 then lead = op + 1 elseif op < 192 then lead = (op - 127) * 512 end

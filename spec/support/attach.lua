@@ -12,6 +12,7 @@
 -- "[[ERROR <message>]]" when the call raised.
 local dockerpty = require("dockerpty")
 local core = dockerpty.core
+local tc = require("dockerpty_test")
 
 local mode, target = arg[1], arg[2]
 local command, optstr
@@ -23,7 +24,7 @@ end
 -- (io is there for an output function: `{stdout = function(s) io.stdout:write(s) end}`)
 local opts = optstr and assert(load("return " .. optstr, "opts", "t", { io = io, error = error }))() or nil
 
-local before = core.isatty(io.stdin) and core.tcgetattr(io.stdin) or nil
+local before = core.isatty(io.stdin) and tc.tcgetattr(io.stdin) or nil
 local nonblock_before = core.nonblock(io.stdin)
 local client = dockerpty.client.from_env()
 
@@ -41,7 +42,7 @@ local ok, a, b, c = pcall(function()
   error("unknown mode " .. tostring(mode))
 end)
 
-local after = core.isatty(io.stdin) and core.tcgetattr(io.stdin) or nil
+local after = core.isatty(io.stdin) and tc.tcgetattr(io.stdin) or nil
 io.stdout:write("\r\n")
 if ok then
   io.stdout:write(("[[RESULT %s %s %s]]\n"):format(tostring(a), tostring(b), tostring(c)))

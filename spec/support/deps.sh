@@ -9,7 +9,8 @@ set -eu
 # Build and specs; lint; docs (make docs); the second engine (ENGINE=podman);
 # fuzzing, valgrind and figures (make fuzz, make valgrind, make bench);
 # event loops (cqueues, luv), the ssh transport and recordings. Debian has
-# no Lua 5.4 build of lua-posix: test-only calls stay in the core for now.
+# no Lua 5.4 build of lua-posix: the specs' raw OS calls are in the
+# test-only module dockerpty_test (spec/support/testcore.c), not shipped.
 PACKAGES="lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted luarocks lua-check
 docker.io busybox-static tmux openssl curl cppcheck pkg-config gcc make
 lua-ldoc lua-discount

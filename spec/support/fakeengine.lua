@@ -229,13 +229,14 @@ end
 function M.session(script, o)
   local dockerpty = require("dockerpty")
   local core = dockerpty.core
+  local tc = require("dockerpty_test")
   o = o or {}
   local srv = M.fake(script)
   local client = M.client(srv, o.timeout)
   local m, s = M.pty()
   local r = { out = {}, errout = {}, raw_seen = false, srv = srv }
   local function watch()
-    local fl = core.termflags(s)
+    local fl = tc.termflags(s)
     if fl and fl.lflag & core.termios.ICANON == 0 then r.raw_seen = true end
   end
   local opts = {
@@ -245,7 +246,7 @@ function M.session(script, o)
   }
   for k, v in pairs(o.opts or {}) do opts[k] = v end
   if o.input then assert(core.write(m, o.input)) end
-  local before, nb = core.tcgetattr(s), core.nonblock(s)
+  local before, nb = tc.tcgetattr(s), core.nonblock(s)
   local t0 = core.now()
   local ok, a, b, c
   if o.entry == "exec" then
@@ -256,7 +257,7 @@ function M.session(script, o)
     ok, a, b, c = pcall(dockerpty.start, client, "c1", opts)
   end
   r.elapsed = core.now() - t0
-  r.same = core.tcgetattr(s) == before and core.nonblock(s) == nb
+  r.same = tc.tcgetattr(s) == before and core.nonblock(s) == nb
   r.ok = ok
   if ok then r.a, r.b, r.c = a, b, c else r.err = a end
   r.out, r.errout = table.concat(r.out), table.concat(r.errout)

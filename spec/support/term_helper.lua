@@ -4,6 +4,7 @@
 -- terminal is back (stty -g and tcgetattr bytes identical, line input
 -- echoed again). Markers are upper-case words the spec waits for.
 local core = require("dockerpty.core")
+local tc = require("dockerpty_test")
 local T = core.termios
 
 -- Output of a shell command whose stdin is our terminal.
@@ -36,11 +37,11 @@ end
 local NAMES = { "icanon", "echo", "isig", "iexten", "opost", "icrnl", "ixon" }
 
 local before_g = sh("stty -g")
-local before = assert(core.tcgetattr(io.stdin))
+local before = assert(tc.tcgetattr(io.stdin))
 io.write("COOKED ", sttyflags(NAMES), "\n")
 
 local state = assert(core.raw(io.stdin))
-local fl = core.termflags(io.stdin)
+local fl = tc.termflags(io.stdin)
 -- OPOST is off: "\n" no longer returns the carriage, so write "\r\n".
 io.write("RAW ", sttyflags(NAMES), "\r\n")
 io.write(("FLAGS icanon=%d echo=%d isig=%d vmin=%d vtime=%d israw=%s\r\n"):format(
@@ -56,7 +57,7 @@ local ok, err = state:restore()
 local after_g = sh("stty -g")
 io.write(("RESTORED ok=%s err=%s stty-g-same=%s bytes-same=%s israw=%s\n"):format(
   tostring(ok), tostring(err), tostring(after_g == before_g),
-  tostring(core.tcgetattr(io.stdin) == before), tostring(state:israw())))
+  tostring(tc.tcgetattr(io.stdin) == before), tostring(state:israw())))
 io.write("COOKED ", sttyflags(NAMES), "\n")
 io.write("TYPE\n")
 io.flush()

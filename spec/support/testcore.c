@@ -14,10 +14,14 @@
 **   heap()               bytes the C allocator has handed out and not had
 **                        back (glibc's mallinfo2: in-use chunks of every
 **                        arena plus mmapped ones); nil elsewhere
-** Failures return nil, "call: strerror", errno name, errno, as the core's
+** and, in "Terminals, heads and libcurl", what specs inspect of the core:
+**   tcgetattr(f), termflags(f), setwinsize(f, rows, cols),
+**   parse_head(s) (src/httphead.c's parser), curl_loaded()
+** Failures return nil, "call: strerror", errno name, as the core's
 ** primitives do.
 */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -26,6 +30,7 @@
 #endif
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -37,6 +42,9 @@
 
 #include <lua.h>
 #include <lauxlib.h>
+
+#include "curlapi.h"   /* CURLAPI_SONAME */
+#include "httphead.h"
 
 static lua_Alloc g_orig;
 static void *g_ud;
@@ -177,15 +185,6 @@ static int t_accept(lua_State *L) {
 ** close-on-exec, as the core's own are.
 ** ======================================================= */
 
-static int t_pusherrno(lua_State *L, const char *what, int err) {
-    const char *name = strerrorname_np(err);
-    luaL_pushfail(L);
-    lua_pushfstring(L, "%s: %s", what, strerror(err));
-    lua_pushstring(L, name ? name : "EUNKNOWN");
-    lua_pushinteger(L, err);
-    return 4;
-}
-
 static int t_pushpair(lua_State *L, const int fds[2]) {
     lua_pushinteger(L, fds[0]);
     lua_pushinteger(L, fds[1]);
@@ -238,7 +237,7 @@ static int t_openpty(lua_State *L) {
     /* From here on no Lua call may raise until both fds are pushed. */
     fds[0] = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (fds[0] < 0)
-        return t_pusherrno(L, "posix_openpt", errno);
+        return t_fail(L, "posix_openpt", errno);
     if (grantpt(fds[0]) < 0)
         what = "grantpt";
     else if (unlockpt(fds[0]) < 0)
@@ -247,27 +246,27 @@ static int t_openpty(lua_State *L) {
         return t_pushpair(L, fds);
     err = errno;
     close(fds[0]);
-    return t_pusherrno(L, what, err);
+    return t_fail(L, what, err);
 }
 
 static int t_pipe(lua_State *L) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0)
-        return t_pusherrno(L, "pipe", errno);
+        return t_fail(L, "pipe", errno);
     return t_pushpair(L, fds);
 }
 
 static int t_socketpair(lua_State *L) {
     int fds[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
-        return t_pusherrno(L, "socketpair", errno);
+        return t_fail(L, "socketpair", errno);
     return t_pushpair(L, fds);
 }
 
 static int t_close(lua_State *L) {
     int fd = (int)luaL_checkinteger(L, 1);
     if (close(fd) < 0)
-        return t_pusherrno(L, "close", errno);
+        return t_fail(L, "close", errno);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -276,7 +275,7 @@ static int t_close(lua_State *L) {
 static int t_shutdown(lua_State *L) {
     int fd = (int)luaL_checkinteger(L, 1);
     if (shutdown(fd, SHUT_WR) < 0)
-        return t_pusherrno(L, "shutdown", errno);
+        return t_fail(L, "shutdown", errno);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -305,7 +304,7 @@ static int t_kill(lua_State *L) {
     if (names[i].name == NULL)
         return luaL_error(L, "unknown signal '%s'", lua_tostring(L, 2));
     if (kill((pid_t)pid, names[i].signo) < 0)
-        return t_pusherrno(L, "kill", errno);
+        return t_fail(L, "kill", errno);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -336,6 +335,115 @@ static const luaL_Reg proc_funcs[] = {
 
 /* }====================================================== */
 
+/* {======================================================
+** Terminals, heads and libcurl: what the specs inspect of the core's
+** work. A terminal argument is a Lua file handle or an fd.
+** ======================================================= */
+
+static int t_checkfd(lua_State *L, int idx) {
+    luaL_Stream *p;
+    if (lua_isinteger(L, idx))
+        return (int)luaL_checkinteger(L, idx);
+    p = (luaL_Stream *)luaL_testudata(L, idx, LUA_FILEHANDLE);
+    if (p == NULL || p->closef == NULL)
+        luaL_typeerror(L, idx, "file or fd");
+    return fileno(p->f);
+}
+
+static int t_getattr(lua_State *L, struct termios *t) {
+    int fd = t_checkfd(L, 1);
+    memset(t, 0, sizeof *t);   /* padding bytes compare equal */
+    return tcgetattr(fd, t);
+}
+
+/* tcgetattr(f): the bytes of its struct termios, for comparing states */
+static int t_tcgetattr(lua_State *L) {
+    struct termios t;
+    if (t_getattr(L, &t) < 0)
+        return t_fail(L, "tcgetattr", errno);
+    lua_pushlstring(L, (const char *)&t, sizeof t);
+    return 1;
+}
+
+/* termflags(f): {iflag=, oflag=, cflag=, lflag=, vmin=, vtime=} */
+static int t_termflags(lua_State *L) {
+    struct termios t;
+    if (t_getattr(L, &t) < 0)
+        return t_fail(L, "tcgetattr", errno);
+    lua_createtable(L, 0, 6);
+    lua_pushinteger(L, (lua_Integer)t.c_iflag);
+    lua_setfield(L, -2, "iflag");
+    lua_pushinteger(L, (lua_Integer)t.c_oflag);
+    lua_setfield(L, -2, "oflag");
+    lua_pushinteger(L, (lua_Integer)t.c_cflag);
+    lua_setfield(L, -2, "cflag");
+    lua_pushinteger(L, (lua_Integer)t.c_lflag);
+    lua_setfield(L, -2, "lflag");
+    lua_pushinteger(L, t.c_cc[VMIN]);
+    lua_setfield(L, -2, "vmin");
+    lua_pushinteger(L, t.c_cc[VTIME]);
+    lua_setfield(L, -2, "vtime");
+    return 1;
+}
+
+/* setwinsize(f, rows, cols): TIOCSWINSZ; the pty's foreground group gets
+** SIGWINCH */
+static int t_setwinsize(lua_State *L) {
+    int fd = t_checkfd(L, 1);
+    struct winsize ws;
+    memset(&ws, 0, sizeof ws);
+    ws.ws_row = t_checkdim(L, 2);
+    ws.ws_col = t_checkdim(L, 3);
+    if (ioctl(fd, TIOCSWINSZ, &ws) < 0)
+        return t_fail(L, "ioctl", errno);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* parse_head(s): the core's response head parser (src/httphead.c):
+** status, reason, headers, length of the head; 0 when more bytes are
+** needed; nil, "malformed response head", "protocol" */
+static int t_parse_head(lua_State *L) {
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    dp_head h;
+    long n = dp_head_parse(s, len, &h);
+    if (n < 0) {
+        luaL_pushfail(L);
+        lua_pushliteral(L, "malformed response head");
+        lua_pushliteral(L, "protocol");
+        return 3;
+    }
+    lua_pushinteger(L, n == 0 ? 0 : h.status);
+    if (n == 0)
+        return 1;
+    lua_pushlstring(L, h.reason, h.reason_len);
+    dp_head_push(L, &h);
+    lua_pushinteger(L, n);
+    return 4;
+}
+
+/* curl_loaded(): whether libcurl is in the process (the core loads it
+** with dlopen on first use, src/curlapi.c) */
+static int t_curl_loaded(lua_State *L) {
+    void *lib = dlopen(CURLAPI_SONAME, RTLD_NOW | RTLD_NOLOAD);
+    lua_pushboolean(L, lib != NULL);
+    if (lib != NULL)
+        dlclose(lib);
+    return 1;
+}
+
+static const luaL_Reg core_funcs[] = {
+    {"tcgetattr", t_tcgetattr},
+    {"termflags", t_termflags},
+    {"setwinsize", t_setwinsize},
+    {"parse_head", t_parse_head},
+    {"curl_loaded", t_curl_loaded},
+    {NULL, NULL}
+};
+
+/* }====================================================== */
+
 __attribute__((visibility("default"))) int luaopen_dockerpty_test(lua_State *L);
 
 int luaopen_dockerpty_test(lua_State *L) {
@@ -349,5 +457,6 @@ int luaopen_dockerpty_test(lua_State *L) {
     };
     luaL_newlib(L, funcs);
     luaL_setfuncs(L, proc_funcs, 0);   /* processes, fds and ptys */
+    luaL_setfuncs(L, core_funcs, 0);   /* terminals, heads, libcurl */
     return 1;
 }
