@@ -688,6 +688,11 @@ describe("docker run's everyday flags, side by side #docker", function()
       input = "piped\n", out = "piped\n", fields = { ["Config.AttachStdin"] = true, ["Config.AttachStderr"] = false },
       podman = { why = "the docker CLI 28 panics on Podman's attach with -a (a nil stdout in StdCopy); "
         .. "Podman's inspect keeps no Attach* fields", cli = false, fields = false } },
+    { "-i -a stdout: -i attaches stdin too", { "-i", "-a", "stdout" }, { "sh", "-c", "cat; echo err >&2" },
+      input = "piped\n", out = "piped\n", fields = { ["Config.AttachStdin"] = true, ["Config.StdinOnce"] = true,
+        ["Config.AttachStderr"] = false },
+      podman = { why = "the docker CLI 28 panics on Podman's attach with -a (a nil stdout in StdCopy); "
+        .. "Podman's inspect keeps no Attach* fields", cli = false, fields = false } },
     { "--rm=false", { "--rm=false" }, { "echo", "kept" }, out = "kept\n", fields = { ["HostConfig.AutoRemove"] = false } },
     { "--group-add", { "--group-add", "10", "--group-add", "20" }, { "id", "-G" }, out = "0 10 20\n",
       fields = { ["HostConfig.GroupAdd"] = { "10", "20" } } },

@@ -882,8 +882,10 @@ local function extra_config(o, hc)
   if o.attach then
     local a = {}
     for _, s in ipairs(o.attach) do a[s] = true end
-    c.AttachStdin, c.AttachStdout, c.AttachStderr = a.stdin or false, a.stdout or false, a.stderr or false
-    c.StdinOnce = (o.interactive and a.stdin) or false
+    -- -i attaches stdin whatever -a names, as the docker CLI does
+    c.AttachStdin = (a.stdin or o.interactive) and true or false
+    c.AttachStdout, c.AttachStderr = a.stdout or false, a.stderr or false
+    c.StdinOnce = o.interactive and true or false
   end
   return c
 end
@@ -1024,7 +1026,7 @@ function run.run(cl, o, args)
   end
   local a = plan.attach
   local sopts = {
-    interactive = (o.interactive and (not a or a.stdin)) and true or false,
+    interactive = o.interactive and true or false,
     detach_keys = o["detach-keys"], sig_proxy = o["sig-proxy"] ~= false,
     auto_remove = o.rm and true or false,
   }
