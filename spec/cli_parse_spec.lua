@@ -147,6 +147,21 @@ describe("cli.run_request", function()
     }, req.host_config.Mounts)
   end)
 
+  it("makes a bind source that starts with \".\" absolute, as docker; a name stays a name", function()
+    local cwd = io.popen("pwd"):read("l")
+    local req = request({ "-v", "./d/:/c:ro", "-v", "..:/p", "-v", "name:/n", "-v", "./anon",
+      "--mount", "type=bind,src=.,dst=/c", "--mount", "src=name,dst=/n", "img" })
+    local parent = cwd:match("^(.*)/[^/]*$")
+    assert.same({ cwd .. "/d:/c:ro", (parent == "" and "/" or parent) .. ":/p", "name:/n" },
+      req.host_config.Binds)
+    assert.same({ ["./anon"] = {} }, req.config.Volumes)
+    assert.equal(cwd, req.host_config.Mounts[1].Source)
+    assert.equal("name", req.host_config.Mounts[2].Source)
+    assert.equal("/a/c", cli.absolute("./b/../c/.", "/a"))
+    assert.equal("/", cli.absolute("./../../..", "/a"))
+    assert.equal("/x/y", cli.absolute("/x//y/", "/a"))
+  end)
+
   it("normalizes capabilities as docker: upper case, CAP_, ALL alone", function()
     local req = request({ "--cap-add", "net_admin", "--cap-add", "CAP_SYS_TIME", "--cap-add", "net_admin",
       "--cap-drop", "all", "--cap-drop", "kill", "img" })

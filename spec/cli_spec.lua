@@ -539,6 +539,9 @@ end)
 -- programs that both ignored the flag could not pass.
 describe("docker run's everyday flags, side by side #docker", function()
   local work
+  -- the working directory both programs run in (relative bind sources)
+  local cwd = io.popen("pwd"):read("l")
+  local VOLUME = ("cli-spec-vol-%d"):format(math.random(1, 999999))
 
   setup(function()
     client = dockerpty.client.from_env()
@@ -556,6 +559,7 @@ describe("docker run's everyday flags, side by side #docker", function()
 
   teardown(function()
     for _, n in ipairs(names) do pcall(client.remove_container, client, n, { force = true, v = true }) end
+    pcall(client.json, client, "DELETE", "/volumes/" .. VOLUME)
     os.execute("rm -rf " .. work)
     client:close()
   end)
@@ -594,7 +598,7 @@ describe("docker run's everyday flags, side by side #docker", function()
     for _, prog in ipairs({ dp, docker }) do
       local n = name()
       local a = { "run", "--network", "none", "--name", n }
-      for _, w in ipairs(flags) do a[#a + 1] = (w:gsub("WORK", work)) end
+      for _, w in ipairs(flags) do a[#a + 1] = (w:gsub("WORK", work):gsub("VOLUME", VOLUME)) end
       a[#a + 1] = IMAGE
       for _, w in ipairs(cmd or { "true" }) do a[#a + 1] = w end
       local r = prog(a, input)
@@ -609,6 +613,16 @@ describe("docker run's everyday flags, side by side #docker", function()
     { "-v bind mount, read-only", { "-v", "WORK/bind:/data:ro" }, { "sh", "-c", "cat /data/f; touch /data/x" },
       code = 1, out = "hello\n", fields = { ["HostConfig.Binds.1"] = "WORK/bind:/data:ro" },
       podman = { why = "Podman's inspect adds the options it applied: :ro,rprivate,rbind", fields = false } },
+    { "-v ./relative: absolute against the working directory", { "-v", "./spec/../spec/:/s:ro" },
+      { "ls", "/s/cli_spec.lua" }, out = "/s/cli_spec.lua\n", fields = { ["HostConfig.Binds.1"] = "CWD/spec:/s:ro" },
+      podman = { why = "Podman's inspect adds the options it applied: :ro,rprivate,rbind", fields = false } },
+    { "-v name:/x: a named volume stays a name", { "-v", "VOLUME:/x" }, { "ls", "-d", "/x" }, out = "/x\n",
+      fields = { ["HostConfig.Binds.1"] = "VOLUME:/x" },
+      podman = { why = "Podman's inspect adds the options it applied: :rprivate,nosuid,...", fields = false } },
+    { "--mount type=bind,src=.: absolute against the working directory", { "--mount", "type=bind,src=.,dst=/s" },
+      { "ls", "/s/spec/cli_spec.lua" }, out = "/s/spec/cli_spec.lua\n",
+      fields = { ["HostConfig.Mounts.1.Source"] = "CWD" },
+      podman = { why = "Podman's inspect lists --mount under Mounts only", fields = false } },
     { "-v anonymous volume", { "-v", "/anon" }, { "ls", "-d", "/anon" }, out = "/anon\n",
       fields = { ["Config.Volumes"] = { ["/anon"] = {} } },
       podman = { why = "Podman's inspect leaves Config.Volumes empty", fields = false } },
@@ -754,7 +768,7 @@ describe("docker run's everyday flags, side by side #docker", function()
           assert.same(its, mine, path)
         end
         if want ~= 0 then
-          if type(want) == "string" then want = want:gsub("WORK", work) end
+          if type(want) == "string" then want = want:gsub("WORK", work):gsub("CWD", cwd):gsub("VOLUME", VOLUME) end
           assert.same(want, mine, path)
         else
           assert.is_not_nil(mine, path)

@@ -187,6 +187,40 @@ local function ulimit(s)
   return { Name = name, Soft = so, Hard = ha }
 end
 
+-- The working directory, as the shell's pwd gives it ($PWD when it names
+-- the current directory, else getcwd): asked only for a relative source.
+local function working_dir()
+  local p = io.popen("pwd 2>/dev/null", "r")
+  local dir = p and p:read("l")
+  if p then p:close() end
+  if not dir or dir:sub(1, 1) ~= "/" then fail(125, "cannot find the working directory") end
+  return dir
+end
+
+--- A host path made absolute against the working directory and cleaned
+-- ("." and ".." resolved lexically, no trailing slash), as docker makes a
+-- bind source that starts with "." (Go's filepath.Abs).
+-- @usage cli.absolute("./d/", "/home/me") --> "/home/me/d"
+function M.absolute(path, cwd)
+  if path:sub(1, 1) ~= "/" then path = (cwd or working_dir()) .. "/" .. path end
+  local out = {}
+  for part in path:gmatch("[^/]+") do
+    if part == ".." then
+      out[#out] = nil
+    elseif part ~= "." then
+      out[#out + 1] = part
+    end
+  end
+  return "/" .. table.concat(out, "/")
+end
+
+-- docker takes a source that starts with "." for a host path (a name does
+-- not: `-v name:/x` is a named volume).
+local function host_source(src)
+  if src:sub(1, 1) == "." then return M.absolute(src) end
+  return src
+end
+
 -- --mount: comma-separated key=value fields, as docker's MountOpt.
 local MOUNT_BOOL = { readonly = "ReadOnly", ro = "ReadOnly", ["volume-nocopy"] = "NoCopy",
   ["bind-nonrecursive"] = "NonRecursive" }
@@ -198,7 +232,7 @@ local function mount_field(m, key, value, field)
     return m[name]
   end
   if key == "type" then m.Type = value
-  elseif key == "source" or key == "src" then m.Source = value
+  elseif key == "source" or key == "src" then m.Source = host_source(value)
   elseif key == "target" or key == "destination" or key == "dst" then m.Target = value
   elseif key == "readonly" or key == "ro" then m.ReadOnly = value
   elseif key == "consistency" then m.Consistency = value
@@ -867,9 +901,10 @@ end
 local function extra_config(o, hc)
   local c = { Hostname = o.hostname, StopSignal = o["stop-signal"], StopTimeout = o["stop-timeout"] }
   for _, v in ipairs(o.volume or {}) do
-    if v:find(":", 1, true) then
+    local src, rest = v:match("^([^:]*)(:.*)$")
+    if src then
       hc.Binds = hc.Binds or {}
-      hc.Binds[#hc.Binds + 1] = v
+      hc.Binds[#hc.Binds + 1] = host_source(src) .. rest
     else
       c.Volumes = c.Volumes or {}
       c.Volumes[v] = {}
