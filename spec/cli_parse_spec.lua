@@ -281,6 +281,30 @@ describe("cli helpers", function()
   end)
 end)
 
+describe("cli.registry_auth", function()
+  it("finds the image's registry in the config's auths, as docker: a host, else Docker Hub", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir))
+    finally(function() os.execute("rm -rf " .. dir) end)
+    local f = assert(io.open(dir .. "/config.json", "w"))
+    f:write('{"auths": {"https://index.docker.io/v1/": {"auth": "aHViOnB3"}, '
+      .. '"https://reg.example/v1/": {"auth": "' .. cli.b64url("r:p") .. '"}}}')
+    f:close()
+    local function getenv(k) return k == "DOCKER_CONFIG" and dir or nil end
+    local function decoded(image)
+      local h = cli.registry_auth(image, getenv)
+      return h and require("cjson").decode(cli.b64decode(h))
+    end
+    assert.same({ username = "hub", password = "pw", serveraddress = "https://index.docker.io/v1/" },
+      decoded("busybox"))
+    assert.same(decoded("busybox"), decoded("library/busybox:1"))
+    assert.same({ username = "r", password = "p", serveraddress = "https://reg.example/v1/" },
+      decoded("reg.example/a/b"))
+    assert.is_nil(decoded("localhost:5000/x"))
+  end)
+end)
+
 describe("errors.exit_status", function()
   it("gives docker run's 125, 126 and 127, and 1 for the other commands", function()
     local function api(m) return errors.new("api", m, 400) end

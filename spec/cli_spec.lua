@@ -863,6 +863,97 @@ describe("docker run's everyday flags, side by side #docker", function()
   end)
 end)
 
+-- A successful --pull, against the fake engine (no registry is reachable
+-- from the rigs): the progress as docker shows it on a stream that is not
+-- a terminal, printed as it arrives, and the config's credentials for the
+-- image's registry in X-Registry-Auth, never printed.
+describe("run --pull against a fake engine", function()
+  local fe = require("support.fakeengine")
+  after_each(function() fe.cleanup() end)
+
+  local function chunk(line) return ("%x\r\n%s\r\n"):format(#line, line) end
+
+  local function b64(s)
+    local p = assert(io.popen("printf '%s' " .. shq(s) .. " | base64 -w0"))
+    local out = p:read("a")
+    p:close()
+    return out
+  end
+
+  it("streams docker's lines and sends the registry's credentials", function()
+    local IMG = "localhost:5000/app:1"
+    local srv = fe.fake{ timeout = 20000, respond = {
+      ["POST /images/create"] = {
+        { "write", "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Type: application/json\r\n"
+          .. "Transfer-Encoding: chunked\r\n\r\n" },
+        { "write", chunk('{"status":"Pulling from app","id":"1"}\r\n') },
+        { "write", chunk('{"status":"Pulling fs layer","progressDetail":{},"id":"abc123"}\r\n') },
+        { "await", "go" },
+        { "write", chunk('{"status":"Downloading","progressDetail":{"current":10,"total":100},'
+          .. '"progress":"[=>   ] 10B/100B","id":"abc123"}\r\n') },
+        { "write", chunk('{"status":"Pull complete","progressDetail":{},"id":"abc123"}\r\n{"stat') },
+        { "write", chunk('us":"Digest: sha256:00"}\r\n') },
+        { "write", chunk('{"status":"Status: Downloaded newer image for ' .. IMG .. '"}\r\n') },
+        { "write", "0\r\n\r\n" },
+      },
+      ["POST /containers/create"] = { status = 201, body = '{"Id":"c1","Warnings":[]}' },
+    } }
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir))
+    finally(function() os.execute("rm -rf " .. dir) end)
+    local f = assert(io.open(dir .. "/config.json", "w"))
+    f:write(cjson.encode({ auths = { ["localhost:5000"] = { auth = b64("user:s3cret") },
+      ["other.example"] = { auth = b64("no:no") } } }))
+    f:close()
+    local errf = dir .. "/err"
+    local p = assert(io.popen(("DOCKER_CONFIG=%s %s -H %s run --pull always %s true </dev/null 2>%s"):format(
+      shq(dir), DP, shq(srv.host), IMG, errf)))
+    local function stderr()
+      local e = io.open(errf, "rb")
+      local t = e and e:read("a") or ""
+      if e then e:close() end
+      return t
+    end
+    local first = "1: Pulling from app\nabc123: Pulling fs layer\n"
+    -- the first lines show while the daemon still pulls (it waits for "go")
+    eventually(function() return stderr() == first end, "the first lines of the pull", 10000)
+    srv:emit("go")
+    local out = p:read("a")
+    local _, _, code = p:close()
+    local err = stderr()
+    assert.same({ 0, "", first .. "abc123: Pull complete\nDigest: sha256:00\n"
+      .. "Status: Downloaded newer image for " .. IMG .. "\n" }, { code, out, err })
+    local report = srv:report()
+    local pullreq = report.requests[1].path == "/images/create" and report.requests[1]
+      or report.requests[2]
+    assert.equal("/images/create", pullreq.path)
+    assert.equal("fromImage=localhost%3A5000%2Fapp&tag=1", pullreq.query)
+    local auth = pullreq.headers["x-registry-auth"]
+    assert.matches("^[%w_=-]+$", auth)
+    local d = io.popen("printf '%s' " .. shq(auth) .. " | tr '_-' '/+' | base64 -d")
+    assert.same({ username = "user", password = "s3cret", serveraddress = "localhost:5000" },
+      cjson.decode(d:read("a")))
+    d:close()
+    assert.is_nil(err:find("s3cret", 1, true))
+    assert.is_nil(err:find(auth, 1, true))
+    assert.is_true(report.events.started)
+  end)
+
+  it("sends no X-Registry-Auth without credentials for the registry", function()
+    local srv = fe.fake{ timeout = 20000, respond = {
+      ["POST /images/create"] = { status = 200, body = '{"status":"Status: Image is up to date for app:1"}\n' },
+      ["POST /containers/create"] = { status = 201, body = '{"Id":"c1","Warnings":[]}' },
+    } }
+    local r = sh(("DOCKER_CONFIG=/nonexistent %s -H %s run --pull always app:1 true"):format(DP, shq(srv.host)))
+    assert.same({ 0, "", "Status: Image is up to date for app:1\n" }, { r.code, r.out, r.err })
+    local report = srv:report()
+    for _, q in ipairs(report.requests) do
+      assert.is_nil(q.headers["x-registry-auth"], q.path)
+    end
+  end)
+end)
+
 -- dockerpty.run, the library under `dockerpty run`: create, attach, start,
 -- wait, and remove with auto_remove, whatever happened.
 describe("dockerpty.run #docker", function()

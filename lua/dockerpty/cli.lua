@@ -972,26 +972,152 @@ local function with_tag(image)
   return image .. ":latest"
 end
 
+-- {------ registry credentials, as the docker CLI sends them ------
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+local function b64decode(s)
+  s = s:gsub("[^%w+/=_-]", ""):gsub("-", "+"):gsub("_", "/"):gsub("=+$", "")
+  local bits = s:gsub(".", function(c)
+    local v = B64:find(c, 1, true) - 1
+    local r = {}
+    for i = 5, 0, -1 do r[#r + 1] = (v >> i) & 1 end
+    return table.concat(r)
+  end)
+  return (bits:gsub("%d%d%d%d%d%d%d%d", function(byte) return string.char(tonumber(byte, 2)) end)
+    :sub(1, #s * 6 // 8))
+end
+
+-- base64 with the URL alphabet and padding (Go's base64.URLEncoding)
+local function b64url(s)
+  local out = {}
+  for i = 1, #s, 3 do
+    local a, b, c = s:byte(i, i + 2)
+    local n = (a << 16) | ((b or 0) << 8) | (c or 0)
+    local q = {}
+    for k = 3, 0, -1 do q[#q + 1] = B64:sub(((n >> (6 * k)) & 63) + 1, ((n >> (6 * k)) & 63) + 1) end
+    if not b then q[3], q[4] = "=", "=" elseif not c then q[4] = "=" end
+    out[#out + 1] = table.concat(q)
+  end
+  return (table.concat(out):gsub("%+", "-"):gsub("/", "_"))
+end
+M.b64url, M.b64decode = b64url, b64decode
+
+-- The registry of an image reference, as docker reads it: a first
+-- component with a "." or ":" (or "localhost") is a host; else Docker Hub.
+local HUB_KEY = "https://index.docker.io/v1/"
+
+local function registry_of(image)
+  local first = image:match("^([^/]+)/")
+  if first and (first:find("[.:]") or first == "localhost") then return first end
+  return nil
+end
+
+--- The X-Registry-Auth header for pulling `image`, from the "auths" of
+-- the CLI config (`auth`: base64 of user:password, or `identitytoken`):
+-- the base64url JSON of username, password and serveraddress, as the
+-- docker CLI sends it; nil when the config has none for that registry
+-- (credential helpers are not read).
+-- @usage local h = cli.registry_auth("localhost:5000/app", os.getenv)
+function M.registry_auth(image, getenv)
+  local auths = config.load(getenv, function() end).auths
+  if type(auths) ~= "table" then return nil end
+  local host = registry_of(image)
+  local key, entry = host or HUB_KEY, auths[host or HUB_KEY]
+  if not entry and host then
+    -- older configs name a registry by URL: "https://host/v1/"
+    for k, v in pairs(auths) do
+      if type(k) == "string" and k:gsub("^%a+://", ""):match("^[^/]*") == host then key, entry = k, v end
+    end
+  end
+  if type(entry) ~= "table" then return nil end
+  local ac = { serveraddress = key }
+  if type(entry.auth) == "string" and entry.auth ~= "" then
+    ac.username, ac.password = b64decode(entry.auth):match("^([^:]*):(.*)$")
+    if not ac.username then return nil end
+  end
+  if type(entry.identitytoken) == "string" and entry.identitytoken ~= "" then
+    ac.identitytoken = entry.identitytoken
+  end
+  if not (ac.username or ac.identitytoken) then return nil end
+  return b64url(cjson.encode(ac))
+end
+
+-- }------
+
+-- One message of the pull's JSON stream on stderr, as the docker CLI shows
+-- it on a stream that is not a terminal: "ID: STATUS" lines, and no
+-- progress bars (a message with progress is left out).
+local function show_pull_message(m)
+  if m.error or m.errorDetail then
+    local detail = type(m.errorDetail) == "table" and m.errorDetail.message
+    errors.raise("api", tostring(m.error or detail), 500)
+  end
+  local pd = m.progressDetail
+  if type(pd) == "table" and ((tonumber(pd.current) or 0) > 0 or (tonumber(pd.total) or 0) > 0) then
+    return
+  end
+  local parts = {}
+  if type(m.id) == "string" and m.id ~= "" then parts[#parts + 1] = m.id .. ": " end
+  if type(m.stream) == "string" and m.stream ~= "" then
+    parts[#parts + 1] = m.stream
+  elseif m.status ~= nil then
+    parts[#parts + 1] = tostring(m.status) .. "\n"
+  end
+  if #parts > 0 then
+    io.stderr:write(table.concat(parts))
+    io.stderr:flush()
+  end
+end
+
+-- The pull's answer, read as it comes: each complete line of the JSON
+-- stream is shown when it arrives. Returns the status and, for an error
+-- answer, its body.
+local function pull_stream(conn, status, hdrs, deadline)
+  local d = core.http_decoder{ status = status, headers = hdrs }
+  local pending, body = "", {}
+  while true do
+    local s, _, name = conn:recv(65536, math.max(0, deadline - core.now()))
+    if not s then
+      if name == "closed" then d:eof() end
+      break
+    end
+    local done, piece = d:feed(s)
+    if done == nil then break end
+    if status >= 300 then
+      body[#body + 1] = piece
+    else
+      pending = pending .. piece
+      for line in pending:gmatch("([^\r\n]*)\r?\n") do
+        local ok, m = pcall(cjson.decode, line)
+        if ok and type(m) == "table" then show_pull_message(m) end
+      end
+      pending = pending:match("[^\n]*$")
+    end
+    if done then break end
+  end
+  return table.concat(body)
+end
+
+-- POST /images/create, as docker run's pull: on a connection of its own,
+-- so that the progress shows while the daemon pulls.
 local function pull(cl, image, platform)
   local ref = with_tag(image)
   local from, tag = ref:match("^(.*):([^:/]*)$")
   if ref:find("@", 1, true) then from, tag = ref, nil end
   local path = cl:api_path("/images/create", { fromImage = from, tag = tag, platform = platform })
-  local status, _, body = cl:raw("POST", path, "", nil, 3600 * 1000)
+  local headers = { ["Content-Type"] = "text/plain", ["X-Registry-Auth"] = M.registry_auth(image, os.getenv) }
+  local where = ("POST /images/create at %s"):format(cl:where())
+  local conn <close> = cl:connect(true)
+  local ok, msg, name = conn:send(clientlib.request_text("POST", path, headers, ""), cl:request_timeout())
+  if not ok then errors.from_core(msg, name, where) end
+  local status, reason, hdrs = conn:read_head(cl:request_timeout())
+  if not status then errors.from_core(reason, hdrs, where) end
+  local body = pull_stream(conn, status, hdrs, core.now() + 3600 * 1000)
   if status >= 300 then
-    local ok, t = pcall(cjson.decode, body or "")
-    local msg = ok and type(t) == "table" and t.message or (body or ""):gsub("%s+$", "")
-    errors.raise("api", ("%s (%d)"):format(msg, status), status)
-  end
-  for line in (body or ""):gmatch("[^\r\n]+") do
-    local ok, m = pcall(cjson.decode, line)
-    if ok and type(m) == "table" then
-      if m.error then errors.raise("api", tostring(m.error), 500) end
-      local pd = m.progressDetail
-      if m.status and (pd == nil or (type(pd) == "table" and not next(pd))) then
-        io.stderr:write(m.id and (m.id .. ": ") or "", tostring(m.status or ""), "\n")
-      end
-    end
+    local dok, t = pcall(cjson.decode, body)
+    local m = dok and type(t) == "table" and t.message or body:gsub("%s+$", "")
+    errors.raise("api", ("%s (%d)"):format(m, status), status)
   end
 end
 
