@@ -162,6 +162,18 @@ describe("cli.run_request", function()
     assert.equal("/x/y", cli.absolute("/x//y/", "/a"))
   end)
 
+  it("reads --mount as CSV, lower-cases its type, and refuses options of another type, as docker", function()
+    local req = request({ "--mount", 'Type=BIND,"src=/a,b",dst=/c,"ro"', "img" })
+    assert.same({ { Type = "bind", Source = "/a,b", Target = "/c", ReadOnly = true } }, req.host_config.Mounts)
+    local see = " (see 'dockerpty run --help')"
+    assert.same({ 125, 'dockerpty: invalid argument "type=\\"bind\\",dst=/x" for "--mount" flag: parse error '
+      .. 'on line 1, column 6: bare " in non-quoted-field' .. see },
+      { failure(request, { "--mount", 'type="bind",dst=/x', "img" }) })
+    assert.same({ 125, 'dockerpty: invalid argument "type=bind,dst=/x,volume-nocopy" for "--mount" flag: '
+      .. "cannot mix 'volume-*' options with mount type 'bind'" .. see },
+      { failure(request, { "--mount", "type=bind,dst=/x,volume-nocopy", "img" }) })
+  end)
+
   it("normalizes capabilities as docker: upper case, CAP_, ALL alone", function()
     local req = request({ "--cap-add", "net_admin", "--cap-add", "CAP_SYS_TIME", "--cap-add", "net_admin",
       "--cap-drop", "all", "--cap-drop", "kill", "img" })

@@ -637,6 +637,10 @@ describe("docker run's everyday flags, side by side #docker", function()
       { "stat", "-c", "%a", "/t" }, out = "1770\n",
       fields = { ["HostConfig.Mounts.1.TmpfsOptions.SizeBytes"] = 1048576, ["HostConfig.Mounts"] = 0 },
       podman = { why = "Podman's inspect lists --mount under Mounts only", fields = false } },
+    { "--mount in CSV quotes, with an upper-case type", { "--mount", 'TYPE=TMPFS,"dst=/t,x","tmpfs-mode=700"' },
+      { "stat", "-c", "%a %n", "/t,x" }, out = "700 /t,x\n",
+      fields = { ["HostConfig.Mounts.1.Type"] = "tmpfs", ["HostConfig.Mounts.1.Target"] = "/t,x" },
+      podman = { why = "Podman's inspect lists --mount under Mounts only", fields = false } },
     { "--env-file and -e", { "--env-file", "WORK/env", "-e", "C=3" }, { "sh", "-c", 'echo "$A|$B|$C|$HOME"' },
       out = "1|two words|3|" .. os.getenv("HOME") .. "\n", fields = { ["Config.Env"] = 0 } },
     { "-h/--hostname", { "-h", "box.example" }, { "hostname" }, out = "box.example\n",
@@ -832,6 +836,13 @@ describe("docker run's everyday flags, side by side #docker", function()
       { "--pull", "sometimes" }, { "--stop-timeout", "x" }, { "-p", "abc" }, { "--shm-size", "x" },
       { "--restart", "always", "--rm" }, { "--platform", "bogus" }, { "--ipc", "bogus" }, { "--restart", "bogus" },
       { "--mount", "type=bogus,target=/x" }, { "-v", "a:b:c:d" }, { "--tmpfs", "rel" }, { "--platform", "a/b/c/d" },
+      { "--mount", "type=bind,src=/tmp,dst=/x,volume-nocopy" }, { "--mount", "type=tmpfs,dst=/x,volume-label=a=b" },
+      { "--mount", "type=Bind,src=/tmp,dst=/x,volume-driver=local" },
+      { "--mount", "type=volume,dst=/x,bind-propagation=rslave" }, { "--mount", "type=tmpfs,dst=/x,bind-nonrecursive" },
+      { "--mount", "type=bind,src=/tmp,dst=/x,tmpfs-size=1m" }, { "--mount", "type=volume,dst=/x,tmpfs-mode=700" },
+      { "--mount", "type=bind,dst=/x,volume-opt=a=b,tmpfs-size=1" }, { "--mount", 'type="bind",dst=/x' },
+      { "--mount", '"type=bind,dst=/x' }, { "--mount", '"type=tmpfs"x,dst=/x' }, { "--mount", "" },
+      { "--mount", "type=tmpfs,dst=/x," }, { "--mount", " type=tmpfs,dst=/x" },
     }) do
       local ours, theirs = side_by_side(flags, { "true" })
       local what = table.concat(flags, " ")

@@ -231,7 +231,7 @@ local function mount_field(m, key, value, field)
     m[name] = m[name] or (name == "VolumeOptions" and { DriverConfig = {} } or {})
     return m[name]
   end
-  if key == "type" then m.Type = value
+  if key == "type" then m.Type = value:lower()
   elseif key == "source" or key == "src" then m.Source = host_source(value)
   elseif key == "target" or key == "destination" or key == "dst" then m.Target = value
   elseif key == "readonly" or key == "ro" then m.ReadOnly = value
@@ -267,9 +267,56 @@ end
 local BOOLS = { ["1"] = true, t = true, T = true, TRUE = true, ["true"] = true, True = true,
   ["0"] = false, f = false, F = false, FALSE = false, ["false"] = false, False = false }
 
+-- The fields of a CSV line as Go's encoding/csv reads it (docker reads
+-- --mount so): a field in double quotes may hold commas, and "" is a quote.
+local function csv_fields(s)
+  if s == "" then return nil, "EOF" end
+  local fields, i = {}, 1
+  while true do
+    if s:sub(i, i) == '"' then
+      local parts, j = {}, i + 1
+      while true do
+        local q = s:find('"', j, true)
+        if not q then
+          return nil, ('parse error on line 1, column %d: extraneous or missing " in quoted-field')
+            :format(#s + 1)
+        end
+        parts[#parts + 1] = s:sub(j, q - 1)
+        local after = s:sub(q + 1, q + 1)
+        if after == '"' then
+          parts[#parts + 1] = '"'
+          j = q + 2
+        elseif after == "," or after == "" then
+          fields[#fields + 1] = table.concat(parts)
+          i = q + 2
+          if after == "" then return fields end
+          break
+        else
+          return nil, ('parse error on line 1, column %d: extraneous or missing " in quoted-field'):format(q)
+        end
+      end
+    else
+      local stop = s:find(",", i, true) or #s + 1
+      local field = s:sub(i, stop - 1)
+      local bare = field:find('"', 1, true)
+      if bare then
+        return nil, ('parse error on line 1, column %d: bare " in non-quoted-field'):format(i + bare - 1)
+      end
+      fields[#fields + 1] = field
+      if stop > #s then return fields end
+      i = stop + 1
+    end
+  end
+end
+
+-- Options of one mount type with another, refused as docker does.
+local MOUNT_MIX = { { "VolumeOptions", "volume" }, { "BindOptions", "bind" }, { "TmpfsOptions", "tmpfs" } }
+
 local function mount(s)
   local m = { Type = "volume" }
-  for field in (s .. ","):gmatch("([^,]*),") do
+  local fields, why = csv_fields(s)
+  if not fields then return nil, why end
+  for _, field in ipairs(fields) do
     local key, value = field:match("^([^=]*)=(.*)$")
     key = (key or field):lower()
     if not value then
@@ -284,6 +331,11 @@ local function mount(s)
     end
     local err = mount_field(m, key, value, field)
     if err then return nil, err end
+  end
+  for _, mix in ipairs(MOUNT_MIX) do
+    if m[mix[1]] and m.Type ~= mix[2] then
+      return nil, ("cannot mix '%s-*' options with mount type '%s'"):format(mix[2], m.Type)
+    end
   end
   if not m.Target then return nil, "target is required" end
   return m
@@ -561,13 +613,19 @@ end
 -- =======================================================
 
 -- Store one value of flag f, spelled `spelled` on the command line.
+-- A value quoted as Go's %q quotes printable text.
+local function goquote(v)
+  return '"' .. v:gsub('[\\"]', "\\%0") .. '"'
+end
+
 local function set_value(values, f, v, usage)
   local name = f.short and ("-%s, --%s"):format(f.short, f.long) or "--" .. f.long
   if f.kind == "bool" then
     if type(v) == "string" then
       local b = BOOLS[v]
       if b == nil then
-        usage(('invalid argument "%s" for "%s" flag: true or false expected'):format(v, "--" .. f.long))
+        usage(('invalid argument %s for "%s" flag: true or false expected'):format(goquote(v),
+          "--" .. f.long))
       end
       v = b
     end
@@ -576,7 +634,7 @@ local function set_value(values, f, v, usage)
   end
   if f.conv then
     local conv, why = f.conv(v)
-    if conv == nil then usage(('invalid argument "%s" for "%s" flag: %s'):format(v, name, why)) end
+    if conv == nil then usage(('invalid argument %s for "%s" flag: %s'):format(goquote(v), name, why)) end
     v = conv
   end
   if f.kind == "list" then
