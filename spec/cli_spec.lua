@@ -300,6 +300,34 @@ describe("dockerpty and docker side by side #docker", function()
     assert.equal(before, sh("docker ps -aq | wc -l").out)
     r = dp(run_args("--record-input", IMAGE, "true"))
     assert.same({ 125, "dockerpty: --record-input needs --record FILE\n" }, { r.code, r.err })
+    -- the path is checked before the pull (which would fail otherwise: no
+    -- registry is reachable from the rigs), with nothing on stderr before
+    r = dp(run_args("--pull", "always", "--record", "/nonexistent/dir/s.cast", IMAGE, "true"))
+    assert.equal(125, r.code)
+    one_line(r.err)
+    assert.matches("^dockerpty: cannot write the recording /nonexistent/dir/s.cast: ", r.err)
+  end)
+
+  it("refuse --record where nothing is attached: run -d, exec -d, start without -a or -i", function()
+    local cast = os.tmpname()
+    os.remove(cast)
+    finally(function() os.remove(cast) end)
+    local before = sh("docker ps -aq | wc -l").out
+    local r = dp({ "run", "-d", "--network", "none", "--record", cast, IMAGE, "true" })
+    assert.same({ 125, "", "dockerpty: conflicting options: cannot specify both --record and --detach\n" },
+      { r.code, r.out, r.err })
+    assert.equal(before, sh("docker ps -aq | wc -l").out)
+    local c = background({ "sleep", "300" })
+    r = dp({ "exec", "-d", "--record", cast, c, "touch", "/tmp/ran" })
+    assert.same({ 125, "", "dockerpty: conflicting options: cannot specify both --record and --detach\n" },
+      { r.code, r.out, r.err })
+    core.sleep(300)
+    assert.equal(1, dp({ "exec", c, "test", "-e", "/tmp/ran" }).code)
+    local stopped = background({ "true" }, { created = true })
+    r = dp({ "start", "--record", cast, stopped })
+    assert.same({ 125, "", "dockerpty: --record needs --attach or --interactive\n" }, { r.code, r.out, r.err })
+    assert.equal("created", client:inspect_container(stopped).State.Status)
+    assert.is_nil(io.open(cast, "rb"))
   end)
 
   it("exit with the container's status: 0 and 7", function()

@@ -12,6 +12,7 @@ local clientlib = require("dockerpty.client")
 local config = require("dockerpty.config")
 local core = require("dockerpty.core")
 local errors = require("dockerpty.errors")
+local operation = require("dockerpty.operation")
 local tty = require("dockerpty.tty")
 local cjson = require("cjson")
 
@@ -1227,22 +1228,21 @@ local function record_opts(o, sopts)
   return sopts
 end
 
+-- --record records an attached session: with `detached` (-d, or start
+-- without -a or -i) there is none, and the flag is refused up front.
+local function check_record(o, detached, why)
+  if o.record and detached then fail(125, why) end
+end
+
 function run.run(cl, o, args)
   local req, plan = M.run_request(o, args)
+  check_record(o, plan.detach, "conflicting options: cannot specify both --record and --detach")
   check_detach_keys(o["detach-keys"])
   -- docker checks the terminal before creating anything, and exits 1
   if o.tty and o.interactive and not plan.detach and not tty.isatty(io.stdin) then
     fail(1, "the input device is not a TTY")
   end
   req.console_size = o.tty and tty.size(io.stdout) or nil
-  ensure_image(cl, req, plan.pull)
-  if plan.detach then
-    local ok, created = pcall(cl.create_container, cl, req)
-    if not ok then create_error(created, req) end
-    cl:start(created.Id)
-    io.stdout:write(created.Id, "\n")
-    return 0
-  end
   local a = plan.attach
   local sopts = {
     interactive = o.interactive and true or false,
@@ -1252,6 +1252,26 @@ function run.run(cl, o, args)
   record_opts(o, sopts)
   if a and not a.stdout then sopts.stdout = false end
   if a and not a.stderr then sopts.stderr = false end
+  if sopts.record then
+    -- the recording before the pull: a path that cannot be written fails
+    -- before anything is pulled or created (dockerpty.run takes it open)
+    local ops = {}
+    for k, v in pairs(sopts) do ops[k] = k ~= "auto_remove" and v or nil end
+    ops = operation.options("start", ops)
+    sopts.record = operation.open_record(ops, req.command, tty.size(ops.stdout) or tty.size(ops.stdin))
+  end
+  local pulled, perr = pcall(ensure_image, cl, req, plan.pull)
+  if not pulled then
+    if operation.is_recorder(sopts.record) then sopts.record:close() end
+    error(perr, 0)
+  end
+  if plan.detach then
+    local ok, created = pcall(cl.create_container, cl, req)
+    if not ok then create_error(created, req) end
+    cl:start(created.Id)
+    io.stdout:write(created.Id, "\n")
+    return 0
+  end
   local ok, res, how, code = pcall(blocking.run, cl, req, sopts)
   if not ok then create_error(res, req) end
   if how == "detach" then return 0 end
@@ -1259,6 +1279,7 @@ function run.run(cl, o, args)
 end
 
 function run.exec(cl, o, args)
+  check_record(o, o.detach, "conflicting options: cannot specify both --record and --detach")
   check_detach_keys(o["detach-keys"])
   local env = env_list(o["env-file"], o.env)
   if o.detach then
@@ -1295,6 +1316,7 @@ function run.attach(cl, o, args)
 end
 
 function run.start(cl, o, args)
+  check_record(o, not (o.attach or o.interactive), "--record needs --attach or --interactive")
   if not (o.attach or o.interactive) then
     for _, c in ipairs(args) do
       cl:start(c)
