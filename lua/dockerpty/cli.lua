@@ -1358,28 +1358,50 @@ end
 
 -- `dockerpty [-H HOST] __complete WHAT [ARG]`, a word a line, nothing on
 -- failure (no daemon, a bad word): commands; flags CMD ("FLAG 0|1", 1 when
--- it takes a value); containers running|stopped|all; images.
+-- it takes a value; CMD "service": service exec's); containers
+-- running|stopped|all; images; services (a Swarm manager's).
+-- `service exec`'s flags, read from its help (dockerpty.service_cli owns
+-- its parser): "-i, --interactive   text" or "--node list   text", where
+-- a word after the name is the value a flag takes.
+local function service_flags()
+  local help = require("dockerpty.service_cli").HELP
+  local flags = {}
+  for line in help:match("\nOptions:\n(.-)\n\n"):gmatch("[^\n]+") do
+    local short, long, rest = line:match("^  %-(%a), %-%-([%w-]+)(.*)$")
+    if not long then long, rest = line:match("^      %-%-([%w-]+)(.*)$") end
+    if long then
+      flags[#flags + 1] = flag(short, long, rest:match("^ %S") and "string" or "bool")
+    end
+  end
+  return flags
+end
+
 local function complete(g, what, arg)
   local out = {}
   if what == "commands" then
     for _, n in ipairs(ORDER) do out[#out + 1] = n end
+    out[#out + 1] = "service"
   elseif what == "flags" then
-    local flags = arg == nil and GLOBAL_FLAGS or (COMMANDS[arg] or {}).flags or {}
+    local flags = arg == nil and GLOBAL_FLAGS or (COMMANDS[arg] or {}).flags
+      or arg == "service" and service_flags() or {}
     for _, f in ipairs(flags) do
       local valued = f.kind == "bool" and "0" or "1"
       if f.short then out[#out + 1] = "-" .. f.short .. " " .. valued end
       out[#out + 1] = "--" .. f.long .. " " .. valued
     end
-  elseif what == "containers" or what == "images" then
+  elseif what == "containers" or what == "images" or what == "services" then
     local ok, list = pcall(function()
       local cl = client_for(g.host, g.context)
-      local path = what == "images" and "/images/json" or "/containers/json"
+      local path = ({ images = "/images/json", services = "/services" })[what] or "/containers/json"
       local r = cl:json("GET", path, what == "containers" and { all = arg ~= "running" } or nil)
       cl:close()
       return r
     end)
     for _, item in ipairs(ok and type(list) == "table" and list or {}) do
-      if what == "images" then
+      if what == "services" then
+        local n = type(item.Spec) == "table" and item.Spec.Name
+        if type(n) == "string" then out[#out + 1] = n end
+      elseif what == "images" then
         for _, t in ipairs(type(item.RepoTags) == "table" and item.RepoTags or {}) do
           if t ~= "<none>:<none>" then out[#out + 1] = t end
         end
