@@ -123,10 +123,10 @@ lint: check-sources
 check-sources:
 	@$(LUA) spec/support/check_sources.lua $(SRCS)
 
-# Debian keeps curl.h under the multiarch include dir: tell LuaRocks (the
-# core needs the header only; libcurl is loaded at run time).
-LIBCURL_INCDIR ?= $(shell $(PKG_CONFIG) --variable=includedir libcurl 2>/dev/null)
-ROCK_VARS     = LIBCURL_INCDIR=$(LIBCURL_INCDIR)
+# The rockspec needs no variable (its external_dependencies comment says
+# why: the compiler finds curl.h itself, multiarch too); LIBCURL_INCDIR or
+# LIBCURL_DIR given to make pass through, to name another place.
+ROCK_VARS     = $(foreach v,LIBCURL_INCDIR LIBCURL_DIR,$(if $($(v)),$(v)=$($(v))))
 
 BASH_COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
 

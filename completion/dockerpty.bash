@@ -1,5 +1,5 @@
-# bash completion for dockerpty: subcommands, their flags, flag values, and
-# container and image names from the daemon. The command answers itself
+# bash completion for dockerpty: subcommands (and service exec), their
+# flags, flag values, and container, image and service names from the daemon. The command answers itself
 # (`dockerpty __complete ...`, through the dockerpty library), so the flags
 # are those its parser takes and the names come from the daemon that
 # DOCKER_HOST, -H or --context names. Installed by `make install`; or source it.
@@ -76,6 +76,8 @@ _dockerpty() {
     exec:0|attach:0) COMPREPLY=($(compgen -W "$(_dockerpty_words containers running)" -- "$cur")) ;;
     start:*) COMPREPLY=($(compgen -W "$(_dockerpty_words containers stopped)" -- "$cur")) ;;
     run:0) COMPREPLY=($(compgen -W "$(_dockerpty_words images)" -- "$cur")) ;;
+    service:0) COMPREPLY=($(compgen -W "exec" -- "$cur")) ;;
+    service:1) COMPREPLY=($(compgen -W "$(_dockerpty_words services)" -- "$cur")) ;;
   esac
 }
 

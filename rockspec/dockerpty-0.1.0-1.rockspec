@@ -6,6 +6,13 @@ rockspec_format = "3.0"
 package = package_name
 version = package_version .. "-" .. rockspec_revision
 
+-- source.url is a placeholder: the project has no public repository yet,
+-- and no tag v0.1.0 exists. A release is cut from this file as `make dist`
+-- does (mk/dist.mk): it packs the committed tree (HEAD) into
+-- build/dist/dockerpty-VERSION-1.src.rock, a rock that carries its sources
+-- and this rockspec unchanged, so installing the rock never fetches the url.
+-- Publishing the rockspec alone needs the real url and the tag first:
+-- set url here (and in the scm rockspec), then `git tag v0.1.0`.
 source = {
   url = "git+https://example.invalid/dockerpty.git",
   tag = "v" .. package_version,

@@ -6,6 +6,9 @@ rockspec_format = "3.0"
 package = package_name
 version = package_version .. "-" .. rockspec_revision
 
+-- source.url is a placeholder (the project has no public repository yet):
+-- `luarocks make` builds from the working tree and never fetches it; see
+-- the release rockspec for how a release is cut.
 source = {
   url = "git+https://example.invalid/dockerpty.git",
 }

@@ -147,6 +147,33 @@ describe("cli.run_request", function()
     }, req.host_config.Mounts)
   end)
 
+  it("makes a bind source that starts with \".\" absolute, as docker; a name stays a name", function()
+    local cwd = io.popen("pwd"):read("l")
+    local req = request({ "-v", "./d/:/c:ro", "-v", "..:/p", "-v", "name:/n", "-v", "./anon",
+      "--mount", "type=bind,src=.,dst=/c", "--mount", "src=name,dst=/n", "img" })
+    local parent = cwd:match("^(.*)/[^/]*$")
+    assert.same({ cwd .. "/d:/c:ro", (parent == "" and "/" or parent) .. ":/p", "name:/n" },
+      req.host_config.Binds)
+    assert.same({ ["./anon"] = {} }, req.config.Volumes)
+    assert.equal(cwd, req.host_config.Mounts[1].Source)
+    assert.equal("name", req.host_config.Mounts[2].Source)
+    assert.equal("/a/c", cli.absolute("./b/../c/.", "/a"))
+    assert.equal("/", cli.absolute("./../../..", "/a"))
+    assert.equal("/x/y", cli.absolute("/x//y/", "/a"))
+  end)
+
+  it("reads --mount as CSV, lower-cases its type, and refuses options of another type, as docker", function()
+    local req = request({ "--mount", 'Type=BIND,"src=/a,b",dst=/c,"ro"', "img" })
+    assert.same({ { Type = "bind", Source = "/a,b", Target = "/c", ReadOnly = true } }, req.host_config.Mounts)
+    local see = " (see 'dockerpty run --help')"
+    assert.same({ 125, 'dockerpty: invalid argument "type=\\"bind\\",dst=/x" for "--mount" flag: parse error '
+      .. 'on line 1, column 6: bare " in non-quoted-field' .. see },
+      { failure(request, { "--mount", 'type="bind",dst=/x', "img" }) })
+    assert.same({ 125, 'dockerpty: invalid argument "type=bind,dst=/x,volume-nocopy" for "--mount" flag: '
+      .. "cannot mix 'volume-*' options with mount type 'bind'" .. see },
+      { failure(request, { "--mount", "type=bind,dst=/x,volume-nocopy", "img" }) })
+  end)
+
   it("normalizes capabilities as docker: upper case, CAP_, ALL alone", function()
     local req = request({ "--cap-add", "net_admin", "--cap-add", "CAP_SYS_TIME", "--cap-add", "net_admin",
       "--cap-drop", "all", "--cap-drop", "kill", "img" })
@@ -172,6 +199,11 @@ describe("cli.run_request", function()
     local req, plan = request({ "-i", "-a", "STDIN", "-a", "stdout", "img" })
     assert.same({ stdin = true, stdout = true }, plan.attach)
     assert.same({ AttachStdin = true, AttachStdout = true, AttachStderr = false, StdinOnce = true }, req.config)
+    -- -i attaches stdin whatever -a names, as the docker CLI does
+    req = request({ "-i", "-a", "stdout", "img" })
+    assert.same({ AttachStdin = true, AttachStdout = true, AttachStderr = false, StdinOnce = true }, req.config)
+    req = request({ "-a", "stdout", "img" })
+    assert.same({ AttachStdin = false, AttachStdout = true, AttachStderr = false, StdinOnce = false }, req.config)
     req, plan = request({ "-d", "img" })
     assert.is_true(plan.detach)
     assert.is_true(req.detach)
@@ -258,6 +290,30 @@ describe("cli helpers", function()
     assert.equal("dockerpty: tcp://h:1 refused", cli.message_of("tcp://h:1 refused"))
     assert.equal("dockerpty: a b", cli.message_of(errors.new("api", "a\n b")))
     assert.equal("dockerpty: table", cli.message_of(setmetatable({}, { __tostring = function() return "table" end })))
+  end)
+end)
+
+describe("cli.registry_auth", function()
+  it("finds the image's registry in the config's auths, as docker: a host, else Docker Hub", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir))
+    finally(function() os.execute("rm -rf " .. dir) end)
+    local f = assert(io.open(dir .. "/config.json", "w"))
+    f:write('{"auths": {"https://index.docker.io/v1/": {"auth": "aHViOnB3"}, '
+      .. '"https://reg.example/v1/": {"auth": "' .. cli.b64url("r:p") .. '"}}}')
+    f:close()
+    local function getenv(k) return k == "DOCKER_CONFIG" and dir or nil end
+    local function decoded(image)
+      local h = cli.registry_auth(image, getenv)
+      return h and require("cjson").decode(cli.b64decode(h))
+    end
+    assert.same({ username = "hub", password = "pw", serveraddress = "https://index.docker.io/v1/" },
+      decoded("busybox"))
+    assert.same(decoded("busybox"), decoded("library/busybox:1"))
+    assert.same({ username = "r", password = "p", serveraddress = "https://reg.example/v1/" },
+      decoded("reg.example/a/b"))
+    assert.is_nil(decoded("localhost:5000/x"))
   end)
 end)
 

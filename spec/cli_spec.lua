@@ -300,6 +300,34 @@ describe("dockerpty and docker side by side #docker", function()
     assert.equal(before, sh("docker ps -aq | wc -l").out)
     r = dp(run_args("--record-input", IMAGE, "true"))
     assert.same({ 125, "dockerpty: --record-input needs --record FILE\n" }, { r.code, r.err })
+    -- the path is checked before the pull (which would fail otherwise: no
+    -- registry is reachable from the rigs), with nothing on stderr before
+    r = dp(run_args("--pull", "always", "--record", "/nonexistent/dir/s.cast", IMAGE, "true"))
+    assert.equal(125, r.code)
+    one_line(r.err)
+    assert.matches("^dockerpty: cannot write the recording /nonexistent/dir/s.cast: ", r.err)
+  end)
+
+  it("refuse --record where nothing is attached: run -d, exec -d, start without -a or -i", function()
+    local cast = os.tmpname()
+    os.remove(cast)
+    finally(function() os.remove(cast) end)
+    local before = sh("docker ps -aq | wc -l").out
+    local r = dp({ "run", "-d", "--network", "none", "--record", cast, IMAGE, "true" })
+    assert.same({ 125, "", "dockerpty: conflicting options: cannot specify both --record and --detach\n" },
+      { r.code, r.out, r.err })
+    assert.equal(before, sh("docker ps -aq | wc -l").out)
+    local c = background({ "sleep", "300" })
+    r = dp({ "exec", "-d", "--record", cast, c, "touch", "/tmp/ran" })
+    assert.same({ 125, "", "dockerpty: conflicting options: cannot specify both --record and --detach\n" },
+      { r.code, r.out, r.err })
+    core.sleep(300)
+    assert.equal(1, dp({ "exec", c, "test", "-e", "/tmp/ran" }).code)
+    local stopped = background({ "true" }, { created = true })
+    r = dp({ "start", "--record", cast, stopped })
+    assert.same({ 125, "", "dockerpty: --record needs --attach or --interactive\n" }, { r.code, r.out, r.err })
+    assert.equal("created", client:inspect_container(stopped).State.Status)
+    assert.is_nil(io.open(cast, "rb"))
   end)
 
   it("exit with the container's status: 0 and 7", function()
@@ -539,6 +567,9 @@ end)
 -- programs that both ignored the flag could not pass.
 describe("docker run's everyday flags, side by side #docker", function()
   local work
+  -- the working directory both programs run in (relative bind sources)
+  local cwd = io.popen("pwd"):read("l")
+  local VOLUME = ("cli-spec-vol-%d"):format(math.random(1, 999999))
 
   setup(function()
     client = dockerpty.client.from_env()
@@ -556,6 +587,7 @@ describe("docker run's everyday flags, side by side #docker", function()
 
   teardown(function()
     for _, n in ipairs(names) do pcall(client.remove_container, client, n, { force = true, v = true }) end
+    pcall(client.json, client, "DELETE", "/volumes/" .. VOLUME)
     os.execute("rm -rf " .. work)
     client:close()
   end)
@@ -594,7 +626,7 @@ describe("docker run's everyday flags, side by side #docker", function()
     for _, prog in ipairs({ dp, docker }) do
       local n = name()
       local a = { "run", "--network", "none", "--name", n }
-      for _, w in ipairs(flags) do a[#a + 1] = (w:gsub("WORK", work)) end
+      for _, w in ipairs(flags) do a[#a + 1] = (w:gsub("WORK", work):gsub("VOLUME", VOLUME)) end
       a[#a + 1] = IMAGE
       for _, w in ipairs(cmd or { "true" }) do a[#a + 1] = w end
       local r = prog(a, input)
@@ -609,6 +641,16 @@ describe("docker run's everyday flags, side by side #docker", function()
     { "-v bind mount, read-only", { "-v", "WORK/bind:/data:ro" }, { "sh", "-c", "cat /data/f; touch /data/x" },
       code = 1, out = "hello\n", fields = { ["HostConfig.Binds.1"] = "WORK/bind:/data:ro" },
       podman = { why = "Podman's inspect adds the options it applied: :ro,rprivate,rbind", fields = false } },
+    { "-v ./relative: absolute against the working directory", { "-v", "./spec/../spec/:/s:ro" },
+      { "ls", "/s/cli_spec.lua" }, out = "/s/cli_spec.lua\n", fields = { ["HostConfig.Binds.1"] = "CWD/spec:/s:ro" },
+      podman = { why = "Podman's inspect adds the options it applied: :ro,rprivate,rbind", fields = false } },
+    { "-v name:/x: a named volume stays a name", { "-v", "VOLUME:/x" }, { "ls", "-d", "/x" }, out = "/x\n",
+      fields = { ["HostConfig.Binds.1"] = "VOLUME:/x" },
+      podman = { why = "Podman's inspect adds the options it applied: :rprivate,nosuid,...", fields = false } },
+    { "--mount type=bind,src=.: absolute against the working directory", { "--mount", "type=bind,src=.,dst=/s" },
+      { "ls", "/s/spec/cli_spec.lua" }, out = "/s/spec/cli_spec.lua\n",
+      fields = { ["HostConfig.Mounts.1.Source"] = "CWD" },
+      podman = { why = "Podman's inspect lists --mount under Mounts only", fields = false } },
     { "-v anonymous volume", { "-v", "/anon" }, { "ls", "-d", "/anon" }, out = "/anon\n",
       fields = { ["Config.Volumes"] = { ["/anon"] = {} } },
       podman = { why = "Podman's inspect leaves Config.Volumes empty", fields = false } },
@@ -623,6 +665,12 @@ describe("docker run's everyday flags, side by side #docker", function()
       { "stat", "-c", "%a", "/t" }, out = "1770\n",
       fields = { ["HostConfig.Mounts.1.TmpfsOptions.SizeBytes"] = 1048576, ["HostConfig.Mounts"] = 0 },
       podman = { why = "Podman's inspect lists --mount under Mounts only", fields = false } },
+    { "--mount in CSV quotes, with an upper-case type", { "--mount", 'TYPE=TMPFS,"dst=/t,x","tmpfs-mode=700"' },
+      { "stat", "-c", "%a %n", "/t,x" }, out = "700 /t,x\n",
+      fields = { ["HostConfig.Mounts.1.Type"] = "tmpfs", ["HostConfig.Mounts.1.Target"] = "/t,x" },
+      podman = { why = "Podman joins a mount's options with commas and refuses a target that holds one "
+        .. "(\"x: invalid mount option\"): both exit 125 and create nothing", code = 125, out = false,
+        fields = false, none_created = true } },
     { "--env-file and -e", { "--env-file", "WORK/env", "-e", "C=3" }, { "sh", "-c", 'echo "$A|$B|$C|$HOME"' },
       out = "1|two words|3|" .. os.getenv("HOME") .. "\n", fields = { ["Config.Env"] = 0 } },
     { "-h/--hostname", { "-h", "box.example" }, { "hostname" }, out = "box.example\n",
@@ -688,6 +736,11 @@ describe("docker run's everyday flags, side by side #docker", function()
       input = "piped\n", out = "piped\n", fields = { ["Config.AttachStdin"] = true, ["Config.AttachStderr"] = false },
       podman = { why = "the docker CLI 28 panics on Podman's attach with -a (a nil stdout in StdCopy); "
         .. "Podman's inspect keeps no Attach* fields", cli = false, fields = false } },
+    { "-i -a stdout: -i attaches stdin too", { "-i", "-a", "stdout" }, { "sh", "-c", "cat; echo err >&2" },
+      input = "piped\n", out = "piped\n", fields = { ["Config.AttachStdin"] = true, ["Config.StdinOnce"] = true,
+        ["Config.AttachStderr"] = false },
+      podman = { why = "the docker CLI 28 panics on Podman's attach with -a (a nil stdout in StdCopy); "
+        .. "Podman's inspect keeps no Attach* fields", cli = false, fields = false } },
     { "--rm=false", { "--rm=false" }, { "echo", "kept" }, out = "kept\n", fields = { ["HostConfig.AutoRemove"] = false } },
     { "--group-add", { "--group-add", "10", "--group-add", "20" }, { "id", "-G" }, out = "0 10 20\n",
       fields = { ["HostConfig.GroupAdd"] = { "10", "20" } } },
@@ -749,7 +802,7 @@ describe("docker run's everyday flags, side by side #docker", function()
           assert.same(its, mine, path)
         end
         if want ~= 0 then
-          if type(want) == "string" then want = want:gsub("WORK", work) end
+          if type(want) == "string" then want = want:gsub("WORK", work):gsub("CWD", cwd):gsub("VOLUME", VOLUME) end
           assert.same(want, mine, path)
         else
           assert.is_not_nil(mine, path)
@@ -813,6 +866,13 @@ describe("docker run's everyday flags, side by side #docker", function()
       { "--pull", "sometimes" }, { "--stop-timeout", "x" }, { "-p", "abc" }, { "--shm-size", "x" },
       { "--restart", "always", "--rm" }, { "--platform", "bogus" }, { "--ipc", "bogus" }, { "--restart", "bogus" },
       { "--mount", "type=bogus,target=/x" }, { "-v", "a:b:c:d" }, { "--tmpfs", "rel" }, { "--platform", "a/b/c/d" },
+      { "--mount", "type=bind,src=/tmp,dst=/x,volume-nocopy" }, { "--mount", "type=tmpfs,dst=/x,volume-label=a=b" },
+      { "--mount", "type=Bind,src=/tmp,dst=/x,volume-driver=local" },
+      { "--mount", "type=volume,dst=/x,bind-propagation=rslave" }, { "--mount", "type=tmpfs,dst=/x,bind-nonrecursive" },
+      { "--mount", "type=bind,src=/tmp,dst=/x,tmpfs-size=1m" }, { "--mount", "type=volume,dst=/x,tmpfs-mode=700" },
+      { "--mount", "type=bind,dst=/x,volume-opt=a=b,tmpfs-size=1" }, { "--mount", 'type="bind",dst=/x' },
+      { "--mount", '"type=bind,dst=/x' }, { "--mount", '"type=tmpfs"x,dst=/x' }, { "--mount", "" },
+      { "--mount", "type=tmpfs,dst=/x," }, { "--mount", " type=tmpfs,dst=/x" },
     }) do
       local ours, theirs = side_by_side(flags, { "true" })
       local what = table.concat(flags, " ")
@@ -841,6 +901,97 @@ describe("docker run's everyday flags, side by side #docker", function()
     ours, theirs = both({ "exec", "-d", "no-such-container-x", "true" })
     assert.same({ 1, 1 }, { ours.code, theirs.code })
     same_err(theirs, ours, "no such container: no-such-container-x")
+  end)
+end)
+
+-- A successful --pull, against the fake engine (no registry is reachable
+-- from the rigs): the progress as docker shows it on a stream that is not
+-- a terminal, printed as it arrives, and the config's credentials for the
+-- image's registry in X-Registry-Auth, never printed.
+describe("run --pull against a fake engine", function()
+  local fe = require("support.fakeengine")
+  after_each(function() fe.cleanup() end)
+
+  local function chunk(line) return ("%x\r\n%s\r\n"):format(#line, line) end
+
+  local function b64(s)
+    local p = assert(io.popen("printf '%s' " .. shq(s) .. " | base64 -w0"))
+    local out = p:read("a")
+    p:close()
+    return out
+  end
+
+  it("streams docker's lines and sends the registry's credentials", function()
+    local IMG = "localhost:5000/app:1"
+    local srv = fe.fake{ timeout = 20000, respond = {
+      ["POST /images/create"] = {
+        { "write", "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Type: application/json\r\n"
+          .. "Transfer-Encoding: chunked\r\n\r\n" },
+        { "write", chunk('{"status":"Pulling from app","id":"1"}\r\n') },
+        { "write", chunk('{"status":"Pulling fs layer","progressDetail":{},"id":"abc123"}\r\n') },
+        { "await", "go" },
+        { "write", chunk('{"status":"Downloading","progressDetail":{"current":10,"total":100},'
+          .. '"progress":"[=>   ] 10B/100B","id":"abc123"}\r\n') },
+        { "write", chunk('{"status":"Pull complete","progressDetail":{},"id":"abc123"}\r\n{"stat') },
+        { "write", chunk('us":"Digest: sha256:00"}\r\n') },
+        { "write", chunk('{"status":"Status: Downloaded newer image for ' .. IMG .. '"}\r\n') },
+        { "write", "0\r\n\r\n" },
+      },
+      ["POST /containers/create"] = { status = 201, body = '{"Id":"c1","Warnings":[]}' },
+    } }
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir))
+    finally(function() os.execute("rm -rf " .. dir) end)
+    local f = assert(io.open(dir .. "/config.json", "w"))
+    f:write(cjson.encode({ auths = { ["localhost:5000"] = { auth = b64("user:s3cret") },
+      ["other.example"] = { auth = b64("no:no") } } }))
+    f:close()
+    local errf = dir .. "/err"
+    local p = assert(io.popen(("DOCKER_CONFIG=%s %s -H %s run --pull always %s true </dev/null 2>%s"):format(
+      shq(dir), DP, shq(srv.host), IMG, errf)))
+    local function stderr()
+      local e = io.open(errf, "rb")
+      local t = e and e:read("a") or ""
+      if e then e:close() end
+      return t
+    end
+    local first = "1: Pulling from app\nabc123: Pulling fs layer\n"
+    -- the first lines show while the daemon still pulls (it waits for "go")
+    eventually(function() return stderr() == first end, "the first lines of the pull", 10000)
+    srv:emit("go")
+    local out = p:read("a")
+    local _, _, code = p:close()
+    local err = stderr()
+    assert.same({ 0, "", first .. "abc123: Pull complete\nDigest: sha256:00\n"
+      .. "Status: Downloaded newer image for " .. IMG .. "\n" }, { code, out, err })
+    local report = srv:report()
+    local pullreq = report.requests[1].path == "/images/create" and report.requests[1]
+      or report.requests[2]
+    assert.equal("/images/create", pullreq.path)
+    assert.equal("fromImage=localhost%3A5000%2Fapp&tag=1", pullreq.query)
+    local auth = pullreq.headers["x-registry-auth"]
+    assert.matches("^[%w_=-]+$", auth)
+    local d = io.popen("printf '%s' " .. shq(auth) .. " | tr '_-' '/+' | base64 -d")
+    assert.same({ username = "user", password = "s3cret", serveraddress = "localhost:5000" },
+      cjson.decode(d:read("a")))
+    d:close()
+    assert.is_nil(err:find("s3cret", 1, true))
+    assert.is_nil(err:find(auth, 1, true))
+    assert.is_true(report.events.started)
+  end)
+
+  it("sends no X-Registry-Auth without credentials for the registry", function()
+    local srv = fe.fake{ timeout = 20000, respond = {
+      ["POST /images/create"] = { status = 200, body = '{"status":"Status: Image is up to date for app:1"}\n' },
+      ["POST /containers/create"] = { status = 201, body = '{"Id":"c1","Warnings":[]}' },
+    } }
+    local r = sh(("DOCKER_CONFIG=/nonexistent %s -H %s run --pull always app:1 true"):format(DP, shq(srv.host)))
+    assert.same({ 0, "", "Status: Image is up to date for app:1\n" }, { r.code, r.out, r.err })
+    local report = srv:report()
+    for _, q in ipairs(report.requests) do
+      assert.is_nil(q.headers["x-registry-auth"], q.path)
+    end
   end)
 end)
 

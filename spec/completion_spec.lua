@@ -57,7 +57,7 @@ end)
 
 describe("completion/dockerpty.bash", function()
   it("completes the commands and the global flags", function()
-    assert.same({ "attach", "exec", "run", "start" }, complete({ "" }))
+    assert.same({ "attach", "exec", "run", "service", "start" }, complete({ "" }))
     assert.same({ "run" }, complete({ "r" }))
     assert.same({ "--context", "--help", "--host", "--version" }, complete({ "--" }))
     assert.same({ "exec" }, complete({ "-H", "unix:///x.sock", "e" }))
@@ -77,6 +77,47 @@ describe("completion/dockerpty.bash", function()
       complete({ "run", "-i", "--r" }))
     assert.is_true(has(complete({ "run", "-" }), "-v"))
     assert.same({ "--env", "--env-file" }, complete({ "exec", "--en" }))
+  end)
+
+  it("completes service exec and its flags, the ones its parser takes", function()
+    assert.same({ "exec" }, complete({ "service", "" }))
+    local want = { "--all", "--detach-keys", "--env", "--help", "--interactive", "--no-prefix", "--node",
+      "--ssh-user", "--tty", "--user", "--workdir" }
+    assert.same(want, complete({ "service", "exec", "--" }))
+    assert.same({ "--no-prefix", "--node" }, complete({ "service", "exec", "-it", "--no" }))
+    -- each flag as the parser takes it: a flag without a value is followed
+    -- by --help (help, 0); one with a value takes the next word
+    local p = assert(io.popen(("env LUA_PATH=%s LUA_CPATH=%s lua5.4 bin/dockerpty __complete flags service"):format(
+      q(package.path), q(package.cpath))))
+    local answers = p:read("a")
+    p:close()
+    local n = 0
+    for f, valued in answers:gmatch("(%S+) ([01])\n") do
+      n = n + 1
+      local function status(...)
+        local cmd = ("env LUA_PATH=%s LUA_CPATH=%s lua5.4 bin/dockerpty -H unix:///nonexistent/d.sock "
+          .. "service exec %s >/dev/null 2>&1"):format(q(package.path), q(package.cpath), table.concat({ ... }, " "))
+        return select(3, os.execute(cmd))
+      end
+      if valued == "1" then
+        assert.is_not.equal(0, status(f, "--help"), f)
+        assert.equal(0, status(f, "x=y", "--help"), f)
+      else
+        assert.equal(0, status(f, "--help"), f)
+      end
+    end
+    assert.equal(17, n)
+  end)
+
+  it("completes service names from the daemon that -H names", function()
+    local fe = require("support.fakeengine")
+    finally(fe.cleanup)
+    local srv = fe.fake{ respond = { ["GET /services"] = { status = 200,
+      body = '[{"ID":"s1","Spec":{"Name":"web"}},{"ID":"s2","Spec":{"Name":"worker"}}]' } } }
+    assert.same({ "web", "worker" }, complete({ "-H", srv.host, "service", "exec", "-it", "" }))
+    assert.same({ "worker" }, complete({ "-H", srv.host, "service", "exec", "--node", "n=ssh://h", "wo" }))
+    -- the command after the service is not a service
+    assert.same({}, complete({ "-H", srv.host, "service", "exec", "web", "" }))
   end)
 
   it("completes flag values", function()
@@ -144,10 +185,13 @@ describe("make install", function()
     finally(function() os.execute("rm -rf " .. q(work)) end)
     assert.is_true(os.execute(("mkdir -p %s/src && git ls-files -co --exclude-standard | "
       .. "tar cf - -T - | tar xf - -C %s/src"):format(q(work), q(work))))
-    local p = io.popen(("cd %s/src && env -u LD_PRELOAD -u LUA_PATH -u LUA_CPATH make --no-print-directory "
+    -- no LIBCURL_* variable: the rockspec needs none (spec/rockspec_spec.lua)
+    local p = io.popen(("cd %s/src && env -u LD_PRELOAD -u LUA_PATH -u LUA_CPATH -u LIBCURL_INCDIR "
+      .. "-u LIBCURL_DIR make --no-print-directory "
       .. "install PREFIX=%s/prefix ROCKTREE=%s/tree 2>&1"):format(q(work), q(work), q(work)))
     local out = p:read("a")
     assert.is_true((p:close()), out)
+    assert.is_nil(out:find("LIBCURL", 1, true), out)
     local f = assert(io.open(work .. "/prefix/share/bash-completion/completions/dockerpty", "rb"))
     local installed = f:read("a")
     f:close()

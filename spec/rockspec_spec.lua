@@ -104,6 +104,28 @@ describe("the release rockspec", function()
     assert.is_nil(scm.source.tag)
   end)
 
+  it("says so where its source.url is a placeholder, and README says how a release is cut", function()
+    local rel = load_rockspec(path)
+    if rel.source.url:find("example.invalid", 1, true) then
+      for _, file in ipairs({ path, "rockspec/dockerpty-scm-1.rockspec", "README.md" }) do
+        local f = assert(io.open(file, "rb"))
+        local text = f:read("a")
+        f:close()
+        assert.truthy(text:find("placeholder", 1, true), file)
+        assert.truthy(text:find("no public repository yet", 1, true), file)
+      end
+    end
+    -- the tag the rockspec names is not claimed to exist unless it does
+    local p = assert(io.popen("git tag -l " .. rel.source.tag))
+    local tags = p:read("a")
+    p:close()
+    if tags == "" then
+      local f = assert(io.open(path, "rb"))
+      assert.truthy(f:read("a"):find("no tag " .. rel.source.tag .. " exists", 1, true))
+      f:close()
+    end
+  end)
+
   it("lists the same modules, sources and dependencies as the scm rockspec", function()
     local rel = load_rockspec(path)
     local names = {}

@@ -12,6 +12,7 @@ local clientlib = require("dockerpty.client")
 local config = require("dockerpty.config")
 local core = require("dockerpty.core")
 local errors = require("dockerpty.errors")
+local operation = require("dockerpty.operation")
 local tty = require("dockerpty.tty")
 local cjson = require("cjson")
 
@@ -187,6 +188,40 @@ local function ulimit(s)
   return { Name = name, Soft = so, Hard = ha }
 end
 
+-- The working directory, as the shell's pwd gives it ($PWD when it names
+-- the current directory, else getcwd): asked only for a relative source.
+local function working_dir()
+  local p = io.popen("pwd 2>/dev/null", "r")
+  local dir = p and p:read("l")
+  if p then p:close() end
+  if not dir or dir:sub(1, 1) ~= "/" then fail(125, "cannot find the working directory") end
+  return dir
+end
+
+--- A host path made absolute against the working directory and cleaned
+-- ("." and ".." resolved lexically, no trailing slash), as docker makes a
+-- bind source that starts with "." (Go's filepath.Abs).
+-- @usage cli.absolute("./d/", "/home/me") --> "/home/me/d"
+function M.absolute(path, cwd)
+  if path:sub(1, 1) ~= "/" then path = (cwd or working_dir()) .. "/" .. path end
+  local out = {}
+  for part in path:gmatch("[^/]+") do
+    if part == ".." then
+      out[#out] = nil
+    elseif part ~= "." then
+      out[#out + 1] = part
+    end
+  end
+  return "/" .. table.concat(out, "/")
+end
+
+-- docker takes a source that starts with "." for a host path (a name does
+-- not: `-v name:/x` is a named volume).
+local function host_source(src)
+  if src:sub(1, 1) == "." then return M.absolute(src) end
+  return src
+end
+
 -- --mount: comma-separated key=value fields, as docker's MountOpt.
 local MOUNT_BOOL = { readonly = "ReadOnly", ro = "ReadOnly", ["volume-nocopy"] = "NoCopy",
   ["bind-nonrecursive"] = "NonRecursive" }
@@ -197,8 +232,8 @@ local function mount_field(m, key, value, field)
     m[name] = m[name] or (name == "VolumeOptions" and { DriverConfig = {} } or {})
     return m[name]
   end
-  if key == "type" then m.Type = value
-  elseif key == "source" or key == "src" then m.Source = value
+  if key == "type" then m.Type = value:lower()
+  elseif key == "source" or key == "src" then m.Source = host_source(value)
   elseif key == "target" or key == "destination" or key == "dst" then m.Target = value
   elseif key == "readonly" or key == "ro" then m.ReadOnly = value
   elseif key == "consistency" then m.Consistency = value
@@ -233,9 +268,56 @@ end
 local BOOLS = { ["1"] = true, t = true, T = true, TRUE = true, ["true"] = true, True = true,
   ["0"] = false, f = false, F = false, FALSE = false, ["false"] = false, False = false }
 
+-- The fields of a CSV line as Go's encoding/csv reads it (docker reads
+-- --mount so): a field in double quotes may hold commas, and "" is a quote.
+local function csv_fields(s)
+  if s == "" then return nil, "EOF" end
+  local fields, i = {}, 1
+  while true do
+    if s:sub(i, i) == '"' then
+      local parts, j = {}, i + 1
+      while true do
+        local q = s:find('"', j, true)
+        if not q then
+          return nil, ('parse error on line 1, column %d: extraneous or missing " in quoted-field')
+            :format(#s + 1)
+        end
+        parts[#parts + 1] = s:sub(j, q - 1)
+        local after = s:sub(q + 1, q + 1)
+        if after == '"' then
+          parts[#parts + 1] = '"'
+          j = q + 2
+        elseif after == "," or after == "" then
+          fields[#fields + 1] = table.concat(parts)
+          i = q + 2
+          if after == "" then return fields end
+          break
+        else
+          return nil, ('parse error on line 1, column %d: extraneous or missing " in quoted-field'):format(q)
+        end
+      end
+    else
+      local stop = s:find(",", i, true) or #s + 1
+      local field = s:sub(i, stop - 1)
+      local bare = field:find('"', 1, true)
+      if bare then
+        return nil, ('parse error on line 1, column %d: bare " in non-quoted-field'):format(i + bare - 1)
+      end
+      fields[#fields + 1] = field
+      if stop > #s then return fields end
+      i = stop + 1
+    end
+  end
+end
+
+-- Options of one mount type with another, refused as docker does.
+local MOUNT_MIX = { { "VolumeOptions", "volume" }, { "BindOptions", "bind" }, { "TmpfsOptions", "tmpfs" } }
+
 local function mount(s)
   local m = { Type = "volume" }
-  for field in (s .. ","):gmatch("([^,]*),") do
+  local fields, why = csv_fields(s)
+  if not fields then return nil, why end
+  for _, field in ipairs(fields) do
     local key, value = field:match("^([^=]*)=(.*)$")
     key = (key or field):lower()
     if not value then
@@ -250,6 +332,11 @@ local function mount(s)
     end
     local err = mount_field(m, key, value, field)
     if err then return nil, err end
+  end
+  for _, mix in ipairs(MOUNT_MIX) do
+    if m[mix[1]] and m.Type ~= mix[2] then
+      return nil, ("cannot mix '%s-*' options with mount type '%s'"):format(mix[2], m.Type)
+    end
   end
   if not m.Target then return nil, "target is required" end
   return m
@@ -527,13 +614,19 @@ end
 -- =======================================================
 
 -- Store one value of flag f, spelled `spelled` on the command line.
+-- A value quoted as Go's %q quotes printable text.
+local function goquote(v)
+  return '"' .. v:gsub('[\\"]', "\\%0") .. '"'
+end
+
 local function set_value(values, f, v, usage)
   local name = f.short and ("-%s, --%s"):format(f.short, f.long) or "--" .. f.long
   if f.kind == "bool" then
     if type(v) == "string" then
       local b = BOOLS[v]
       if b == nil then
-        usage(('invalid argument "%s" for "%s" flag: true or false expected'):format(v, "--" .. f.long))
+        usage(('invalid argument %s for "%s" flag: true or false expected'):format(goquote(v),
+          "--" .. f.long))
       end
       v = b
     end
@@ -542,7 +635,7 @@ local function set_value(values, f, v, usage)
   end
   if f.conv then
     local conv, why = f.conv(v)
-    if conv == nil then usage(('invalid argument "%s" for "%s" flag: %s'):format(v, name, why)) end
+    if conv == nil then usage(('invalid argument %s for "%s" flag: %s'):format(goquote(v), name, why)) end
     v = conv
   end
   if f.kind == "list" then
@@ -867,9 +960,10 @@ end
 local function extra_config(o, hc)
   local c = { Hostname = o.hostname, StopSignal = o["stop-signal"], StopTimeout = o["stop-timeout"] }
   for _, v in ipairs(o.volume or {}) do
-    if v:find(":", 1, true) then
+    local src, rest = v:match("^([^:]*)(:.*)$")
+    if src then
       hc.Binds = hc.Binds or {}
-      hc.Binds[#hc.Binds + 1] = v
+      hc.Binds[#hc.Binds + 1] = host_source(src) .. rest
     else
       c.Volumes = c.Volumes or {}
       c.Volumes[v] = {}
@@ -882,8 +976,10 @@ local function extra_config(o, hc)
   if o.attach then
     local a = {}
     for _, s in ipairs(o.attach) do a[s] = true end
-    c.AttachStdin, c.AttachStdout, c.AttachStderr = a.stdin or false, a.stdout or false, a.stderr or false
-    c.StdinOnce = (o.interactive and a.stdin) or false
+    -- -i attaches stdin whatever -a names, as the docker CLI does
+    c.AttachStdin = (a.stdin or o.interactive) and true or false
+    c.AttachStdout, c.AttachStderr = a.stdout or false, a.stderr or false
+    c.StdinOnce = o.interactive and true or false
   end
   return c
 end
@@ -935,26 +1031,152 @@ local function with_tag(image)
   return image .. ":latest"
 end
 
+-- {------ registry credentials, as the docker CLI sends them ------
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+local function b64decode(s)
+  s = s:gsub("[^%w+/=_-]", ""):gsub("-", "+"):gsub("_", "/"):gsub("=+$", "")
+  local bits = s:gsub(".", function(c)
+    local v = B64:find(c, 1, true) - 1
+    local r = {}
+    for i = 5, 0, -1 do r[#r + 1] = (v >> i) & 1 end
+    return table.concat(r)
+  end)
+  return (bits:gsub("%d%d%d%d%d%d%d%d", function(byte) return string.char(tonumber(byte, 2)) end)
+    :sub(1, #s * 6 // 8))
+end
+
+-- base64 with the URL alphabet and padding (Go's base64.URLEncoding)
+local function b64url(s)
+  local out = {}
+  for i = 1, #s, 3 do
+    local a, b, c = s:byte(i, i + 2)
+    local n = (a << 16) | ((b or 0) << 8) | (c or 0)
+    local q = {}
+    for k = 3, 0, -1 do q[#q + 1] = B64:sub(((n >> (6 * k)) & 63) + 1, ((n >> (6 * k)) & 63) + 1) end
+    if not b then q[3], q[4] = "=", "=" elseif not c then q[4] = "=" end
+    out[#out + 1] = table.concat(q)
+  end
+  return (table.concat(out):gsub("%+", "-"):gsub("/", "_"))
+end
+M.b64url, M.b64decode = b64url, b64decode
+
+-- The registry of an image reference, as docker reads it: a first
+-- component with a "." or ":" (or "localhost") is a host; else Docker Hub.
+local HUB_KEY = "https://index.docker.io/v1/"
+
+local function registry_of(image)
+  local first = image:match("^([^/]+)/")
+  if first and (first:find("[.:]") or first == "localhost") then return first end
+  return nil
+end
+
+--- The X-Registry-Auth header for pulling `image`, from the "auths" of
+-- the CLI config (`auth`: base64 of user:password, or `identitytoken`):
+-- the base64url JSON of username, password and serveraddress, as the
+-- docker CLI sends it; nil when the config has none for that registry
+-- (credential helpers are not read).
+-- @usage local h = cli.registry_auth("localhost:5000/app", os.getenv)
+function M.registry_auth(image, getenv)
+  local auths = config.load(getenv, function() end).auths
+  if type(auths) ~= "table" then return nil end
+  local host = registry_of(image)
+  local key, entry = host or HUB_KEY, auths[host or HUB_KEY]
+  if not entry and host then
+    -- older configs name a registry by URL: "https://host/v1/"
+    for k, v in pairs(auths) do
+      if type(k) == "string" and k:gsub("^%a+://", ""):match("^[^/]*") == host then key, entry = k, v end
+    end
+  end
+  if type(entry) ~= "table" then return nil end
+  local ac = { serveraddress = key }
+  if type(entry.auth) == "string" and entry.auth ~= "" then
+    ac.username, ac.password = b64decode(entry.auth):match("^([^:]*):(.*)$")
+    if not ac.username then return nil end
+  end
+  if type(entry.identitytoken) == "string" and entry.identitytoken ~= "" then
+    ac.identitytoken = entry.identitytoken
+  end
+  if not (ac.username or ac.identitytoken) then return nil end
+  return b64url(cjson.encode(ac))
+end
+
+-- }------
+
+-- One message of the pull's JSON stream on stderr, as the docker CLI shows
+-- it on a stream that is not a terminal: "ID: STATUS" lines, and no
+-- progress bars (a message with progress is left out).
+local function show_pull_message(m)
+  if m.error or m.errorDetail then
+    local detail = type(m.errorDetail) == "table" and m.errorDetail.message
+    errors.raise("api", tostring(m.error or detail), 500)
+  end
+  local pd = m.progressDetail
+  if type(pd) == "table" and ((tonumber(pd.current) or 0) > 0 or (tonumber(pd.total) or 0) > 0) then
+    return
+  end
+  local parts = {}
+  if type(m.id) == "string" and m.id ~= "" then parts[#parts + 1] = m.id .. ": " end
+  if type(m.stream) == "string" and m.stream ~= "" then
+    parts[#parts + 1] = m.stream
+  elseif m.status ~= nil then
+    parts[#parts + 1] = tostring(m.status) .. "\n"
+  end
+  if #parts > 0 then
+    io.stderr:write(table.concat(parts))
+    io.stderr:flush()
+  end
+end
+
+-- The pull's answer, read as it comes: each complete line of the JSON
+-- stream is shown when it arrives. Returns the status and, for an error
+-- answer, its body.
+local function pull_stream(conn, status, hdrs, deadline)
+  local d = core.http_decoder{ status = status, headers = hdrs }
+  local pending, body = "", {}
+  while true do
+    local s, _, name = conn:recv(65536, math.max(0, deadline - core.now()))
+    if not s then
+      if name == "closed" then d:eof() end
+      break
+    end
+    local done, piece = d:feed(s)
+    if done == nil then break end
+    if status >= 300 then
+      body[#body + 1] = piece
+    else
+      pending = pending .. piece
+      for line in pending:gmatch("([^\r\n]*)\r?\n") do
+        local ok, m = pcall(cjson.decode, line)
+        if ok and type(m) == "table" then show_pull_message(m) end
+      end
+      pending = pending:match("[^\n]*$")
+    end
+    if done then break end
+  end
+  return table.concat(body)
+end
+
+-- POST /images/create, as docker run's pull: on a connection of its own,
+-- so that the progress shows while the daemon pulls.
 local function pull(cl, image, platform)
   local ref = with_tag(image)
   local from, tag = ref:match("^(.*):([^:/]*)$")
   if ref:find("@", 1, true) then from, tag = ref, nil end
   local path = cl:api_path("/images/create", { fromImage = from, tag = tag, platform = platform })
-  local status, _, body = cl:raw("POST", path, "", nil, 3600 * 1000)
+  local headers = { ["Content-Type"] = "text/plain", ["X-Registry-Auth"] = M.registry_auth(image, os.getenv) }
+  local where = ("POST /images/create at %s"):format(cl:where())
+  local conn <close> = cl:connect(true)
+  local ok, msg, name = conn:send(clientlib.request_text("POST", path, headers, ""), cl:request_timeout())
+  if not ok then errors.from_core(msg, name, where) end
+  local status, reason, hdrs = conn:read_head(cl:request_timeout())
+  if not status then errors.from_core(reason, hdrs, where) end
+  local body = pull_stream(conn, status, hdrs, core.now() + 3600 * 1000)
   if status >= 300 then
-    local ok, t = pcall(cjson.decode, body or "")
-    local msg = ok and type(t) == "table" and t.message or (body or ""):gsub("%s+$", "")
-    errors.raise("api", ("%s (%d)"):format(msg, status), status)
-  end
-  for line in (body or ""):gmatch("[^\r\n]+") do
-    local ok, m = pcall(cjson.decode, line)
-    if ok and type(m) == "table" then
-      if m.error then errors.raise("api", tostring(m.error), 500) end
-      local pd = m.progressDetail
-      if m.status and (pd == nil or (type(pd) == "table" and not next(pd))) then
-        io.stderr:write(m.id and (m.id .. ": ") or "", tostring(m.status or ""), "\n")
-      end
-    end
+    local dok, t = pcall(cjson.decode, body)
+    local m = dok and type(t) == "table" and t.message or body:gsub("%s+$", "")
+    errors.raise("api", ("%s (%d)"):format(m, status), status)
   end
 end
 
@@ -1006,15 +1228,43 @@ local function record_opts(o, sopts)
   return sopts
 end
 
+-- --record records an attached session: with `detached` (-d, or start
+-- without -a or -i) there is none, and the flag is refused up front.
+local function check_record(o, detached, why)
+  if o.record and detached then fail(125, why) end
+end
+
 function run.run(cl, o, args)
   local req, plan = M.run_request(o, args)
+  check_record(o, plan.detach, "conflicting options: cannot specify both --record and --detach")
   check_detach_keys(o["detach-keys"])
   -- docker checks the terminal before creating anything, and exits 1
   if o.tty and o.interactive and not plan.detach and not tty.isatty(io.stdin) then
     fail(1, "the input device is not a TTY")
   end
   req.console_size = o.tty and tty.size(io.stdout) or nil
-  ensure_image(cl, req, plan.pull)
+  local a = plan.attach
+  local sopts = {
+    interactive = o.interactive and true or false,
+    detach_keys = o["detach-keys"], sig_proxy = o["sig-proxy"] ~= false,
+    auto_remove = o.rm and true or false,
+  }
+  record_opts(o, sopts)
+  if a and not a.stdout then sopts.stdout = false end
+  if a and not a.stderr then sopts.stderr = false end
+  if sopts.record then
+    -- the recording before the pull: a path that cannot be written fails
+    -- before anything is pulled or created (dockerpty.run takes it open)
+    local ops = {}
+    for k, v in pairs(sopts) do ops[k] = k ~= "auto_remove" and v or nil end
+    ops = operation.options("start", ops)
+    sopts.record = operation.open_record(ops, req.command, tty.size(ops.stdout) or tty.size(ops.stdin))
+  end
+  local pulled, perr = pcall(ensure_image, cl, req, plan.pull)
+  if not pulled then
+    if operation.is_recorder(sopts.record) then sopts.record:close() end
+    error(perr, 0)
+  end
   if plan.detach then
     local ok, created = pcall(cl.create_container, cl, req)
     if not ok then create_error(created, req) end
@@ -1022,15 +1272,6 @@ function run.run(cl, o, args)
     io.stdout:write(created.Id, "\n")
     return 0
   end
-  local a = plan.attach
-  local sopts = {
-    interactive = (o.interactive and (not a or a.stdin)) and true or false,
-    detach_keys = o["detach-keys"], sig_proxy = o["sig-proxy"] ~= false,
-    auto_remove = o.rm and true or false,
-  }
-  record_opts(o, sopts)
-  if a and not a.stdout then sopts.stdout = false end
-  if a and not a.stderr then sopts.stderr = false end
   local ok, res, how, code = pcall(blocking.run, cl, req, sopts)
   if not ok then create_error(res, req) end
   if how == "detach" then return 0 end
@@ -1038,6 +1279,7 @@ function run.run(cl, o, args)
 end
 
 function run.exec(cl, o, args)
+  check_record(o, o.detach, "conflicting options: cannot specify both --record and --detach")
   check_detach_keys(o["detach-keys"])
   local env = env_list(o["env-file"], o.env)
   if o.detach then
@@ -1074,6 +1316,7 @@ function run.attach(cl, o, args)
 end
 
 function run.start(cl, o, args)
+  check_record(o, not (o.attach or o.interactive), "--record needs --attach or --interactive")
   if not (o.attach or o.interactive) then
     for _, c in ipairs(args) do
       cl:start(c)
@@ -1115,28 +1358,50 @@ end
 
 -- `dockerpty [-H HOST] __complete WHAT [ARG]`, a word a line, nothing on
 -- failure (no daemon, a bad word): commands; flags CMD ("FLAG 0|1", 1 when
--- it takes a value); containers running|stopped|all; images.
+-- it takes a value; CMD "service": service exec's); containers
+-- running|stopped|all; images; services (a Swarm manager's).
+-- `service exec`'s flags, read from its help (dockerpty.service_cli owns
+-- its parser): "-i, --interactive   text" or "--node list   text", where
+-- a word after the name is the value a flag takes.
+local function service_flags()
+  local help = require("dockerpty.service_cli").HELP
+  local flags = {}
+  for line in help:match("\nOptions:\n(.-)\n\n"):gmatch("[^\n]+") do
+    local short, long, rest = line:match("^  %-(%a), %-%-([%w-]+)(.*)$")
+    if not long then long, rest = line:match("^      %-%-([%w-]+)(.*)$") end
+    if long then
+      flags[#flags + 1] = flag(short, long, rest:match("^ %S") and "string" or "bool")
+    end
+  end
+  return flags
+end
+
 local function complete(g, what, arg)
   local out = {}
   if what == "commands" then
     for _, n in ipairs(ORDER) do out[#out + 1] = n end
+    out[#out + 1] = "service"
   elseif what == "flags" then
-    local flags = arg == nil and GLOBAL_FLAGS or (COMMANDS[arg] or {}).flags or {}
+    local flags = arg == nil and GLOBAL_FLAGS or (COMMANDS[arg] or {}).flags
+      or arg == "service" and service_flags() or {}
     for _, f in ipairs(flags) do
       local valued = f.kind == "bool" and "0" or "1"
       if f.short then out[#out + 1] = "-" .. f.short .. " " .. valued end
       out[#out + 1] = "--" .. f.long .. " " .. valued
     end
-  elseif what == "containers" or what == "images" then
+  elseif what == "containers" or what == "images" or what == "services" then
     local ok, list = pcall(function()
       local cl = client_for(g.host, g.context)
-      local path = what == "images" and "/images/json" or "/containers/json"
+      local path = ({ images = "/images/json", services = "/services" })[what] or "/containers/json"
       local r = cl:json("GET", path, what == "containers" and { all = arg ~= "running" } or nil)
       cl:close()
       return r
     end)
     for _, item in ipairs(ok and type(list) == "table" and list or {}) do
-      if what == "images" then
+      if what == "services" then
+        local n = type(item.Spec) == "table" and item.Spec.Name
+        if type(n) == "string" then out[#out + 1] = n end
+      elseif what == "images" then
         for _, t in ipairs(type(item.RepoTags) == "table" and item.RepoTags or {}) do
           if t ~= "<none>:<none>" then out[#out + 1] = t end
         end

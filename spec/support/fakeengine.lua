@@ -50,7 +50,7 @@
 -- that hijack's stdin) whenever the step list waits, unless stop_reading.
 --
 -- The report: `requests` ({method =, path =, query =, body =, target =
--- (as sent, with the version)}, in order),
+-- (as sent, with the version), headers = {lower-cased name = value}}, in order),
 -- `lines` ("METHOD /path?query"), `hijacks` ({path =, stdin =, eof =}),
 -- `events` (set), `accepted` (connections), `open` (connections still
 -- open), `errors` (list).
@@ -480,7 +480,9 @@ local function child(socket, scriptfile)
       local body = buf:sub(1, len)
       buf = buf:sub(len + 1)
       local method, target = head:match("^(%u+) (%S+)")
-      return method, target, body
+      local headers = {}
+      for k, v in head:gmatch("\n([^:\r\n]+):%s*([^\r\n]*)") do headers[k:lower()] = v end
+      return method, target, body, headers
     end
 
     local function write(s)
@@ -545,13 +547,13 @@ local function child(socket, scriptfile)
     end
 
     while true do
-      local method, target, body = read_request()
+      local method, target, body, headers = read_request()
       if not method then return end
       local path, query = target:match("^([^?]*)%??(.*)$")
       path = path:gsub("^/v%d+%.%d+/", "/")
       if not path:match("^/_fake/") then
         report.requests[#report.requests + 1] = { method = method, path = path, query = query,
-          body = body, target = target }
+          body = body, target = target, headers = headers }
         report.lines[#report.lines + 1] = method .. " " .. path .. (query ~= "" and "?" .. query or "")
       end
       local steps, kind = route(method, path)
