@@ -650,3 +650,33 @@ describe("argument errors", function()
     assert.same({}, srv:report().requests)
   end)
 end)
+
+describe("a refused resize in a real terminal #tty", function()
+  -- The fake engine refuses every resize; the container prints a line
+  -- before the tries end and one after. The warning comes once the
+  -- terminal is back: no raw staircase (a "\n" without its "\r" would
+  -- leave the next line where the warning ends), with the prefix.
+  it("warns with the dockerpty: prefix from column 0, after the terminal is restored", function()
+    local srv = fe.start{ container = { Tty = true, OpenStdin = true, Running = true },
+      respond = { ["POST /containers/c1/resize"] = { status = 500, body = '{"message":"no tty yet"}' } },
+      attach = { { "write", "before\r\n" }, { "sleep", 1500 }, { "write", "after\r\n" }, { "emit", "exit" }, { "close" } } }
+    defer(function() srv:stop() end)
+    local t = tmux.new{ cmd = { "sh", "-c", DP .. " attach c1; echo \"[[STATUS $?]]\"; sleep 5" },
+      env = { DOCKER_HOST = srv.host, DOCKER_API_VERSION = "1.41" }, rows = 24, cols = 80 }
+    defer(function() t:kill() end)
+    local screen = t:wait_for("%[%[STATUS %d+%]%]", 15)
+    local lines = {}
+    for l in (screen .. "\n"):gmatch("(.-)\n") do lines[#lines + 1] = l end
+    local at
+    for i, l in ipairs(lines) do
+      if l:find("failed to resize", 1, true) then at = i end
+    end
+    assert.is_not_nil(at, screen)
+    assert.equal("dockerpty: failed to resize tty, using default size", lines[at], screen)
+    assert.equal("before", lines[at - 2], screen)
+    assert.equal("after", lines[at - 1], screen)
+    assert.equal("[[STATUS 0]]", lines[at + 1], screen)
+    -- the redraw of a running container (rows+1, cols+1), then 11 tries
+    assert.equal(12, select(2, table.concat(fe.paths(srv:report()), "\n"):gsub("resize", "")), screen)
+  end)
+end)
