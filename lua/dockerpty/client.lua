@@ -37,9 +37,16 @@ end
 M._vnum = vnum
 
 -- The host text with any userinfo taken out, for messages: a password in
--- a URL is never printed.
+-- a URL is never printed. The userinfo ends at the authority's last '@'
+-- (a password may hold one, as Go's URL parser reads it), and a host
+-- without a scheme (tcp, as docker takes `[user@]host[:port]`) has one too.
 local function redact(host)
-  return (host:gsub("^(%a[%w+.-]*://)[^/@]*@", "%1"))
+  local scheme, rest = host:match("^(%a[%w+.-]*://)(.*)$")
+  if not scheme then scheme, rest = "", host end
+  local authority, tail = rest:match("^([^/]*)(.*)$")
+  local at = authority:match("^.*()@")
+  if at then authority = authority:sub(at + 1) end
+  return scheme .. authority .. tail
 end
 M._redact = redact
 
@@ -100,7 +107,7 @@ function M.parse_host(host, tls)
   end
   local hp = host:match("^tcp://([^/]*)/?$") or host:match("^https?://([^/]+)/?$")
   if hp then
-    hp = hp:gsub("^[^@]*@", "")
+    hp = hp:gsub("^.*@", "")    -- the userinfo ends at the last '@' (redact)
     if hp == "" or hp:find("^:") then hp = "localhost" .. hp end
     local port = hp:match("^%[.*%]:(.*)$") or (not hp:find("^%[") and hp:match("^[^:]*:(.*)$"))
     if port and not port:find("^%d+$") then
