@@ -119,6 +119,35 @@ describe("closed standard descriptors", function()
     assert.equal("/dev/null\n" .. dir .. "/keep\n/dev/null\n", slurp(res))
   end)
 
+  it("a library session with 0, 1 and 2 closed against the fake engine: no socket is read as stdin", function()
+    -- stdin open on the container: were the first socket fd 0, the pump
+    -- would read it as stdin and echo the fake's own stream back to it
+    local srv = fe.start{ container = { Tty = false, OpenStdin = true, Running = true }, exit_code = 4,
+      attach = { { "write", fe.frame(1, "out ") }, { "write", fe.frame(2, "err") }, { "await_eof" },
+        { "emit", "exit" }, { "close" } } }
+    defer(function() srv:stop() end)
+    local dir = tmpdir()
+    defer(function() os.execute("rm -rf " .. dir) end)
+    local run_lua = dir .. "/run.lua"
+    spit(run_lua, ([[
+      local dockerpty = require("dockerpty")
+      local c = dockerpty.client.new{ host = %q, version = "1.41" }
+      local got = {}
+      local sink = function(s) got[#got + 1] = s end
+      local ok, how, code = dockerpty.start(c, "c1", { stdout = sink, stderr = sink })
+      local f = assert(io.open(arg[1], "w"))
+      f:write(table.concat({ tostring(ok), how, code, table.concat(got) }, " "))
+      f:close()
+    ]]):format(srv.host))
+    local res = dir .. "/res"
+    local _, _, code = sh(("timeout 20 %s lua5.4 %s %s <&- >&- 2>&-"):format(ENV, run_lua, res))
+    assert.equal(0, code)
+    assert.equal("nil exit 4 out err", slurp(res))
+    local report = srv:report()
+    assert.equal("", report.hijacks[1].stdin)
+    assert.is_true(report.hijacks[1].eof)
+  end)
+
   describe("#docker", function()
     local client
     setup(function() client = dockerpty.client.from_env() end)
