@@ -495,6 +495,75 @@ describe("start_exec on an exec that already ran #docker", function()
   end
 end)
 
+describe("an exec that already ran, against the fake engine", function()
+  local cjson = require("cjson")
+  after_each(function() fe.cleanup() end)
+
+  -- exec inspect says it ran (a pid and an exit code); a start answers
+  -- as Docker does, with its error as the stream's text, then closes
+  local SPENT = { respond = {
+    ["GET /exec/e1/json"] = { status = 200, ctype = "application/json", body = cjson.encode{ ID = "e1",
+      Running = false, Pid = 4242, ExitCode = 3, ProcessConfig = { tty = false }, OpenStdin = false } },
+    ["POST /exec/e1/start"] = { { "write", fe.HEAD_200 .. "Error: Exec command e1 has already run\r\n" },
+      { "close" } } } }
+  local MSG = "dockerpty: exec command e1 has already run (409)"
+
+  local starts = {
+    start_exec = function(c, opts) return dockerpty.start_exec(c, "e1", opts) end,
+    ["PseudoTerminal:start"] = function(c, opts)
+      return dockerpty.PseudoTerminal.new(c, dockerpty.ExecOperation.new(c, "e1", opts)):start()
+    end,
+    ["ExecOperation:sockets"] = function(c, opts) return dockerpty.ExecOperation.new(c, "e1", opts):sockets() end,
+  }
+  for _, how in ipairs({ "start_exec", "PseudoTerminal:start", "ExecOperation:sockets" }) do
+    it(how .. " raises the daemon's error and writes nothing", function()
+      local srv = fe.fake(SPENT)
+      local c = fe.client(srv)
+      local out = {}
+      local sink = function(b) out[#out + 1] = b end
+      local ok, err = pcall(starts[how], c, { stdin = false, stdout = sink, stderr = sink })
+      assert.is_false(ok)
+      assert.is_true(errors.is(err), tostring(err))
+      assert.same({ "api", 409, MSG }, { err.kind, err.status, err.message })
+      assert.equal("", table.concat(out))
+      -- the one start is refuse_spent's, whose text became the error
+      local starts = {}
+      for _, q in ipairs(srv:report().requests) do
+        if q.path == "/exec/e1/start" then starts[#starts + 1] = q end
+      end
+      assert.equal(1, #starts)
+    end)
+  end
+
+  it("an exec not yet run starts as before", function()
+    local srv = fe.fake{ exec = { tty = false }, exit_code = 5,
+      exec_start = { { "write", fe.frame(1, "ran") }, { "emit", "exit" }, { "close" } } }
+    local c = fe.client(srv)
+    local out = {}
+    local op = dockerpty.ExecOperation.new(c, "e1", { stdin = false, stdout = function(b) out[#out + 1] = b end })
+    assert.same({ nil, "exit", 5 }, { dockerpty.PseudoTerminal.new(c, op):start() })
+    assert.equal("ran", table.concat(out))
+  end)
+end)
+
+describe("exec_create's detach keys", function()
+  after_each(function() fe.cleanup() end)
+
+  it("sends keys nobody types for \"\" (no detaching), not \"\" (the daemon's ctrl-p,ctrl-q)", function()
+    local srv = fe.fake{}
+    local c = fe.client(srv)
+    c:exec_create("c1", { "sh" }, { detach_keys = "" })
+    c:exec_create("c1", { "sh" }, { detach_keys = "ctrl-x,y" })
+    local got = {}
+    for _, q in ipairs(srv:stop().requests) do
+      if q.path == "/containers/c1/exec" then got[#got + 1] = require("cjson").decode(q.body).DetachKeys end
+    end
+    assert.same({ config.NO_DETACH_EXEC, "ctrl-x,y" }, got)
+    assert.equal(config.NO_DETACH_EXEC, select(2, c:exec_create_request("c1", { "sh" }, { detach_keys = "" }))
+      .DetachKeys)
+  end)
+end)
+
 describe("config.json", function()
   local dir
   before_each(function() dir = tmpdir() end)

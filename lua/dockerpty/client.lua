@@ -598,7 +598,8 @@ end
 -- @tparam string|table cmd shell-split string or argv table
 -- @tparam[opt] table opts `stdin`, `tty`, `stdout` and `stderr` (default
 -- true), `environment`, `workdir`, `user`, `privileged`, `detach_keys`
--- (default: `detachKeys` from config.json, else ctrl-p,ctrl-q),
+-- (default: `detachKeys` from config.json, else ctrl-p,ctrl-q; "" for
+-- none: keys nobody types are sent, as `daemon_detach_keys` gives),
 -- `console_size` ({rows, cols}, with tty, API 1.42+)
 -- @treturn table `{Id=}`
 -- @usage local e = c:exec_create("web", "sh -c 'echo hi'", { tty = false })
@@ -625,8 +626,10 @@ function Client:_exec_body(id, argv, opts)
     WorkingDir = opts.workdir,
     User = opts.user,
     Privileged = opts.privileged and true or false,
-    -- the keys the session will watch for (docker-py defaults them the same)
-    DetachKeys = opts.detach_keys or config.detach_keys(nil),
+    -- the keys the session will watch for (docker-py defaults them the
+    -- same); "" (no detaching) as every path sends it, never as "" (which
+    -- the daemon takes as its default, ctrl-p,ctrl-q)
+    DetachKeys = config.daemon_detach_keys(opts.detach_keys or config.detach_keys(nil), "exec"),
   }
   local cs = size_pair("exec_create", opts.console_size)
   if cs and opts.tty and cs[1] > 0 and cs[2] > 0 and self:api_at_least("1.42") then
