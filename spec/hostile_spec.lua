@@ -527,11 +527,11 @@ describe("an exec that already ran, against the fake engine", function()
       assert.same({ "api", 409, MSG }, { err.kind, err.status, err.message })
       assert.equal("", table.concat(out))
       -- the one start is refuse_spent's, whose text became the error
-      local starts = {}
+      local posts = {}
       for _, q in ipairs(srv:report().requests) do
-        if q.path == "/exec/e1/start" then starts[#starts + 1] = q end
+        if q.path == "/exec/e1/start" then posts[#posts + 1] = q end
       end
-      assert.equal(1, #starts)
+      assert.equal(1, #posts)
     end)
   end
 
