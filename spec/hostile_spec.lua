@@ -4,7 +4,10 @@
 -- connections that children never inherit, an exec started twice, a bad
 -- config.json, a daemon that never answers, and argument errors that name
 -- the caller's line. Where the docker CLI does the same thing, it runs side
--- by side on the same daemon.
+-- by side on the same daemon. The cases against the fake engine carry no
+-- #docker or #tty tag, so that `make valgrind` runs them (an exec started
+-- twice, fds 0-2 closed, exec_create's detach keys; faults_spec has the
+-- output that fails mid-stream).
 local dockerpty = require("dockerpty")
 local config = require("dockerpty.config")
 local daemon = require("support.daemon")
