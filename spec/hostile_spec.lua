@@ -412,8 +412,51 @@ describe("connections and children #docker", function()
     return math.tointeger(pid)
   end
 
+  -- The rig's dockerd serves TLS only on TCP: plain tcp:// reaches its
+  -- unix socket through a relay of our own (python3, a thread per
+  -- connection), listening on a free port it prints first.
+  local RELAY = [[
+import os, socket, sys, threading
+def pipe(a, b):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d: break
+            b.sendall(d)
+    except OSError: pass
+    finally:
+        try: b.shutdown(socket.SHUT_WR)
+        except OSError: pass
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(16)
+print(l.getsockname()[1], flush=True)
+while True:
+    c, _ = l.accept()
+    u = socket.socket(socket.AF_UNIX); u.connect(sys.argv[1])
+    for a, b in ((c, u), (u, c)): threading.Thread(target=pipe, args=(a, b), daemon=True).start()
+]]
+  local function plain_tcp()
+    local file = os.tmpname()
+    spit(file, RELAY)
+    local out = os.tmpname()
+    local sock = os.getenv("DOCKER_HOST"):match("^unix://(.*)$")
+    os.execute(("python3 %s %s >%s 2>/dev/null & echo $! >%s.pid"):format(file, shq(sock), out, out))
+    defer(function()
+      os.execute(("kill %s 2>/dev/null"):format(slurp(out .. ".pid"):match("%d+")))
+      os.remove(file); os.remove(out); os.remove(out .. ".pid")
+    end)
+    local port
+    for _ = 1, 100 do
+      port = (slurp(out) or ""):match("^(%d+)\n")
+      if port then break end
+      core.sleep(50)
+    end
+    return { host = "tcp://127.0.0.1:" .. assert(port, "the relay did not start") }
+  end
+
   local tls_certs = os.getenv("DOCKERPTY_TLS_CERTS")
   local TRANSPORTS = {
+    { "plain tcp, libcurl", plain_tcp },
+    { "ssh", function() return { host = assert(os.getenv("DOCKERPTY_SSH_HOST"), "the rig has no sshd") } end },
     { "plain unix socket", function() return { host = os.getenv("DOCKER_HOST"), transport = "plain" } end },
     { "libcurl unix socket", function() return { host = os.getenv("DOCKER_HOST"), transport = "libcurl" } end },
     { "TLS", function()
@@ -432,12 +475,13 @@ describe("connections and children #docker", function()
       local conn = c:_connect()              -- a connection as hijacks use
       defer(function() conn:close() end)
       -- the sockets opened since: the two connections, and with libcurl
-      -- the socketpair of each handle's internal multi handle
+      -- the socketpair of each handle's internal multi handle; over ssh the
+      -- pipes or sockets to each ssh child
       local had, ours = {}, {}
       for _, target in pairs(before) do had[target] = true end
       local now = fds_of(pid)
       for fd, target in pairs(now) do
-        if not had[target] and target:match("^socket:") then ours[target] = fd end
+        if not had[target] and (target:match("^socket:") or target:match("^pipe:")) then ours[target] = fd end
       end
       assert.is_not_nil(ours[now[conn:getfd()]])
       local n = 0
