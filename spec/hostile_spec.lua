@@ -796,6 +796,26 @@ describe("argument errors", function()
   end)
 end)
 
+describe("a refused resize", function()
+  after_each(function() fe.cleanup() end)
+
+  it("is warned about once the terminal is restored, with the dockerpty: prefix", function()
+    local _, slave = fe.pty()
+    local function cooked() return core.termflags(slave).lflag & core.termios.ICANON ~= 0 end
+    local seen, raw_output = {}, nil
+    local r = fe.session({ container = { Tty = true, OpenStdin = true, Running = true },
+      respond = { ["POST /containers/c1/resize"] = { status = 500, body = '{"message":"no tty yet"}' } },
+      attach = { { "write", "hi\r\n" }, { "sleep", 900 }, { "emit", "exit" }, { "close" } } },
+      { stdin = slave, sink = function() raw_output = not cooked() end,
+        opts = { warn = function(msg) seen[#seen + 1] = { msg, cooked() } end } })
+    assert.is_true(r.ok, tostring(r.err))
+    assert.is_true(raw_output, "the terminal was not raw during the session")
+    -- given once, after the restore (a cooked terminal)
+    assert.same({ { "dockerpty: failed to resize tty, using default size", true } }, seen)
+    assert.is_true(cooked())
+  end)
+end)
+
 describe("a refused resize in a real terminal #tty", function()
   -- The fake engine refuses every resize; the container prints a line
   -- before the tries end and one after. The warning comes once the

@@ -156,9 +156,13 @@ function PseudoTerminal:start(sockets)
   -- the program left on are undone before the termios state comes back
   op:undo_modes()
   term:stop()
-  if release then release() end
   winch:stop()
   for _, p in ipairs(pumps) do lp:remove(p) end
+  if release then
+    -- a warn function that raises is the session's error, if it has none
+    local wok, werr = pcall(release)
+    if not wok and ran then ran, how = false, werr end
+  end
   if not ran then
     op:close()
     error(how, 0)
