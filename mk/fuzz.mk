@@ -49,13 +49,15 @@ $(FUZZ_DIR)/fuzz_demux $(FUZZ_DIR)/fuzz_httphead $(FUZZ_DIR)/fuzz_escape $(FUZZ_
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) $(FUZZ_WARN) -Isrc $(LUA_CFLAGS) \
 	  -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_LUA_LIBS)
 
-# F5 links the whole core; the core's read()/write() go through the fault
-# injection of fuzz_pump.c (--wrap).
+# F5 links the whole core; the core's read()/write() and recv()/send() (the
+# pump's calls on a socket fd) go through the fault injection of
+# fuzz_pump.c (--wrap).
 $(FUZZ_DIR)/fuzz_pump: spec/fuzz/fuzz_pump.c spec/fuzz/pump_driver.lua spec/support/testcore.c $(SRCS) $(HDRS)
 	@mkdir -p $(FUZZ_DIR)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) $(FUZZ_WARN) -Isrc $(LUA_CFLAGS) $(CURL_CFLAGS) \
 	  -DDP_FUZZ_DIR='"$(CURDIR)/spec/fuzz"' -o $@ $< spec/support/testcore.c $(SRCS) \
-	  $(FUZZ_LUA_LIBS) $(LDLIBS) -Wl,--wrap=read -Wl,--wrap=write
+	  $(FUZZ_LUA_LIBS) $(LDLIBS) -Wl,--wrap=read -Wl,--wrap=write \
+	  -Wl,--wrap=recv -Wl,--wrap=send
 
 fuzz: fuzz-build
 	@$(FUZZ_ENV) sh spec/fuzz/run.sh '$(FUZZ_DIR)' '$(FUZZ_SECONDS)' '$(FUZZ_ARGS)' $(FUZZ_TARGETS)

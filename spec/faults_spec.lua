@@ -445,3 +445,57 @@ describe("a session against a daemon with odd timing", function()
     settled(r)
   end)
 end)
+
+-- Our own output failing mid-stream (issue 17, item 1) while the fake
+-- daemon keeps streaming frames and never ends the session by itself: the
+-- session ends at once with docker's words, "write /dev/stdout: ...".
+describe("a session whose own output fails mid-stream", function()
+  local tc = require("dockerpty_test")
+  local STREAM = { { "write", F(1, ("a"):rep(1000)) }, { "write", F(2, "x") },
+    { "write", F(1, ("b"):rep(4096)), times = 200 }, { "hang" } }
+
+  it("ends with an io error when the stdout pipe's reader closes after the first frame", function()
+    local r, w = tc.pipe()
+    fe.defer(function() tc.close(w) end)
+    local got, open = nil, true
+    -- the stderr frame arrives after the first stdout frame: its reader
+    -- takes what came and goes away
+    local res = fe.session({ container = NOTTY, attach = STREAM }, { sink = w, opts = { stderr = function()
+      if open then got = core.read(r, 65536); tc.close(r); open = false end
+    end } })
+    if open then tc.close(r) end
+    failed(res, "io", "dockerpty: write /dev/stdout: broken pipe")
+    assert.equal("EPIPE", res.err.name)
+    assert.equal(("a"):rep(1000), got)
+    settled(res)
+  end)
+
+  it("ends with an io error on a full disk (/dev/full)", function()
+    local full = assert(io.open("/dev/full", "w"))
+    fe.defer(function() full:close() end)
+    local res = fe.session({ container = NOTTY, attach = STREAM }, { sink = full })
+    failed(res, "io", "dockerpty: write /dev/stdout: no space left on device")
+    assert.equal("ENOSPC", res.err.name)
+    settled(res)
+  end)
+
+  it("ends the command with status 1 when its stdout reader goes (| head -c 3000)", function()
+    local srv = fe.fake{ container = { Tty = false, Running = true }, attach = STREAM }
+    local shq = require("support.tmux").shquote
+    local errf = os.tmpname()
+    fe.defer(function() os.remove(errf) end)
+    local line = ("env DOCKER_HOST=%s DOCKER_API_VERSION=1.41 LUA_PATH=%s LUA_CPATH=%s lua5.4 bin/dockerpty " ..
+      "attach --no-stdin c1 2>%s | head -c 3000 | wc -c; echo status ${PIPESTATUS[0]}")
+      :format(shq(srv.host), shq(package.path), shq(package.cpath), errf)
+    local t0 = core.now()
+    local p = assert(io.popen("timeout 20 bash -c " .. shq(line)))
+    local out = p:read("a")
+    p:close()
+    local f = assert(io.open(errf))
+    local err = f:read("a")
+    f:close()
+    assert.equal("3000\nstatus 1\n", (out:gsub("^%s+", "")), err)
+    assert.equal("x" .. "dockerpty: write /dev/stdout: broken pipe\n", err)   -- the stderr frame, then ours
+    assert.is_true(core.now() - t0 < 5000, ("took %d ms"):format(core.now() - t0))
+  end)
+end)

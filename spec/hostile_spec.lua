@@ -4,7 +4,10 @@
 -- connections that children never inherit, an exec started twice, a bad
 -- config.json, a daemon that never answers, and argument errors that name
 -- the caller's line. Where the docker CLI does the same thing, it runs side
--- by side on the same daemon.
+-- by side on the same daemon. The cases against the fake engine carry no
+-- #docker or #tty tag, so that `make valgrind` runs them (an exec started
+-- twice, fds 0-2 closed, exec_create's detach keys; faults_spec has the
+-- output that fails mid-stream).
 local dockerpty = require("dockerpty")
 local config = require("dockerpty.config")
 local daemon = require("support.daemon")
@@ -117,6 +120,35 @@ describe("closed standard descriptors", function()
     -- only the closed ones: an open stdout stays what it was
     sh(("%s lua5.4 %s load %s <&- 2>&- >%s/keep"):format(ENV, fds_lua, res, dir))
     assert.equal("/dev/null\n" .. dir .. "/keep\n/dev/null\n", slurp(res))
+  end)
+
+  it("a library session with 0, 1 and 2 closed against the fake engine: no socket is read as stdin", function()
+    -- stdin open on the container: were the first socket fd 0, the pump
+    -- would read it as stdin and echo the fake's own stream back to it
+    local srv = fe.start{ container = { Tty = false, OpenStdin = true, Running = true }, exit_code = 4,
+      attach = { { "write", fe.frame(1, "out ") }, { "write", fe.frame(2, "err") }, { "await_eof" },
+        { "emit", "exit" }, { "close" } } }
+    defer(function() srv:stop() end)
+    local dir = tmpdir()
+    defer(function() os.execute("rm -rf " .. dir) end)
+    local run_lua = dir .. "/run.lua"
+    spit(run_lua, ([[
+      local dockerpty = require("dockerpty")
+      local c = dockerpty.client.new{ host = %q, version = "1.41" }
+      local got = {}
+      local sink = function(s) got[#got + 1] = s end
+      local ok, how, code = dockerpty.start(c, "c1", { stdout = sink, stderr = sink })
+      local f = assert(io.open(arg[1], "w"))
+      f:write(table.concat({ tostring(ok), how, code, table.concat(got) }, " "))
+      f:close()
+    ]]):format(srv.host))
+    local res = dir .. "/res"
+    local _, _, code = sh(("timeout 20 %s lua5.4 %s %s <&- >&- 2>&-"):format(ENV, run_lua, res))
+    assert.equal(0, code)
+    assert.equal("nil exit 4 out err", slurp(res))
+    local report = srv:report()
+    assert.equal("", report.hijacks[1].stdin)
+    assert.is_true(report.hijacks[1].eof)
   end)
 
   describe("#docker", function()
@@ -380,8 +412,51 @@ describe("connections and children #docker", function()
     return math.tointeger(pid)
   end
 
+  -- The rig's dockerd serves TLS only on TCP: plain tcp:// reaches its
+  -- unix socket through a relay of our own (python3, a thread per
+  -- connection), listening on a free port it prints first.
+  local RELAY = [[
+import os, socket, sys, threading
+def pipe(a, b):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d: break
+            b.sendall(d)
+    except OSError: pass
+    finally:
+        try: b.shutdown(socket.SHUT_WR)
+        except OSError: pass
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(16)
+print(l.getsockname()[1], flush=True)
+while True:
+    c, _ = l.accept()
+    u = socket.socket(socket.AF_UNIX); u.connect(sys.argv[1])
+    for a, b in ((c, u), (u, c)): threading.Thread(target=pipe, args=(a, b), daemon=True).start()
+]]
+  local function plain_tcp()
+    local file = os.tmpname()
+    spit(file, RELAY)
+    local out = os.tmpname()
+    local sock = os.getenv("DOCKER_HOST"):match("^unix://(.*)$")
+    os.execute(("python3 %s %s >%s 2>/dev/null & echo $! >%s.pid"):format(file, shq(sock), out, out))
+    defer(function()
+      os.execute(("kill %s 2>/dev/null"):format(slurp(out .. ".pid"):match("%d+")))
+      os.remove(file); os.remove(out); os.remove(out .. ".pid")
+    end)
+    local port
+    for _ = 1, 100 do
+      port = (slurp(out) or ""):match("^(%d+)\n")
+      if port then break end
+      core.sleep(50)
+    end
+    return { host = "tcp://127.0.0.1:" .. assert(port, "the relay did not start") }
+  end
+
   local tls_certs = os.getenv("DOCKERPTY_TLS_CERTS")
   local TRANSPORTS = {
+    { "plain tcp, libcurl", plain_tcp },
+    { "ssh", function() return { host = assert(os.getenv("DOCKERPTY_SSH_HOST"), "the rig has no sshd") } end },
     { "plain unix socket", function() return { host = os.getenv("DOCKER_HOST"), transport = "plain" } end },
     { "libcurl unix socket", function() return { host = os.getenv("DOCKER_HOST"), transport = "libcurl" } end },
     { "TLS", function()
@@ -400,12 +475,13 @@ describe("connections and children #docker", function()
       local conn = c:_connect()              -- a connection as hijacks use
       defer(function() conn:close() end)
       -- the sockets opened since: the two connections, and with libcurl
-      -- the socketpair of each handle's internal multi handle
+      -- the socketpair of each handle's internal multi handle; over ssh the
+      -- pipes or sockets to each ssh child
       local had, ours = {}, {}
       for _, target in pairs(before) do had[target] = true end
       local now = fds_of(pid)
       for fd, target in pairs(now) do
-        if not had[target] and target:match("^socket:") then ours[target] = fd end
+        if not had[target] and (target:match("^socket:") or target:match("^pipe:")) then ours[target] = fd end
       end
       assert.is_not_nil(ours[now[conn:getfd()]])
       local n = 0
@@ -464,6 +540,75 @@ describe("start_exec on an exec that already ran #docker", function()
       assert.equal("", table.concat(out))
     end)
   end
+end)
+
+describe("an exec that already ran, against the fake engine", function()
+  local cjson = require("cjson")
+  after_each(function() fe.cleanup() end)
+
+  -- exec inspect says it ran (a pid and an exit code); a start answers
+  -- as Docker does, with its error as the stream's text, then closes
+  local SPENT = { respond = {
+    ["GET /exec/e1/json"] = { status = 200, ctype = "application/json", body = cjson.encode{ ID = "e1",
+      Running = false, Pid = 4242, ExitCode = 3, ProcessConfig = { tty = false }, OpenStdin = false } },
+    ["POST /exec/e1/start"] = { { "write", fe.HEAD_200 .. "Error: Exec command e1 has already run\r\n" },
+      { "close" } } } }
+  local MSG = "dockerpty: exec command e1 has already run (409)"
+
+  local starts = {
+    start_exec = function(c, opts) return dockerpty.start_exec(c, "e1", opts) end,
+    ["PseudoTerminal:start"] = function(c, opts)
+      return dockerpty.PseudoTerminal.new(c, dockerpty.ExecOperation.new(c, "e1", opts)):start()
+    end,
+    ["ExecOperation:sockets"] = function(c, opts) return dockerpty.ExecOperation.new(c, "e1", opts):sockets() end,
+  }
+  for _, how in ipairs({ "start_exec", "PseudoTerminal:start", "ExecOperation:sockets" }) do
+    it(how .. " raises the daemon's error and writes nothing", function()
+      local srv = fe.fake(SPENT)
+      local c = fe.client(srv)
+      local out = {}
+      local sink = function(b) out[#out + 1] = b end
+      local ok, err = pcall(starts[how], c, { stdin = false, stdout = sink, stderr = sink })
+      assert.is_false(ok)
+      assert.is_true(errors.is(err), tostring(err))
+      assert.same({ "api", 409, MSG }, { err.kind, err.status, err.message })
+      assert.equal("", table.concat(out))
+      -- the one start is refuse_spent's, whose text became the error
+      local posts = {}
+      for _, q in ipairs(srv:report().requests) do
+        if q.path == "/exec/e1/start" then posts[#posts + 1] = q end
+      end
+      assert.equal(1, #posts)
+    end)
+  end
+
+  it("an exec not yet run starts as before", function()
+    local srv = fe.fake{ exec = { tty = false }, exit_code = 5,
+      exec_start = { { "write", fe.frame(1, "ran") }, { "emit", "exit" }, { "close" } } }
+    local c = fe.client(srv)
+    local out = {}
+    local op = dockerpty.ExecOperation.new(c, "e1", { stdin = false, stdout = function(b) out[#out + 1] = b end })
+    assert.same({ nil, "exit", 5 }, { dockerpty.PseudoTerminal.new(c, op):start() })
+    assert.equal("ran", table.concat(out))
+  end)
+end)
+
+describe("exec_create's detach keys", function()
+  after_each(function() fe.cleanup() end)
+
+  it("sends keys nobody types for \"\" (no detaching), not \"\" (the daemon's ctrl-p,ctrl-q)", function()
+    local srv = fe.fake{}
+    local c = fe.client(srv)
+    c:exec_create("c1", { "sh" }, { detach_keys = "" })
+    c:exec_create("c1", { "sh" }, { detach_keys = "ctrl-x,y" })
+    local got = {}
+    for _, q in ipairs(srv:stop().requests) do
+      if q.path == "/containers/c1/exec" then got[#got + 1] = require("cjson").decode(q.body).DetachKeys end
+    end
+    assert.same({ config.NO_DETACH_EXEC, "ctrl-x,y" }, got)
+    assert.equal(config.NO_DETACH_EXEC, select(2, c:exec_create_request("c1", { "sh" }, { detach_keys = "" }))
+      .DetachKeys)
+  end)
 end)
 
 describe("config.json", function()
@@ -648,5 +793,55 @@ describe("argument errors", function()
     raises_here(function() c:create_container{ image = IMAGE, command = {} } end,
       "bad argument #1 to 'create_container' (empty command)")
     assert.same({}, srv:report().requests)
+  end)
+end)
+
+describe("a refused resize", function()
+  after_each(function() fe.cleanup() end)
+
+  it("is warned about once the terminal is restored, with the dockerpty: prefix", function()
+    local _, slave = fe.pty()
+    local function cooked() return core.termflags(slave).lflag & core.termios.ICANON ~= 0 end
+    local seen, raw_output = {}, nil
+    local r = fe.session({ container = { Tty = true, OpenStdin = true, Running = true },
+      respond = { ["POST /containers/c1/resize"] = { status = 500, body = '{"message":"no tty yet"}' } },
+      attach = { { "write", "hi\r\n" }, { "sleep", 900 }, { "emit", "exit" }, { "close" } } },
+      { stdin = slave, sink = function() raw_output = not cooked() end,
+        opts = { warn = function(msg) seen[#seen + 1] = { msg, cooked() } end } })
+    assert.is_true(r.ok, tostring(r.err))
+    assert.is_true(raw_output, "the terminal was not raw during the session")
+    -- given once, after the restore (a cooked terminal)
+    assert.same({ { "dockerpty: failed to resize tty, using default size", true } }, seen)
+    assert.is_true(cooked())
+  end)
+end)
+
+describe("a refused resize in a real terminal #tty", function()
+  -- The fake engine refuses every resize; the container prints a line
+  -- before the tries end and one after. The warning comes once the
+  -- terminal is back: no raw staircase (a "\n" without its "\r" would
+  -- leave the next line where the warning ends), with the prefix.
+  it("warns with the dockerpty: prefix from column 0, after the terminal is restored", function()
+    local srv = fe.start{ container = { Tty = true, OpenStdin = true, Running = true },
+      respond = { ["POST /containers/c1/resize"] = { status = 500, body = '{"message":"no tty yet"}' } },
+      attach = { { "write", "before\r\n" }, { "sleep", 1500 }, { "write", "after\r\n" }, { "emit", "exit" }, { "close" } } }
+    defer(function() srv:stop() end)
+    local t = tmux.new{ cmd = { "sh", "-c", DP .. " attach c1; echo \"[[STATUS $?]]\"; sleep 5" },
+      env = { DOCKER_HOST = srv.host, DOCKER_API_VERSION = "1.41" }, rows = 24, cols = 80 }
+    defer(function() t:kill() end)
+    local screen = t:wait_for("%[%[STATUS %d+%]%]", 15)
+    local lines = {}
+    for l in (screen .. "\n"):gmatch("(.-)\n") do lines[#lines + 1] = l end
+    local at
+    for i, l in ipairs(lines) do
+      if l:find("failed to resize", 1, true) then at = i end
+    end
+    assert.is_not_nil(at, screen)
+    assert.equal("dockerpty: failed to resize tty, using default size", lines[at], screen)
+    assert.equal("before", lines[at - 2], screen)
+    assert.equal("after", lines[at - 1], screen)
+    assert.equal("[[STATUS 0]]", lines[at + 1], screen)
+    -- the redraw of a running container (rows+1, cols+1), then 11 tries
+    assert.equal(12, select(2, table.concat(fe.paths(srv:report()), "\n"):gsub("resize", "")), screen)
   end)
 end)

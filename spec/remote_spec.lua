@@ -379,6 +379,37 @@ describe("DOCKER_HOST forms shared with issue 17 #docker", function()
     assert.falsy(tostring(msg):find("s3cret", 1, true), tostring(msg))
   end)
 
+  it("never prints credentials without a scheme or with an '@' in the password (item 9)", function()
+    -- no scheme: tcp, as docker takes it; a password holding '@': the
+    -- userinfo ends at the last '@', as in Go's URL parser
+    for _, h in ipairs({ { "user:s3cret@127.0.0.1:1", "s3cret" }, { "tcp://user:p@ss@127.0.0.1:1", "ss@" } }) do
+      local host, secret = h[1], h[2]
+      local ours = sh(("env DOCKER_HOST=%s %s exec x true </dev/null"):format(shq(host), DP))
+      local theirs = sh(("env -u LD_PRELOAD DOCKER_HOST=%s docker exec x true </dev/null"):format(shq(host)))
+      assert.equal(theirs.code, ours.code, ours.err)
+      assert.falsy((ours.out .. ours.err):find(secret, 1, true), ours.err)
+      assert.falsy((ours.out .. ours.err):find("user", 1, true), ours.err)
+      assert.truthy(ours.err:find("tcp://127.0.0.1:1", 1, true), ours.err)
+      assert.truthy(theirs.err:find("tcp://127.0.0.1:1", 1, true), theirs.err)
+      -- libcurl is given no user: the URL holds the host alone
+      local ep = dockerpty.client.parse_host(host)
+      assert.same({ "http://127.0.0.1:1", "tcp://127.0.0.1:1" }, { ep.url, ep.where })
+      local c = dockerpty.client.new{ host = host, connect_timeout = 2 }
+      assert.falsy(c.host:find(secret, 1, true), c.host)
+      assert.falsy(c.host:find("user", 1, true), c.host)
+      local ok, e = pcall(c.ping, c)
+      assert.is_false(ok)
+      assert.equal("connection", e.kind)
+      assert.falsy(tostring(e):find(secret, 1, true), tostring(e))
+      assert.falsy(e.message:find("user", 1, true), e.message)
+      c:close()
+      local bad, msg = pcall(dockerpty.client.new, { host = host:gsub(":1$", ":nope") })
+      assert.is_false(bad)
+      assert.falsy(tostring(msg):find(secret, 1, true), tostring(msg))
+      assert.falsy(tostring(msg):find("user", 1, true), tostring(msg))
+    end
+  end)
+
   it("takes host[:port] without a scheme as tcp, as docker does (item 10)", function()
     for _, h in ipairs({ "127.0.0.1:1", "127.0.0.1", ":1" }) do
       local ep = dockerpty.client.parse_host(h)

@@ -130,7 +130,7 @@ describe("the first size against a fake engine", function()
       exec_start = { { "write", "early " }, { "sleep", 1500 }, { "write", "late" }, { "emit", "exit" },
         { "close" } } }, function(b) out[#out + 1] = { core.now() - t0, b } end)
     assert.equal(11, count(report, "POST /exec/e1/resize?h=24&w=80"))
-    assert.same({ "failed to resize tty, using default size" }, warnings)
+    assert.same({ "dockerpty: failed to resize tty, using default size" }, warnings)
     assert.equal("early late", out[1][2] .. out[2][2])
     assert.is_true(out[1][1] < 500, "the output waited for the resizes")
   end)

@@ -141,41 +141,12 @@ function M.exec_create(client, container, command, interactive)
     tty = interactive and true or false, detach_keys = config.detach_keys(nil) })
 end
 
--- The text of a stream read whole: frames unwrapped when multiplexed.
-local function stream_text(data)
-  local out, i = {}, 1
-  while #data - i + 1 >= 8 and data:find("^[%z\1\2]%z%z%z", i) do
-    local len = string.unpack(">I4", data, i + 4)
-    out[#out + 1] = data:sub(i + 8, i + 7 + len)
-    i = i + 8 + len
-  end
-  out[#out + 1] = data:sub(i)
-  return table.concat(out)
-end
-
--- An exec that already ran (or runs) cannot be started again. The daemon
--- says so only inside the stream it opens (Docker writes "Error: Exec
--- command ID has already run" as output, then closes), where it would
--- pass for the process's output and the old exit code for its status; so
--- ask for it apart and raise it.
-local function refuse_spent(client, op)
-  local info = op:info()
-  local ran = info.Running == true
-    or (math.type(info.Pid) ~= nil and info.Pid ~= 0 and type(info.ExitCode) == "number")
-  if not ran then return end
-  local data = client:exec_start(op.exec_id, { tty = op:is_tty() })
-  local text = type(data) == "string" and stream_text(data):gsub("%s+$", "") or ""
-  if text == "" then text = "Error: Exec command " .. op.exec_id .. " has already run" end
-  local msg = text:gsub("^Error: ", ""):gsub("^(%u)(%l)", function(a, b) return a:lower() .. b end)
-  errors.raise("api", msg .. " (409)", 409, { detail = text })
-end
-
 -- dockerpty.start_exec (its documentation is in init.lua)
 function M.start_exec(client, exec_id, opts)
   util.check_client(1, "start_exec", client, NEEDS.start_exec)
   util.id_of(2, "start_exec", exec_id)
   local op = operation.ExecOperation.new(client, exec_id, operation.options("start_exec", opts))
-  refuse_spent(client, op)
+  op:refuse_spent()     -- before a recording is opened (ExecOperation:sockets asks too)
   if opts == nil or opts.detach_keys == nil then op:adopt_detach_keys() end
   local command
   if will_record(op) then

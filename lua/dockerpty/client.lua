@@ -37,9 +37,16 @@ end
 M._vnum = vnum
 
 -- The host text with any userinfo taken out, for messages: a password in
--- a URL is never printed.
+-- a URL is never printed. The userinfo ends at the authority's last '@'
+-- (a password may hold one, as Go's URL parser reads it), and a host
+-- without a scheme (tcp, as docker takes `[user@]host[:port]`) has one too.
 local function redact(host)
-  return (host:gsub("^(%a[%w+.-]*://)[^/@]*@", "%1"))
+  local scheme, rest = host:match("^(%a[%w+.-]*://)(.*)$")
+  if not scheme then scheme, rest = "", host end
+  local authority, tail = rest:match("^([^/]*)(.*)$")
+  local at = authority:match("^.*()@")
+  if at then authority = authority:sub(at + 1) end
+  return scheme .. authority .. tail
 end
 M._redact = redact
 
@@ -100,7 +107,7 @@ function M.parse_host(host, tls)
   end
   local hp = host:match("^tcp://([^/]*)/?$") or host:match("^https?://([^/]+)/?$")
   if hp then
-    hp = hp:gsub("^[^@]*@", "")
+    hp = hp:gsub("^.*@", "")    -- the userinfo ends at the last '@' (redact)
     if hp == "" or hp:find("^:") then hp = "localhost" .. hp end
     local port = hp:match("^%[.*%]:(.*)$") or (not hp:find("^%[") and hp:match("^[^:]*:(.*)$"))
     if port and not port:find("^%d+$") then
@@ -591,7 +598,8 @@ end
 -- @tparam string|table cmd shell-split string or argv table
 -- @tparam[opt] table opts `stdin`, `tty`, `stdout` and `stderr` (default
 -- true), `environment`, `workdir`, `user`, `privileged`, `detach_keys`
--- (default: `detachKeys` from config.json, else ctrl-p,ctrl-q),
+-- (default: `detachKeys` from config.json, else ctrl-p,ctrl-q; "" for
+-- none: keys nobody types are sent, as `daemon_detach_keys` gives),
 -- `console_size` ({rows, cols}, with tty, API 1.42+)
 -- @treturn table `{Id=}`
 -- @usage local e = c:exec_create("web", "sh -c 'echo hi'", { tty = false })
@@ -618,8 +626,10 @@ function Client:_exec_body(id, argv, opts)
     WorkingDir = opts.workdir,
     User = opts.user,
     Privileged = opts.privileged and true or false,
-    -- the keys the session will watch for (docker-py defaults them the same)
-    DetachKeys = opts.detach_keys or config.detach_keys(nil),
+    -- the keys the session will watch for (docker-py defaults them the
+    -- same); "" (no detaching) as every path sends it, never as "" (which
+    -- the daemon takes as its default, ctrl-p,ctrl-q)
+    DetachKeys = config.daemon_detach_keys(opts.detach_keys or config.detach_keys(nil), "exec"),
   }
   local cs = size_pair("exec_create", opts.console_size)
   if cs and opts.tty and cs[1] > 0 and cs[2] > 0 and self:api_at_least("1.42") then

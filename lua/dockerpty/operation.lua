@@ -738,10 +738,48 @@ function ExecOperation.was_running()
   return false
 end
 
---- Start the exec with a hijacked connection.
+-- The text of a stream read whole: frames unwrapped when multiplexed.
+local function stream_text(data)
+  local out, i = {}, 1
+  while #data - i + 1 >= 8 and data:find("^[%z\1\2]%z%z%z", i) do
+    local len = string.unpack(">I4", data, i + 4)
+    out[#out + 1] = data:sub(i + 8, i + 7 + len)
+    i = i + 8 + len
+  end
+  out[#out + 1] = data:sub(i)
+  return table.concat(out)
+end
+
+--- Raise the daemon's error when the exec already ran (or runs): it cannot
+-- be started again. The daemon says so only inside the stream it opens
+-- (Docker writes "Error: Exec command ID has already run" as output, then
+-- closes), where it would pass for the process's output and the old exit
+-- code for its status; so it is asked for apart. Once per operation; an
+-- exec this operation created (ExecOperation.created) is new and not asked
+-- about. Every start of an existing exec goes through it (`sockets`).
+-- @usage op:refuse_spent()
+function ExecOperation:refuse_spent()
+  if self._created or self._fresh then return end
+  local info = self:info()
+  local ran = info.Running == true
+    or (math.type(info.Pid) ~= nil and info.Pid ~= 0 and type(info.ExitCode) == "number")
+  if not ran then
+    self._fresh = true
+    return
+  end
+  local data = self.client:exec_start(self.exec_id, { tty = self:is_tty() })
+  local text = type(data) == "string" and stream_text(data):gsub("%s+$", "") or ""
+  if text == "" then text = "Error: Exec command " .. self.exec_id .. " has already run" end
+  local msg = text:gsub("^Error: ", ""):gsub("^(%u)(%l)", function(a, b) return a:lower() .. b end)
+  errors.raise("api", msg .. " (409)", 409, { detail = text })
+end
+
+--- Start the exec with a hijacked connection (an exec that already ran
+-- raises the daemon's error: `refuse_spent`).
 -- @usage local conn = op:sockets()
 function ExecOperation:sockets()
   if self._conn then return self._conn end
+  self:refuse_spent()
   local size = self:is_tty() and self:local_size() or nil
   self._conn = self.client:exec_start(self.exec_id, { socket = true, tty = self:is_tty(),
     console_size = size })

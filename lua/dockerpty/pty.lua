@@ -31,6 +31,22 @@ function PseudoTerminal.new(client, operation, deps)
   }, PseudoTerminal)
 end
 
+-- While the terminal is raw (no output processing: a "\n" does not return
+-- the cursor) the warnings of the session, the pty's and the operation's,
+-- are held, and given in order once the terminal is restored, each on a
+-- line of its own from column 0.
+function PseudoTerminal:_hold_warnings()
+  local op, held = self.operation, {}
+  local opts = op.opts
+  local warn, own = opts.warn, self._warn
+  if warn then opts.warn = function(msg) held[#held + 1] = { warn, msg } end end
+  self._warn = function(msg) held[#held + 1] = { own, msg } end
+  return function()
+    opts.warn, self._warn = warn, own
+    for _, w in ipairs(held) do w[1](w[2]) end
+  end
+end
+
 --- Resize the remote tty to `size` ({rows, cols}; default: the local size).
 -- Best effort: returns true, or false and the error.
 -- @usage pty:resize({40, 120})
@@ -70,7 +86,7 @@ function PseudoTerminal:_initial_resize()
   end
   local ok, _, _, stopped = resize.retry(function() return op:try_resize(size[1], size[2]) end, wait)
   if not ok and not stopped then
-    self._warn("failed to resize tty, using default size")
+    self._warn("dockerpty: failed to resize tty, using default size")
   end
   if ended then return ended[1], ended[2] end
 end
@@ -126,6 +142,7 @@ function PseudoTerminal:start(sockets)
   else
     lp:signals(stop)
   end
+  local release = op:israw() and self:_hold_warnings()
   local ran, how, sig = pcall(function()
     term:start()
     if op:is_tty() then
@@ -141,6 +158,11 @@ function PseudoTerminal:start(sockets)
   term:stop()
   winch:stop()
   for _, p in ipairs(pumps) do lp:remove(p) end
+  if release then
+    -- a warn function that raises is the session's error, if it has none
+    local wok, werr = pcall(release)
+    if not wok and ran then ran, how = false, werr end
+  end
   if not ran then
     op:close()
     error(how, 0)

@@ -7,14 +7,19 @@
 **
 ** What the driver cannot do from Lua is provided here as `tune`:
 **   tune.sndbuf(fd)  a small SO_SNDBUF, so sinks fill and writes come short
-**   tune.inject(fd)  read()/write() by the core on fd go through the fault
-**                    schedule: the core is linked with --wrap=read,--wrap=write
+**   tune.inject(fd)  read()/write() and recv()/send() (a socket fd) by the
+**                    core on fd go through the fault schedule: the core is
+**                    linked with --wrap=read,--wrap=write,--wrap=recv,--wrap=send
 **   tune.faults(s)   the schedule, one byte per intercepted call, cycled:
 **                    0-159 pass, 160-191 EINTR, 192-223 EAGAIN with nothing
 **                    done, 224-255 a short transfer of 1 + (b - 224) bytes.
 **                    After a fault the next call on that fd passes, so the
 **                    core always makes progress.
-**   tune.reset()     forget the fds and the schedule
+**   tune.fail(fd, n, name)  write() on fd takes n bytes in all (the last
+**                    write short if need be), then fails with errno `name`
+**                    ("EPIPE", "ENOSPC" or "EIO") for good: a sink whose
+**                    reader went away or whose disk filled, mid-frame
+**   tune.reset()     forget the fds, the schedule and the failing fd
 ** The faults are deterministic: no timers, no threads.
 */
 #define _GNU_SOURCE
@@ -52,11 +57,17 @@ int luaopen_dockerpty_test(lua_State *L);
 static unsigned char g_inject[MAXFD];   /* 1: injected; 2: last call faulted */
 static unsigned char g_faults[256];
 static size_t g_nfaults, g_fpos;
+static int g_failfd = -1, g_failerr;    /* tune.fail: the fd, its errno */
+static size_t g_failleft;               /* ... and the bytes it takes still */
 
 ssize_t __real_read(int fd, void *buf, size_t n);
 ssize_t __real_write(int fd, const void *buf, size_t n);
+ssize_t __real_recv(int fd, void *buf, size_t n, int flags);
+ssize_t __real_send(int fd, const void *buf, size_t n, int flags);
 ssize_t __wrap_read(int fd, void *buf, size_t n);
 ssize_t __wrap_write(int fd, const void *buf, size_t n);
+ssize_t __wrap_recv(int fd, void *buf, size_t n, int flags);
+ssize_t __wrap_send(int fd, const void *buf, size_t n, int flags);
 
 /* 0: pass; -1: fail with *err; > 0: limit the transfer to that many bytes. */
 static long fault(int fd, size_t n, int *err) {
@@ -82,25 +93,49 @@ static long fault(int fd, size_t n, int *err) {
     return 1 + (b - 224);
 }
 
-ssize_t __wrap_read(int fd, void *buf, size_t n) {
+/* recv() and read() alike: flags < 0 for read(). */
+static ssize_t in_call(int fd, void *buf, size_t n, int flags) {
     int err = 0;
     long f = fault(fd, n, &err);
     if (f < 0) {
         errno = err;
         return -1;
     }
-    return __real_read(fd, buf, f > 0 && (size_t)f < n ? (size_t)f : n);
+    if (f > 0 && (size_t)f < n)
+        n = (size_t)f;
+    return flags < 0 ? __real_read(fd, buf, n) : __real_recv(fd, buf, n, flags);
 }
 
-ssize_t __wrap_write(int fd, const void *buf, size_t n) {
+/* send() and write() alike, flags < 0 for write(); tune.fail applies. */
+static ssize_t out_call(int fd, const void *buf, size_t n, int flags) {
     int err = 0;
-    long f = fault(fd, n, &err);
+    long f;
+    ssize_t r;
+    if (fd == g_failfd && n > 0) {
+        if (g_failleft == 0) {
+            errno = g_failerr;
+            return -1;
+        }
+        if (n > g_failleft)
+            n = g_failleft;
+    }
+    f = fault(fd, n, &err);
     if (f < 0) {
         errno = err;
         return -1;
     }
-    return __real_write(fd, buf, f > 0 && (size_t)f < n ? (size_t)f : n);
+    if (f > 0 && (size_t)f < n)
+        n = (size_t)f;
+    r = flags < 0 ? __real_write(fd, buf, n) : __real_send(fd, buf, n, flags);
+    if (fd == g_failfd && r > 0)
+        g_failleft -= (size_t)r;
+    return r;
 }
+
+ssize_t __wrap_read(int fd, void *buf, size_t n) { return in_call(fd, buf, n, -1); }
+ssize_t __wrap_recv(int fd, void *buf, size_t n, int flags) { return in_call(fd, buf, n, flags); }
+ssize_t __wrap_write(int fd, const void *buf, size_t n) { return out_call(fd, buf, n, -1); }
+ssize_t __wrap_send(int fd, const void *buf, size_t n, int flags) { return out_call(fd, buf, n, flags); }
 
 static int tune_sndbuf(lua_State *L) {
     int fd = (int)luaL_checkinteger(L, 1);
@@ -127,10 +162,23 @@ static int tune_faults(lua_State *L) {
     return 0;
 }
 
+static int tune_fail(lua_State *L) {
+    static const char *const names[] = {"EPIPE", "ENOSPC", "EIO", NULL};
+    static const int errs[] = {EPIPE, ENOSPC, EIO};
+    int fd = (int)luaL_checkinteger(L, 1);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, n >= 0, 2, "negative byte count");
+    g_failerr = errs[luaL_checkoption(L, 3, NULL, names)];
+    g_failleft = (size_t)n;
+    g_failfd = fd;
+    return 0;
+}
+
 static int tune_reset(lua_State *L) {
     (void)L;
     memset(g_inject, 0, sizeof g_inject);
     g_nfaults = g_fpos = 0;
+    g_failfd = -1;
     return 0;
 }
 
@@ -157,6 +205,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         {"sndbuf", tune_sndbuf},
         {"inject", tune_inject},
         {"faults", tune_faults},
+        {"fail", tune_fail},
         {"reset", tune_reset},
         {NULL, NULL}
     };

@@ -12,7 +12,10 @@
 --   1      flags: 1 connection source (else a socketpair fd), 2 stderr to a
 --          function (else an fd), 4 stdin pump with detach keys, 8 small
 --          socket buffers (fuzzer only), 16 the stderr function raises a
---          forwarded SIGUSR1 (with 2)
+--          forwarded SIGUSR1 (with 2), 32 a sink fails for good (fuzzer
+--          only): the first three fault bytes choose the sink and the errno
+--          (b % 6: stdout or stderr, EPIPE, ENOSPC or EIO) and how many
+--          bytes it takes first (16 bits), so mostly mid-frame
 --   2      read buffer: 1024 + b * 64 bytes
 --   3-4    bound: 1 + big-endian 16 bits
 --   5      detach keys: b % 4 + 1 bytes from 6..9
@@ -38,6 +41,7 @@ function M.decode(input)
     stdin = b(1) & 4 ~= 0,
     small = b(1) & 8 ~= 0,
     signal = b(1) & 16 ~= 0 and b(1) & 2 ~= 0,
+    sinkfail = b(1) & 32 ~= 0,
     bufsize = 1024 + b(2) * 64,
     bound = 1 + u16(3),
   }
@@ -77,6 +81,24 @@ function M.demux(data)
     pos = pos + 8 + len
   end
   return table.concat(out), table.concat(err), "ok"
+end
+
+-- What a failing sink (flag 32) ends with: the pump's status message and
+-- name for each errno tune.fail gives.
+local FAILS = {
+  { "EPIPE", "write: Broken pipe" },
+  { "ENOSPC", "write: No space left on device" },
+  { "EIO", "write: Input/output error" },
+}
+
+-- The sink that fails: its number (1 stdout, 2 stderr; a function sink
+-- cannot fail), fd, errno name, message and byte budget, or nil.
+local function sink_failure(c, oa, ea)
+  if not c.sinkfail then return nil end
+  local function b(i) return c.faults:byte(i) or 0 end
+  local k = (b(1) % 2 == 1 and ea) and 2 or 1
+  local f = FAILS[(b(1) // 2) % 3 + 1]
+  return { k = k, fd = k == 2 and ea or oa, name = f[1], msg = f[2], n = (b(2) << 8) | b(3) }
 end
 
 -- The reference escape proxy (docker's): a byte that breaks a partial
@@ -171,8 +193,10 @@ function M.run(core, input, opts)
       core.nonblock(eb, true)
       errsink = ea
     end
+    local sf = tune and sink_failure(c, oa, ea)
     if tune then
       tune.faults(c.faults)
+      if sf then tune.fail(sf.fd, sf.n, sf.name) end
       if src ~= dfd and type(src) == "number" then tune.inject(src) end
       tune.inject(oa)
       if ea then tune.inject(ea) end
@@ -342,6 +366,26 @@ function M.run(core, input, opts)
         check(pin:status() == "done", "stdin pump ended %s", pin:status())
         check(ins == want_in, "stdin: the daemon got %q, want %q (%s)", ins, want_in, pstat())
       end
+    end
+    -- A sink that failed took its bytes whole and in order, and the pump
+    -- ended with the write's error at once (unless a stream error or a
+    -- detach ended it first); the other sink got a prefix of its part.
+    local sf_want = sf and (sf.k == 1 and want_out or want_err)
+    if sf and #sf_want > sf.n and not (detached and st == "cancelled") then
+      local got, other = out, errs
+      local owant = want_err
+      if sf.k == 2 then got, other, owant = errs, out, want_out end
+      check(got == sf_want:sub(1, sf.n), "failing sink %d: %d bytes, want %d", sf.k, #got, sf.n)
+      check(is_prefix(other, owant), "the other sink got no prefix of its part")
+      if ename == sf.name then
+        check(st == nil and emsg == sf.msg and stats.failed_sink == sf.k,
+              "status %s %q %s failed_sink %s, want %q", st, tostring(emsg), tostring(ename),
+              tostring(stats.failed_sink), sf.msg)
+      else
+        check(st == nil and (ending == "protocol" or ending == "daemon") and ename == ending,
+              "sink %d never failed: status %s %s %s (%s)", sf.k, st, tostring(emsg), tostring(ename), ending)
+      end
+      return
     end
     if detached and st == "cancelled" then
       check(is_prefix(out, want_out), "stdout after detach is not a prefix")

@@ -123,6 +123,15 @@ pump("c66-truncated-header", 2, frame(1, "a") .. "\1\2\3", "", "", "")
 pump("c67-truncated-payload", 1, frame(2, "abc") .. string.char(1, 0, 0, 0, 0, 0, 0, 10) .. "12345",
   "", "", "\4")
 pump("signals", 2 + 16, frame(2, cyclic(5000)) .. frame(1, "x"), "", "", "\1\1\1\240\240")
+-- A sink that fails for good (flag 32; the fault bytes: sink and errno, then
+-- the bytes it takes): EPIPE in the middle of a stdout frame, ENOSPC in a
+-- stderr frame under small buffers, EIO on the first write with a stdin
+-- pump, EPIPE before a daemon error.
+pump("sink-epipe-mid-frame", 32, out, "", "\0\4\1", "\3\200\5\240\1")
+pump("sink-enospc-stderr-small", 32 + 8, out, "", "\3\0\10", "\191\240\224\1")
+pump("sink-eio-first-write-stdin", 32 + 4, out, "typing\16 more", "\4\0\0", "\195\3\240\255")
+pump("sink-epipe-before-daemon-error", 32 + 8, frame(1, cyclic(30000)) .. frame(3, "boom\n"), "", "\0\50\0",
+  "\191\240", 0, 100)
 
 -- F6 vtmodes: chunk-size count (% 16), sizes (b + 1), the program's output.
 local function vtmodes(name, sizes, output)
