@@ -450,7 +450,6 @@ end)
 -- daemon keeps streaming frames and never ends the session by itself: the
 -- session ends at once with docker's words, "write /dev/stdout: ...".
 describe("a session whose own output fails mid-stream", function()
-  local tc = require("dockerpty_test")
   local STREAM = { { "write", F(1, ("a"):rep(1000)) }, { "write", F(2, "x") },
     { "write", F(1, ("b"):rep(4096)), times = 200 }, { "hang" } }
 

@@ -1360,22 +1360,6 @@ end
 -- failure (no daemon, a bad word): commands; flags CMD ("FLAG 0|1", 1 when
 -- it takes a value; CMD "service": service exec's); containers
 -- running|stopped|all; images; services (a Swarm manager's).
--- `service exec`'s flags, read from its help (dockerpty.service_cli owns
--- its parser): "-i, --interactive   text" or "--node list   text", where
--- a word after the name is the value a flag takes.
-local function service_flags()
-  local help = require("dockerpty.service_cli").HELP
-  local flags = {}
-  for line in help:match("\nOptions:\n(.-)\n\n"):gmatch("[^\n]+") do
-    local short, long, rest = line:match("^  %-(%a), %-%-([%w-]+)(.*)$")
-    if not long then long, rest = line:match("^      %-%-([%w-]+)(.*)$") end
-    if long then
-      flags[#flags + 1] = flag(short, long, rest:match("^ %S") and "string" or "bool")
-    end
-  end
-  return flags
-end
-
 local function complete(g, what, arg)
   local out = {}
   if what == "commands" then
@@ -1383,7 +1367,7 @@ local function complete(g, what, arg)
     out[#out + 1] = "service"
   elseif what == "flags" then
     local flags = arg == nil and GLOBAL_FLAGS or (COMMANDS[arg] or {}).flags
-      or arg == "service" and service_flags() or {}
+      or arg == "service" and require("dockerpty.service_cli").FLAGS or {}
     for _, f in ipairs(flags) do
       local valued = f.kind == "bool" and "0" or "1"
       if f.short then out[#out + 1] = "-" .. f.short .. " " .. valued end

@@ -70,6 +70,8 @@ local FLAGS = {
   flag(nil, "all", "bool"), flag(nil, "no-prefix", "bool"), flag(nil, "node", "list"),
   flag(nil, "ssh-user", "string"), flag("h", "help", "bool"),
 }
+-- The flags, as dockerpty.cli's parser takes them (its completion reads them).
+M.FLAGS = FLAGS
 
 -- pflag's way, as docker (dockerpty.cli's parser): options stop at the
 -- first positional or "--".
