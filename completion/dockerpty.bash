@@ -1,5 +1,6 @@
 # bash completion for dockerpty: subcommands (and service exec), their
-# flags, flag values, and container, image and service names from the daemon. The command answers itself
+# flags, flag values, and container, image and service names from the
+# daemon. The command answers itself
 # (`dockerpty __complete ...`, through the dockerpty library), so the flags
 # are those its parser takes and the names come from the daemon that
 # DOCKER_HOST, -H or --context names. Installed by `make install`; or source it.

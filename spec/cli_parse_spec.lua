@@ -5,6 +5,7 @@
 -- CLI's in spec/cli_spec.lua.
 local cli = require("dockerpty.cli")
 local errors = require("dockerpty.errors")
+local util = require("dockerpty.util")
 
 local RUN = cli.COMMANDS.run.flags
 local EXEC = cli.COMMANDS.exec.flags
@@ -301,19 +302,50 @@ describe("cli.registry_auth", function()
     finally(function() os.execute("rm -rf " .. dir) end)
     local f = assert(io.open(dir .. "/config.json", "w"))
     f:write('{"auths": {"https://index.docker.io/v1/": {"auth": "aHViOnB3"}, '
-      .. '"https://reg.example/v1/": {"auth": "' .. cli.b64url("r:p") .. '"}}}')
+      .. '"https://reg.example/v1/": {"auth": "' .. util.base64("r:p") .. '"}}}')
     f:close()
     local function getenv(k) return k == "DOCKER_CONFIG" and dir or nil end
     local function decoded(image)
       local h = cli.registry_auth(image, getenv)
-      return h and require("cjson").decode(cli.b64decode(h))
+      return h and require("cjson").decode(util.unbase64(h, true))
     end
     assert.same({ username = "hub", password = "pw", serveraddress = "https://index.docker.io/v1/" },
       decoded("busybox"))
     assert.same(decoded("busybox"), decoded("library/busybox:1"))
+    -- docker.io and index.docker.io name Docker Hub too
+    assert.same(decoded("busybox"), decoded("docker.io/library/busybox"))
+    assert.same(decoded("busybox"), decoded("index.docker.io/x/y"))
     assert.same({ username = "r", password = "p", serveraddress = "https://reg.example/v1/" },
       decoded("reg.example/a/b"))
     assert.is_nil(decoded("localhost:5000/x"))
+  end)
+
+  it("sends nothing for an auth that is not base64, and never raises", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir))
+    finally(function() os.execute("rm -rf " .. dir) end)
+    local f = assert(io.open(dir .. "/config.json", "w"))
+    f:write('{"auths": {"https://index.docker.io/v1/": {"auth": "a=b=c!"}}}')
+    f:close()
+    assert.is_nil(cli.registry_auth("busybox", function(k) return k == "DOCKER_CONFIG" and dir or nil end))
+  end)
+end)
+
+describe("util.base64 and util.unbase64", function()
+  it("round-trip every length, in both alphabets, and refuse what is not base64", function()
+    for n = 0, 40 do
+      local s = {}
+      for i = 1, n do s[i] = string.char((i * 73 + n) % 256) end
+      s = table.concat(s)
+      assert.equal(s, util.unbase64(util.base64(s)))
+      assert.equal(s, util.unbase64(util.base64(s, true), true))
+      assert.is_nil(util.base64(s, true):find("[+/]"))
+    end
+    assert.equal("aGk=", util.base64("hi"))
+    assert.equal("hi", util.unbase64("aGk="))
+    assert.is_nil(util.unbase64("aGk"))
+    assert.is_nil(util.unbase64("a=b=c!"))
   end)
 end)
 

@@ -873,6 +873,7 @@ describe("docker run's everyday flags, side by side #docker", function()
       { "--mount", "type=bind,dst=/x,volume-opt=a=b,tmpfs-size=1" }, { "--mount", 'type="bind",dst=/x' },
       { "--mount", '"type=bind,dst=/x' }, { "--mount", '"type=tmpfs"x,dst=/x' }, { "--mount", "" },
       { "--mount", "type=tmpfs,dst=/x," }, { "--mount", " type=tmpfs,dst=/x" },
+      { "--mount", "type=bind,volume-nocopy" }, { "--mount", "type=,target=/x" }, { "--mount", "type=bind,target=" },
     }) do
       local ours, theirs = side_by_side(flags, { "true" })
       local what = table.concat(flags, " ")
@@ -979,6 +980,24 @@ describe("run --pull against a fake engine", function()
     assert.is_nil(err:find("s3cret", 1, true))
     assert.is_nil(err:find(auth, 1, true))
     assert.is_true(report.events.started)
+  end)
+
+  it("fails with 125 when the pull's answer is cut off, and creates nothing", function()
+    local srv = fe.fake{ timeout = 20000, respond = {
+      ["POST /images/create"] = {
+        { "write", "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Type: application/json\r\n"
+          .. "Transfer-Encoding: chunked\r\n\r\n" },
+        { "write", chunk('{"status":"Pulling from app","id":"1"}\r\n') },
+        { "close" },
+      },
+      ["POST /containers/create"] = { status = 201, body = '{"Id":"c1","Warnings":[]}' },
+    } }
+    local r = sh(("DOCKER_CONFIG=/nonexistent %s -H %s run --pull always app:1 true"):format(DP, shq(srv.host)))
+    assert.equal(125, r.code, r.err)
+    assert.matches("^1: Pulling from app\ndockerpty: POST /images/create at [^\n]*\n$", r.err)
+    for _, q in ipairs(srv:report().requests) do
+      assert.not_equal("/containers/create", q.path)
+    end
   end)
 
   it("sends no X-Registry-Auth without credentials for the registry", function()

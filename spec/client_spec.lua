@@ -35,6 +35,16 @@ local function read_to_eof(conn, timeout)
 end
 
 describe("dockerpty.client", function()
+  it("takes the credentials out of a host for messages, wherever they stand", function()
+    for h, want in pairs({
+      ["tcp://u:s3cret@h:1"] = "tcp://h:1", ["u:s3cret@h:1"] = "h:1",
+      ["tcp://u:p@s3cret@h:1"] = "tcp://h:1", ["tcp://u:pa/s3cret@h:1"] = "tcp://h:1",
+      ["unix:///var/run/docker.sock"] = "unix:///var/run/docker.sock", ["tcp://h:2375"] = "tcp://h:2375",
+    }) do
+      assert.equal(want, client._redact(h), h)
+    end
+  end)
+
   it("parses DOCKER_HOST forms", function()
     assert.same({ socket = "/var/run/docker.sock", where = "unix:///var/run/docker.sock" },
       client.parse_host("unix:///var/run/docker.sock"))

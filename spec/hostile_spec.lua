@@ -801,11 +801,14 @@ describe("a refused resize", function()
 
   it("is warned about once the terminal is restored, with the dockerpty: prefix", function()
     local _, slave = fe.pty()
-    local function cooked() return core.termflags(slave).lflag & core.termios.ICANON ~= 0 end
+    local tc = require("dockerpty_test")
+    local function cooked() return tc.termflags(slave).lflag & core.termios.ICANON ~= 0 end
     local seen, raw_output = {}, nil
     local r = fe.session({ container = { Tty = true, OpenStdin = true, Running = true },
       respond = { ["POST /containers/c1/resize"] = { status = 500, body = '{"message":"no tty yet"}' } },
-      attach = { { "write", "hi\r\n" }, { "sleep", 900 }, { "emit", "exit" }, { "close" } } },
+      -- long enough for every resize try (about 0.6 s of waits and 11
+      -- requests) also under valgrind: a session that ends first stops them
+      attach = { { "write", "hi\r\n" }, { "sleep", 4000 }, { "emit", "exit" }, { "close" } } },
       { stdin = slave, sink = function() raw_output = not cooked() end,
         opts = { warn = function(msg) seen[#seen + 1] = { msg, cooked() } end } })
     assert.is_true(r.ok, tostring(r.err))

@@ -143,8 +143,15 @@ describe("--record in a terminal #docker #tty", function()
     t:wait_for(PROMPT, 10)
     say(t, "echo caf$(printf '\\303\\251') $((6*7))", "\ncafé 42\n")
     t:resize(30, 100)
-    core.sleep(500)   -- the SIGWINCH reaches the command, which resizes the container's tty
-    say(t, "stty size", "\n30 100\n")
+    -- the SIGWINCH reaches the command, which resizes the container's tty:
+    -- asked again until it has (a loaded machine takes its time)
+    local resized
+    for _ = 1, 20 do
+      t:send("stty size"); t:keys("Enter")
+      resized = pcall(t.wait_for, t, "\n30 100\n", 1)
+      if resized then break end
+    end
+    assert.is_true(resized, "the container's tty never became 30x100")
     t:send("exit 3"); t:keys("Enter")
     assert.equal(3, t:wait_exit(10))
     local h, _, kinds = parse(cast)

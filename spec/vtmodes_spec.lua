@@ -238,17 +238,15 @@ describe("vtmodes", function()
         whole:feed(chunk)
         for i = 1, #chunk do bytes:feed(chunk:sub(i, i)) end
         assert.same(bytes:modes(), whole:modes(), visible(s:sub(1, pos + n - 1)))
-        -- the SGR attributes one by one: turning each group off shows what was on
-        for _, off in ipairs({ "22", "23", "24", "25", "27", "28", "29", "39", "49" }) do
-          local a, b = core.vtmodes(), core.vtmodes()
-          a:feed(s:sub(1, pos + n - 1)):feed(csi(off .. "m"))
-          for i = 1, pos + n - 1 do b:feed(s:sub(i, i)) end
-          b:feed(csi(off .. "m"))
-          assert.same(b:modes(), a:modes())
-        end
         assert.equal(bytes:undo(), whole:undo())
         pos = pos + n
       end
+      -- the SGR attributes, group by group: one turned off shows what was
+      -- on besides it (one group a string, chosen at random)
+      local off = ({ "22", "23", "24", "25", "27", "28", "29", "39", "49" })[rnd(9) + 1]
+      whole:feed(csi(off .. "m"))
+      bytes:feed(csi(off .. "m"))
+      assert.same(bytes:modes(), whole:modes(), visible(s) .. " then " .. off)
     end
   end)
 

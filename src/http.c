@@ -341,7 +341,9 @@ static int http_exchange(http_handle *h, int reused, int is_head, long long dead
         return HX_TIMEOUT;
     if (r < 0) {
         *err = (int)-r;
-        return reused && (r == -EPIPE || r == -ECONNRESET) ? HX_RETRY : HX_OSERR;
+        if (reused && (r == -EPIPE || r == -ECONNRESET || r == -ECONNABORTED))
+            return HX_RETRY;
+        return HX_OSERR;
     }
     dp_hdec_init(&h->dec, HTTP_BODY_MAX, is_head);
     http_bufreset(&h->body);
@@ -356,7 +358,8 @@ static int http_exchange(http_handle *h, int reused, int is_head, long long dead
         }
         if (r == HTTP_TIMEOUT)
             return HX_TIMEOUT;
-        if (r == -ECONNRESET && reused && h->dec.seen == 0)
+        /* ECONNABORTED: an ssh child that ended (ssh.c) */
+        if ((r == -ECONNRESET || r == -ECONNABORTED) && reused && h->dec.seen == 0)
             return HX_RETRY;
         if (r < 0) {
             *err = (int)-r;
@@ -583,8 +586,8 @@ Perform one request, reusing a kept-alive connection when there is one.
 @treturn[1] table headers (lower-cased names)
 @treturn[1] string body
 @return[2] nil, message, NAME: why no daemon was reached (then
- `Http:unreached()` is true: "Connection refused", "connection timed out
- after N ms" ("timeout"), an ssh child's last stderr line ("ssh"),
+ `Http:unreached()` is true: "Connection refused", "connection timed
+ out" ("timeout"), an ssh child's last stderr line ("ssh"),
  libcurl's connect error), or a detail of the request's failure, without
  the daemon's address: "timeout" ("timeout"), the libcurl error text
  ("CURLE_..."), "malformed response head", "response body larger than N

@@ -13,8 +13,9 @@
 ** sequence, ESC starts a new one, other C0 controls inside one are
 ** executed by a terminal and skipped here.
 ** dp_vt_scan reads most of a chunk faster than that, with the same
-** result (see "A chunk in two parts" below): the fuzz target F6 and
-** vtmodes_spec compare it with the byte machine alone.
+** result (see "A chunk in two parts" below): vtmodes_spec compares it
+** with the byte machine fed one byte at a time, and the fuzz target F6
+** with other chunkings and a reference of its own.
 ** Mouse modes are tracked one bit each, so a mode some terminal turned
 ** off on its own may still be turned off once more: never one too few.
 */

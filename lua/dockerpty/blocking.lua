@@ -85,10 +85,12 @@ local function ensure_removed(client, id)
   errors.raise("timeout", "container " .. id .. " was not removed within 10 s")
 end
 
--- The command a container made from create_opts runs, as far as they say:
--- the entrypoint's words then the command's, or the command alone (nil
--- when the image's default runs: known only once created).
-local function create_command(copts)
+--- The command a container made from `create_opts` runs, as far as they
+-- say: the entrypoint's words then the command's, or the command alone
+-- (nil when the image's default runs: known only once created). For the
+-- header of a recording.
+-- @usage local argv = blocking.create_command{ entrypoint = "sh", command = { "-c", "x" } }
+function M.create_command(copts)
   local ok, words = pcall(util.argv, 2, "run", copts.entrypoint)
   if not ok then return copts.command end
   local with, rest = pcall(util.argv, 2, "run", copts.command)
@@ -116,7 +118,7 @@ function M.run(client, create_opts, opts)
     -- the recording first: a path that cannot be written fails before
     -- the container is created
     local o = operation.options("start", sopts)
-    sopts.record = operation.open_record(o, create_command(copts), tty.size(o.stdout) or tty.size(o.stdin))
+    sopts.record = operation.open_record(o, M.create_command(copts), tty.size(o.stdout) or tty.size(o.stdin))
   end
   local made, created = pcall(client.create_container, client, copts)
   if not made then

@@ -14,6 +14,7 @@ local core = require("dockerpty.core")
 local errors = require("dockerpty.errors")
 local operation = require("dockerpty.operation")
 local tty = require("dockerpty.tty")
+local util = require("dockerpty.util")
 local cjson = require("cjson")
 
 local M = {}
@@ -333,12 +334,14 @@ local function mount(s)
     local err = mount_field(m, key, value, field)
     if err then return nil, err end
   end
+  -- docker's order of checks: the type, the target, then the mixes
+  if m.Type == nil or m.Type == "" then return nil, "type is required" end
+  if m.Target == nil or m.Target == "" then return nil, "target is required" end
   for _, mix in ipairs(MOUNT_MIX) do
     if m[mix[1]] and m.Type ~= mix[2] then
       return nil, ("cannot mix '%s-*' options with mount type '%s'"):format(mix[2], m.Type)
     end
   end
-  if not m.Target then return nil, "target is required" end
   return m
 end
 
@@ -1033,34 +1036,6 @@ end
 
 -- {------ registry credentials, as the docker CLI sends them ------
 
-local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-
-local function b64decode(s)
-  s = s:gsub("[^%w+/=_-]", ""):gsub("-", "+"):gsub("_", "/"):gsub("=+$", "")
-  local bits = s:gsub(".", function(c)
-    local v = B64:find(c, 1, true) - 1
-    local r = {}
-    for i = 5, 0, -1 do r[#r + 1] = (v >> i) & 1 end
-    return table.concat(r)
-  end)
-  return (bits:gsub("%d%d%d%d%d%d%d%d", function(byte) return string.char(tonumber(byte, 2)) end)
-    :sub(1, #s * 6 // 8))
-end
-
--- base64 with the URL alphabet and padding (Go's base64.URLEncoding)
-local function b64url(s)
-  local out = {}
-  for i = 1, #s, 3 do
-    local a, b, c = s:byte(i, i + 2)
-    local n = (a << 16) | ((b or 0) << 8) | (c or 0)
-    local q = {}
-    for k = 3, 0, -1 do q[#q + 1] = B64:sub(((n >> (6 * k)) & 63) + 1, ((n >> (6 * k)) & 63) + 1) end
-    if not b then q[3], q[4] = "=", "=" elseif not c then q[4] = "=" end
-    out[#out + 1] = table.concat(q)
-  end
-  return (table.concat(out):gsub("%+", "-"):gsub("/", "_"))
-end
-M.b64url, M.b64decode = b64url, b64decode
 
 -- The registry of an image reference, as docker reads it: a first
 -- component with a "." or ":" (or "localhost") is a host; else Docker Hub.
@@ -1068,6 +1043,7 @@ local HUB_KEY = "https://index.docker.io/v1/"
 
 local function registry_of(image)
   local first = image:match("^([^/]+)/")
+  if first == "docker.io" or first == "index.docker.io" then return nil end
   if first and (first:find("[.:]") or first == "localhost") then return first end
   return nil
 end
@@ -1092,14 +1068,16 @@ function M.registry_auth(image, getenv)
   if type(entry) ~= "table" then return nil end
   local ac = { serveraddress = key }
   if type(entry.auth) == "string" and entry.auth ~= "" then
-    ac.username, ac.password = b64decode(entry.auth):match("^([^:]*):(.*)$")
+    local text = util.unbase64(entry.auth)
+    if not text then return nil end   -- not base64: no credentials (docker fails there)
+    ac.username, ac.password = text:match("^([^:]*):(.*)$")
     if not ac.username then return nil end
   end
   if type(entry.identitytoken) == "string" and entry.identitytoken ~= "" then
     ac.identitytoken = entry.identitytoken
   end
   if not (ac.username or ac.identitytoken) then return nil end
-  return b64url(cjson.encode(ac))
+  return util.base64(cjson.encode(ac), true)
 end
 
 -- }------
@@ -1132,17 +1110,22 @@ end
 -- The pull's answer, read as it comes: each complete line of the JSON
 -- stream is shown when it arrives. Returns the status and, for an error
 -- answer, its body.
-local function pull_stream(conn, status, hdrs, deadline)
+local function pull_stream(conn, status, hdrs, deadline, where)
   local d = core.http_decoder{ status = status, headers = hdrs }
   local pending, body = "", {}
   while true do
-    local s, _, name = conn:recv(65536, math.max(0, deadline - core.now()))
-    if not s then
-      if name == "closed" then d:eof() end
-      break
+    local s, msg, name = conn:recv(65536, math.max(0, deadline - core.now()))
+    local done, piece, fname
+    if s then
+      done, piece, fname = d:feed(s)
+    elseif name == "closed" then
+      done, piece, fname = d:eof()       -- true: a body up to the end
+    else
+      piece, fname = msg, name
     end
-    local done, piece = d:feed(s)
-    if done == nil then break end
+    -- a pull cut off (the daemon gone, a short body) is no success
+    if done == nil then errors.from_core(piece, fname, where) end
+    if not s then break end
     if status >= 300 then
       body[#body + 1] = piece
     else
@@ -1170,9 +1153,11 @@ local function pull(cl, image, platform)
   local conn <close> = cl:connect(true)
   local ok, msg, name = conn:send(clientlib.request_text("POST", path, headers, ""), cl:request_timeout())
   if not ok then errors.from_core(msg, name, where) end
-  local status, reason, hdrs = conn:read_head(cl:request_timeout())
+  -- the daemon answers with the pull's first message: after the registry's
+  local deadline = core.now() + 3600 * 1000
+  local status, reason, hdrs = conn:read_head(deadline - core.now())
   if not status then errors.from_core(reason, hdrs, where) end
-  local body = pull_stream(conn, status, hdrs, core.now() + 3600 * 1000)
+  local body = pull_stream(conn, status, hdrs, deadline, where)
   if status >= 300 then
     local dok, t = pcall(cjson.decode, body)
     local m = dok and type(t) == "table" and t.message or body:gsub("%s+$", "")
@@ -1256,9 +1241,12 @@ function run.run(cl, o, args)
     -- the recording before the pull: a path that cannot be written fails
     -- before anything is pulled or created (dockerpty.run takes it open)
     local ops = {}
-    for k, v in pairs(sopts) do ops[k] = k ~= "auto_remove" and v or nil end
+    for k, v in pairs(sopts) do
+      if k ~= "auto_remove" then ops[k] = v end
+    end
     ops = operation.options("start", ops)
-    sopts.record = operation.open_record(ops, req.command, tty.size(ops.stdout) or tty.size(ops.stdin))
+    sopts.record = operation.open_record(ops, blocking.create_command(req), tty.size(ops.stdout)
+      or tty.size(ops.stdin))
   end
   local pulled, perr = pcall(ensure_image, cl, req, plan.pull)
   if not pulled then

@@ -39,13 +39,17 @@ M._vnum = vnum
 -- The host text with any userinfo taken out, for messages: a password in
 -- a URL is never printed. The userinfo ends at the authority's last '@'
 -- (a password may hold one, as Go's URL parser reads it), and a host
--- without a scheme (tcp, as docker takes `[user@]host[:port]`) has one too.
+-- without a scheme (tcp, as docker takes `[user@]host[:port]`) has one too;
+-- so has a `user:password@` whose password holds a '/'.
 local function redact(host)
   local scheme, rest = host:match("^(%a[%w+.-]*://)(.*)$")
   if not scheme then scheme, rest = "", host end
   local authority, tail = rest:match("^([^/]*)(.*)$")
   local at = authority:match("^.*()@")
-  if at then authority = authority:sub(at + 1) end
+  if at then return scheme .. authority:sub(at + 1) .. tail end
+  -- user:password with a '/' in the password: all before the last '@'
+  at = rest:match("^[^@/]*:[^@]*()@")
+  if at then return scheme .. rest:sub(at + 1) end
   return scheme .. authority .. tail
 end
 M._redact = redact

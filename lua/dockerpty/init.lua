@@ -19,7 +19,7 @@
 -- * `sig_proxy` (default true): without a tty, forward SIGINT, SIGTERM,
 --   SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the container (run and attach).
 -- * `warn` (default: a line on stderr): a function called with each warning
---   ("failed to resize tty, using default size", an output stream cut
+--   ("dockerpty: failed to resize tty, using default size", an output stream cut
 --   inside a frame), or false.
 -- * `tty` (exec_command only; default: interactive and stdin is a terminal),
 --   `environment`, `workdir`, `user`, `privileged` (exec_command only).

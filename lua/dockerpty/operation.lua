@@ -684,20 +684,6 @@ function ExecOperation:info(refresh)
   return self._info
 end
 
--- Base64 (RFC 4648) to bytes, or nil when it is not base64.
-local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-local function unbase64(s)
-  if #s % 4 ~= 0 or not s:find("^[%w+/]*=?=?$") then return nil end
-  local bits = s:gsub("=", ""):gsub(".", function(c)
-    local v = B64:find(c, 1, true) - 1
-    local t = {}
-    for i = 5, 0, -1 do t[#t + 1] = (v >> i) & 1 end
-    return table.concat(t)
-  end)
-  return (bits:gsub("%d%d%d%d%d%d%d%d", function(b) return string.char(tonumber(b, 2)) end)
-    :sub(1, #bits // 8))
-end
-
 --- Watch locally for the keys the daemon watches for: the exec's own, from
 -- exec inspect (Docker gives the bytes in base64, Podman docker's format),
 -- whoever created it. For an exec started without a `detach_keys` option.
@@ -705,7 +691,7 @@ end
 function ExecOperation:adopt_detach_keys()
   local keys = self:info().DetachKeys
   if type(keys) ~= "string" or keys == "" then return end
-  local bytes = core.parse_keys(keys) or unbase64(keys)
+  local bytes = core.parse_keys(keys) or util.unbase64(keys)
   if bytes and bytes ~= "" then
     self.opts.detach_spec, self.opts.detach_bytes = keys, bytes
   end

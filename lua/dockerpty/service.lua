@@ -220,7 +220,10 @@ function resolve(client, task, opts, cache)
   for _, k in ipairs(keys) do
     local v = nodes[k]
     if type(v) == "table" then return v, "map", v.where and v:where() or tostring(k), false, tried end
-    if type(v) == "string" then return client_for(client, v), "map", v, true, tried end
+    if type(v) == "string" then
+      local c = client_for(client, v)
+      return c, "map", c:where(), true, tried    -- where: no credentials
+    end
   end
   tried[#tried + 1] = "no nodes entry for " .. table.concat(keys, " or ")
   -- 2: a context named after the node

@@ -101,7 +101,9 @@ local function node_map(list)
   local map = {}
   for _, v in ipairs(list) do
     local k, h = v:match("^([^=]+)=(.+)$")
-    if not k then usage(('invalid argument "%s" for "--node" flag: NODE=HOST expected'):format(v)) end
+    if not k then
+      usage(('invalid argument "%s" for "--node" flag: NODE=HOST expected'):format(client._redact(v)))
+    end
     map[k] = h
   end
   return map

@@ -185,4 +185,42 @@ function M.query(t)
   return "?" .. table.concat(parts, "&")
 end
 
+--- Base64 (RFC 4648: the standard alphabet, or with `url` the URL one) to
+-- bytes, or nil when `s` is not base64 of that alphabet (padding needed).
+-- @usage util.unbase64("aGk=") --> "hi"
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+function M.unbase64(s, url)
+  if url then s = s:gsub("[-_]", { ["-"] = "+", ["_"] = "/" }) end
+  if #s % 4 ~= 0 or not s:find("^[%w+/]*=?=?$") then return nil end
+  local bits = s:gsub("=", ""):gsub(".", function(c)
+    local v = B64:find(c, 1, true) - 1
+    local t = {}
+    for i = 5, 0, -1 do t[#t + 1] = (v >> i) & 1 end
+    return table.concat(t)
+  end)
+  return (bits:gsub("%d%d%d%d%d%d%d%d", function(b) return string.char(tonumber(b, 2)) end)
+    :sub(1, #bits // 8))
+end
+
+--- Bytes to base64 with padding (the standard alphabet, or with `url`
+-- the URL one: Go's base64.URLEncoding).
+-- @usage util.base64("hi") --> "aGk="
+function M.base64(s, url)
+  local out = {}
+  for i = 1, #s, 3 do
+    local a, b, c = s:byte(i, i + 2)
+    local n = (a << 16) | ((b or 0) << 8) | (c or 0)
+    local q = {}
+    for k = 3, 0, -1 do
+      local v = ((n >> (6 * k)) & 63) + 1
+      q[#q + 1] = B64:sub(v, v)
+    end
+    if not b then q[3], q[4] = "=", "=" elseif not c then q[4] = "=" end
+    out[#out + 1] = table.concat(q)
+  end
+  local text = table.concat(out)
+  if url then text = text:gsub("[+/]", { ["+"] = "-", ["/"] = "_" }) end
+  return text
+end
+
 return M

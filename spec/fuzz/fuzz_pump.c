@@ -218,8 +218,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     lua_pop(L, 1);
     luaL_requiref(L, "dockerpty.core", luaopen_dockerpty_core, 0);
     lua_setglobal(L, "core");
-    luaL_requiref(L, "dockerpty_test", luaopen_dockerpty_test, 0);
-    lua_pop(L, 1);
     if (luaL_dofile(L, DP_FUZZ_DIR "/pump_driver.lua") != LUA_OK) {
         fprintf(stderr, "fuzz_pump: %s\n", lua_tostring(L, -1));
         exit(1);

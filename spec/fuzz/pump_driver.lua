@@ -86,9 +86,9 @@ end
 -- What a failing sink (flag 32) ends with: the pump's status message and
 -- name for each errno tune.fail gives.
 local FAILS = {
-  { "EPIPE", "write: Broken pipe" },
-  { "ENOSPC", "write: No space left on device" },
-  { "EIO", "write: Input/output error" },
+  { "EPIPE", "Broken pipe" },
+  { "ENOSPC", "No space left on device" },
+  { "EIO", "Input/output error" },
 }
 
 -- The sink that fails: its number (1 stdout, 2 stderr; a function sink
