@@ -104,12 +104,7 @@ end
 
 -- A container in the background, named, for exec and attach.
 local function background(cmd, opts)
-  opts = opts or {}
-  local n = name()
-  client:create_container{ image = IMAGE, command = cmd, name = n, tty = opts.tty,
-    stdin_open = opts.stdin_open, host_config = { NetworkMode = "none" } }
-  if not opts.created then client:start(n) end
-  return n
+  return daemon.background(client, name(), cmd, opts)
 end
 
 local function eventually(pred, what, timeout_ms)

@@ -7,6 +7,7 @@
 -- `asciinema play` (the README's line) ends by itself in a terminal.
 local cjson = require("cjson")
 local dockerpty = require("dockerpty")
+local daemon = require("support.daemon")
 local tmux = require("support.tmux")
 local core = dockerpty.core
 
@@ -52,12 +53,7 @@ end
 
 -- A container for exec and attach: running unless `created`.
 local function background(cmd, opts)
-  opts = opts or {}
-  local n = name()
-  client:create_container{ image = IMAGE, command = cmd, name = n, tty = opts.tty,
-    stdin_open = opts.stdin_open, host_config = { NetworkMode = "none" } }
-  if not opts.created then client:start(n) end
-  return n
+  return daemon.background(client, name(), cmd, opts)
 end
 
 -- The recording at `path`, each line parsed (a line that is not JSON

@@ -207,47 +207,51 @@ describe("scripted sessions #docker", function()
     assert.same({ nil, "exit", 4 }, { s:wait() })
   end)
 
-  it("expect yields inside cqueues (opts.poll) while a ticker runs in the same controller", function()
+  -- body(cqueues, ticks) in a cqueues controller beside a ticker that
+  -- counts every 20 ms until body ends (ticks() tells the count so far);
+  -- returns the count.
+  local function beside_ticker(body)
     local cqueues = require("cqueues")
     local cq = cqueues.new()
-    local got, ticks, done = nil, 0, false
+    local ticks, done = 0, false
     cq:wrap(function()
+      body(cqueues, function() return ticks end)
+      done = true
+    end)
+    cq:wrap(function()
+      while not done do ticks = ticks + 1; cqueues.sleep(0.02) end
+    end)
+    assert(cq:loop())
+    return ticks
+  end
+
+  it("expect yields inside cqueues (opts.poll) while a ticker runs in the same controller", function()
+    local got
+    local ticks = beside_ticker(function(cqueues)
       local s = session.exec(client, box, { "sh", "-c", "sleep 0.5; echo ready" },
         { expect = true, stdout = false })
       got = select(3, s:expect("ready", { poll = cqueues.poll }))
       s:wait(cqueues.poll)
       cqueues.cancel(s:pollfd()); s:close()      -- as for any fd cqueues polled
-      done = true
     end)
-    cq:wrap(function()
-      while not done do ticks = ticks + 1; cqueues.sleep(0.02) end
-    end)
-    assert(cq:loop())
     assert.equal("ready", got)
     assert.is_true(ticks >= 10, "ticks " .. ticks)
   end)
 
   it("a big send yields inside cqueues (poll) while a ticker runs in the same controller", function()
-    local cqueues = require("cqueues")
-    local cq = cqueues.new()
-    local out, ticks, done = {}, 0, false
+    local out = {}
     local during, took, queued
-    cq:wrap(function()
+    beside_ticker(function(cqueues, ticks)
       -- nothing reads for a second: send must wait, yielding to the ticker
       local s = session.exec(client, box, { "sh", "-c", "sleep 1; wc -c" },
         { stdin = true, stdout = function(c) out[#out + 1] = c end })
-      local t0, before = core.now(), ticks
+      local t0, before = core.now(), ticks()
       s:send(string.rep("y", 8 * 1024 * 1024), cqueues.poll)
-      took, during, queued = core.now() - t0, ticks - before, s:_queued()
+      took, during, queued = core.now() - t0, ticks() - before, s:_queued()
       s:close_stdin()
       assert.same({ true, "exit", 0 }, { s:wait(cqueues.poll) })
       cqueues.cancel(s:pollfd()); s:close()      -- as for any fd cqueues polled
-      done = true
     end)
-    cq:wrap(function()
-      while not done do ticks = ticks + 1; cqueues.sleep(0.02) end
-    end)
-    assert(cq:loop())
     assert.is_true(took >= 900, "send returned after " .. took .. " ms")
     assert.is_true(queued <= session.SEND_BOUND, "queued " .. queued)
     -- about 50 ticks a second; a send that blocked the thread would allow none

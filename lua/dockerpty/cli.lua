@@ -1111,33 +1111,21 @@ end
 -- stream is shown when it arrives. Returns the status and, for an error
 -- answer, its body.
 local function pull_stream(conn, status, hdrs, deadline, where)
-  local d = core.http_decoder{ status = status, headers = hdrs }
   local pending, body = "", {}
-  while true do
-    local s, msg, name = conn:recv(65536, math.max(0, deadline - core.now()))
-    local done, piece, fname
-    if s then
-      done, piece, fname = d:feed(s)
-    elseif name == "closed" then
-      done, piece, fname = d:eof()       -- true: a body up to the end
-    else
-      piece, fname = msg, name
-    end
-    -- a pull cut off (the daemon gone, a short body) is no success
-    if done == nil then errors.from_core(piece, fname, where) end
-    if not s then break end
+  local ok, msg, name = clientlib.read_stream(conn, status, hdrs, deadline, function(piece)
     if status >= 300 then
       body[#body + 1] = piece
-    else
-      pending = pending .. piece
-      for line in pending:gmatch("([^\r\n]*)\r?\n") do
-        local ok, m = pcall(cjson.decode, line)
-        if ok and type(m) == "table" then show_pull_message(m) end
-      end
-      pending = pending:match("[^\n]*$")
+      return
     end
-    if done then break end
-  end
+    pending = pending .. piece
+    for line in pending:gmatch("([^\r\n]*)\r?\n") do
+      local dok, m = pcall(cjson.decode, line)
+      if dok and type(m) == "table" then show_pull_message(m) end
+    end
+    pending = pending:match("[^\n]*$")
+  end)
+  -- a pull cut off (the daemon gone, a short body) is no success
+  if not ok then errors.from_core(msg, name, where) end
   return table.concat(body)
 end
 

@@ -778,22 +778,37 @@ function M.request_text(method, path, headers, body)
   return core.http_request(method, path, h, body)
 end
 
--- The body of an answer whose head `conn:read_head` gave (status, hdrs),
--- framed by the core's decoder: read until it is complete, the
--- connection ends or timeout_ms pass; on a failure, what came so far.
-local function read_body(conn, status, hdrs, timeout_ms)
-  local d = core.http_decoder{ status = status, headers = hdrs, max = 65536 }
-  local parts, deadline = {}, core.now() + timeout_ms
-  while not d:done() do
-    local s, _, name = conn:recv(65536, math.max(0, deadline - core.now()))
+--- The body of an answer whose head `conn:read_head` gave (status,
+-- hdrs), framed by the core's decoder (`opts.max` bytes at most, or
+-- unbounded), each piece given to `each(piece)` as it arrives, until the
+-- body is complete or `deadline` (core.now() milliseconds) passes.
+-- @treturn[1] boolean true: the whole body came
+-- @return[2] nil, message, NAME: it was cut off (the connection ended, a
+-- framing fault, the deadline); what came before went to `each`
+-- @usage local ok, msg, name = client.read_stream(conn, 200, hdrs, core.now() + 5000, print)
+function M.read_stream(conn, status, hdrs, deadline, each, opts)
+  local d = core.http_decoder{ status = status, headers = hdrs, max = opts and opts.max }
+  while not d:done() do                   -- an empty body may be done at once
+    local s, msg, name = conn:recv(65536, math.max(0, deadline - core.now()))
     if not s then
-      if name == "closed" then d:eof() end
-      break
+      if name ~= "closed" then return nil, msg, name end
+      return d:eof()                      -- true: a body up to the end
     end
-    local done, piece, _, partial = d:feed(s)
-    parts[#parts + 1] = done == nil and partial or piece
-    if done == nil then break end
+    local done, piece, fname, partial = d:feed(s)
+    if done == nil then
+      if partial and partial ~= "" then each(partial) end
+      return nil, piece, fname
+    end
+    if piece ~= "" then each(piece) end
   end
+  return true
+end
+
+-- The body, or on a failure what came so far, within timeout_ms.
+local function read_body(conn, status, hdrs, timeout_ms)
+  local parts = {}
+  M.read_stream(conn, status, hdrs, core.now() + timeout_ms,
+    function(piece) parts[#parts + 1] = piece end, { max = 65536 })
   return table.concat(parts)
 end
 

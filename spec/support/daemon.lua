@@ -23,4 +23,16 @@ function M.is_podman(client)
   return M.engine(client) == "podman"
 end
 
+--- A container named `name` running `cmd` (a list) with network none, for
+-- exec and attach: started unless `opts.created`; `opts.tty`,
+-- `opts.stdin_open` as create_container takes them. Returns the name.
+function M.background(client, name, cmd, opts)
+  opts = opts or {}
+  local image = os.getenv("DOCKERPTY_TEST_IMAGE") or "dockerpty-test/busybox"
+  client:create_container{ image = image, command = cmd, name = name, tty = opts.tty,
+    stdin_open = opts.stdin_open, host_config = { NetworkMode = "none" } }
+  if not opts.created then client:start(name) end
+  return name
+end
+
 return M
