@@ -1,9 +1,10 @@
 /*
 ** ceiling.c: the least a client can do to get a container's output, the
-** ceiling of the daemon path for the benchmark's non-tty output figures.
+** ceiling of the daemon path for the benchmark's streamed figures (output
+** with and without a tty, input).
 **
-**   ceiling [-w] [-t] run  IMAGE     CMD...   create, attach, start, wait, remove
-**   ceiling [-w] [-t] exec CONTAINER CMD...   exec create, start (hijacked)
+**   ceiling [-w] [-t] [-i] run  IMAGE     CMD...   create, attach, start, wait, remove
+**   ceiling [-w] [-t] [-i] exec CONTAINER CMD...   exec create, start (hijacked)
 **
 ** It speaks the Engine API over the unix socket of DOCKER_HOST
 ** (unix:///path; default /var/run/docker.sock), HTTP/1.1 written by hand,
@@ -12,7 +13,10 @@
 ** payload of stream 1 is counted. Without -w nothing is written: at the
 ** end it prints the count in decimal and a newline. With -w the payload
 ** goes to stdout by plain blocking writes, as a client that writes to a
-** pipe must. The container runs with network and log driver "none" (as
+** pipe must. With -i, stdin is copied to the stream by plain blocking
+** writes until its EOF, the stream's write side is shut down (the remote
+** stdin's EOF), and then the output is read and written as with -w (the
+** input figure checks what the command printed). The container runs with network and log driver "none" (as
 ** every client of the benchmark). Exit status: 0, or 1 with a message on
 ** stderr; the remote exit code is not looked at.
 */
@@ -154,6 +158,23 @@ static void json_argv(char *out, size_t cap, char **argv, int argc) {
     out[n] = '\0';
 }
 
+/* Copy stdin to the hijacked stream, then end the stream's write side. */
+static void feed(int fd) {
+    static char buf[RBUF];
+    for (;;) {
+        ssize_t r = read(0, buf, sizeof buf);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            die("read stdin");
+        if (r == 0)
+            break;
+        write_all(fd, buf, (size_t)r);
+    }
+    if (shutdown(fd, SHUT_WR) < 0)
+        die("shutdown");
+}
+
 /* Read the hijacked stream to EOF: count (or write) stream 1's payload. */
 static unsigned long long stream(int fd, const char *pre, size_t npre, int demux, int wr) {
     static char buf[RBUF];
@@ -204,7 +225,7 @@ int main(int argc, char **argv) {
     static char body[8192], cmd[4096], path[512], head[8192];
     char id[65], none[65];
     const char *host = getenv("DOCKER_HOST"), *rest, *mode;
-    int wr = 0, tty = 0, fd, i = 1;
+    int wr = 0, tty = 0, in = 0, fd, i = 1;
     size_t nrest;
     unsigned long long total;
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -212,17 +233,19 @@ int main(int argc, char **argv) {
             wr = 1;
         else if (strcmp(argv[i], "-t") == 0)
             tty = 1;
+        else if (strcmp(argv[i], "-i") == 0)
+            in = wr = 1;
     }
     if (argc - i < 3 || (strcmp(argv[i], "run") && strcmp(argv[i], "exec"))) {
-        fprintf(stderr, "usage: ceiling [-w] [-t] run|exec IMAGE|CONTAINER CMD...\n");
+        fprintf(stderr, "usage: ceiling [-w] [-t] [-i] run|exec IMAGE|CONTAINER CMD...\n");
         return 2;
     }
     sock_path = host && strncmp(host, "unix://", 7) == 0 ? host + 7 : "/var/run/docker.sock";
     mode = argv[i];
     json_argv(cmd, sizeof cmd, argv + i + 2, argc - i - 2);
     if (strcmp(mode, "exec") == 0) {
-        snprintf(body, sizeof body, "{\"AttachStdout\":true,\"AttachStderr\":true,\"Tty\":%s,\"Cmd\":%s}",
-                 tty ? "true" : "false", cmd);
+        snprintf(body, sizeof body, "{\"AttachStdin\":%s,\"AttachStdout\":true,\"AttachStderr\":true,"
+                 "\"Tty\":%s,\"Cmd\":%s}", in ? "true" : "false", tty ? "true" : "false", cmd);
         snprintf(path, sizeof path, "/containers/%s/exec", argv[i + 1]);
         call("POST", path, body, id);
         if (!id[0])
@@ -231,20 +254,26 @@ int main(int argc, char **argv) {
         snprintf(body, sizeof body, "{\"Detach\":false,\"Tty\":%s}", tty ? "true" : "false");
         fd = request("POST", path, body, 1);
         read_head(fd, head, sizeof head, &rest, &nrest);
+        if (in)
+            feed(fd);
         total = stream(fd, rest, nrest, !tty, wr);
     } else {
         snprintf(body, sizeof body, "{\"Image\":\"%s\",\"Cmd\":%s,\"Tty\":%s,\"AttachStdout\":true,"
-                 "\"AttachStderr\":true,\"HostConfig\":{\"NetworkMode\":\"none\","
+                 "\"AttachStderr\":true,\"AttachStdin\":%s,\"OpenStdin\":%s,\"StdinOnce\":%s,"
+                 "\"HostConfig\":{\"NetworkMode\":\"none\","
                  "\"LogConfig\":{\"Type\":\"none\",\"Config\":{}}}}", argv[i + 1], cmd,
-                 tty ? "true" : "false");
+                 tty ? "true" : "false", in ? "true" : "false", in ? "true" : "false", in ? "true" : "false");
         call("POST", "/containers/create", body, id);
         if (!id[0])
             die("create: no Id");
-        snprintf(path, sizeof path, "/containers/%s/attach?stream=1&stdout=1&stderr=1", id);
+        snprintf(path, sizeof path, "/containers/%s/attach?stream=1&stdout=1&stderr=1%s", id,
+                 in ? "&stdin=1" : "");
         fd = request("POST", path, NULL, 1);
         read_head(fd, head, sizeof head, &rest, &nrest);
         snprintf(path, sizeof path, "/containers/%s/start", id);
         call("POST", path, NULL, none);
+        if (in)
+            feed(fd);
         total = stream(fd, rest, nrest, !tty, wr);
         snprintf(path, sizeof path, "/containers/%s/wait", id);
         call("POST", path, NULL, none);
