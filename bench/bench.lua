@@ -907,7 +907,8 @@ local function table_of(regime, list)
       end
       -- the ceiling's own ratio against the same target: where it fails
       -- or is unsure, the daemon path itself forbids showing the target
-      local ck = (#(r.values["ceiling-w"] or {}) > 0 and "ceiling-w") or (#(r.values.ceiling or {}) > 0 and "ceiling")
+      local function ran(k) return #(r.values[k] or {}) > 0 end
+      local ck = (ran("ceiling-w") and "ceiling-w") or (ran("ceiling") and "ceiling")
       if t and t[1] ~= "abs<" and ck and has.docker then
         local m, lo, hi = ratio(r, ck, "docker")
         if m then met[#met + 1] = ("%s/docker %s"):format(ck, verdict(t, m, lo, hi)) end
