@@ -13,11 +13,12 @@
 ** payload of stream 1 is counted. Without -w nothing is written: at the
 ** end it prints the count in decimal and a newline. With -w the payload
 ** goes to stdout by plain blocking writes, as a client that writes to a
-** pipe must. With -i, stdin is copied to the stream by plain blocking
-** writes until its EOF, the stream's write side is shut down (the remote
-** stdin's EOF), and then the output is read and written as with -w (the
-** input figure checks what the command printed). The container runs with network and log driver "none" (as
-** every client of the benchmark). Exit status: 0, or 1 with a message on
+** pipe must. With -i (no tty: a tty's stdin ends with ^D, not with a
+** half-close), stdin is copied to the stream by plain blocking writes
+** until its EOF, the stream's write side is shut down (the remote stdin's
+** EOF), and then the output is read and written as with -w (the input
+** figure checks what the command printed). The container runs with
+** network and log driver "none" (as every client of the benchmark). Exit status: 0, or 1 with a message on
 ** stderr; the remote exit code is not looked at.
 */
 #define _GNU_SOURCE
