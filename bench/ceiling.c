@@ -225,7 +225,7 @@ static unsigned long long stream(int fd, const char *pre, size_t npre, int demux
 int main(int argc, char **argv) {
     static char body[8192], cmd[4096], path[512], head[8192];
     char id[65], none[65];
-    const char *host = getenv("DOCKER_HOST"), *rest, *mode;
+    const char *host = getenv("DOCKER_HOST"), *rest, *mode, *jin;
     int wr = 0, tty = 0, in = 0, fd, i = 1;
     size_t nrest;
     unsigned long long total;
@@ -243,10 +243,11 @@ int main(int argc, char **argv) {
     }
     sock_path = host && strncmp(host, "unix://", 7) == 0 ? host + 7 : "/var/run/docker.sock";
     mode = argv[i];
+    jin = in ? "true" : "false";
     json_argv(cmd, sizeof cmd, argv + i + 2, argc - i - 2);
     if (strcmp(mode, "exec") == 0) {
         snprintf(body, sizeof body, "{\"AttachStdin\":%s,\"AttachStdout\":true,\"AttachStderr\":true,"
-                 "\"Tty\":%s,\"Cmd\":%s}", in ? "true" : "false", tty ? "true" : "false", cmd);
+                 "\"Tty\":%s,\"Cmd\":%s}", jin, tty ? "true" : "false", cmd);
         snprintf(path, sizeof path, "/containers/%s/exec", argv[i + 1]);
         call("POST", path, body, id);
         if (!id[0])
@@ -263,7 +264,7 @@ int main(int argc, char **argv) {
                  "\"AttachStderr\":true,\"AttachStdin\":%s,\"OpenStdin\":%s,\"StdinOnce\":%s,"
                  "\"HostConfig\":{\"NetworkMode\":\"none\","
                  "\"LogConfig\":{\"Type\":\"none\",\"Config\":{}}}}", argv[i + 1], cmd,
-                 tty ? "true" : "false", in ? "true" : "false", in ? "true" : "false", in ? "true" : "false");
+                 tty ? "true" : "false", jin, jin, jin);
         call("POST", "/containers/create", body, id);
         if (!id[0])
             die("create: no Id");

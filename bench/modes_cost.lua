@@ -11,25 +11,14 @@
 --
 --   lua5.4 bench/modes_cost.lua CONTAINER [MIB] [REPS]
 local dockerpty = require("dockerpty")
-local operation = require("dockerpty.operation")
-local pty = require("dockerpty.pty")
-local core = dockerpty.core
+local text = dofile((arg[0]:match("^(.*)/") or ".") .. "/modes_text.lua")
 
 local container, mib, reps = arg[1], tonumber(arg[2] or 64), tonumber(arg[3] or 7)
 assert(container, "usage: modes_cost.lua CONTAINER [MIB] [REPS]")
 local client = dockerpty.client.from_env()
 local OUT = os.tmpname()
-
--- One line of what a shell session prints, repeated: about one ESC in 12
--- bytes. Made once in the container (a file), so that the measured command
--- is a plain cat and the remote side is not the bottleneck.
 local TEXT = "/tmp/dockerpty-modes-cost.txt"
-local make = ("l=$(printf '\\033[?25l\\033[1;32muser@host\\033[0m:\\033[1;34m~/src\\033[0m$ " ..
-  "ls -l caf\\303\\251 cr\\303\\250me \\033[?25h\\r'); yes \"$l\" | head -c %d > %s"):format(
-  mib * 1048576, TEXT)
-assert(select(2, dockerpty.exec_command(client, container, { "sh", "-c", make },
-  { stdin = false, tty = false, stdout = false })) == "exit", "cannot make the text")
-local cmd = "cat " .. TEXT
+text.make(client, container, mib, TEXT)
 
 -- CPU time of this (single-threaded) process in seconds, to the ns: the
 -- first field of /proc/self/schedstat (/proc/self/stat counts 10 ms ticks).
@@ -41,20 +30,9 @@ local function cpu()
 end
 
 local function once(track)
-  local out = assert(io.open(OUT, "w"))
-  local exec = client:exec_create(container, { "sh", "-c", cmd }, { stdin = false, tty = true })
-  local op = operation.ExecOperation.created(client, exec, { tty = true, stdin = false },
-    { stdout = out, stdin = false })
-  op.tracks_modes = function() return track end
-  local t0, c0 = core.now(), cpu()
-  local ok, how, code = pty.PseudoTerminal.new(client, op):start()
-  local wall, used = (core.now() - t0) / 1000, cpu() - c0
-  local size = out:seek("end")
-  out:close()
-  assert(ok and how == "exit" and code == 0, "exec failed: " .. tostring(how) .. " " .. tostring(code))
-  -- the remote tty's ONLCR adds a \r to each line: at least the bytes sent
-  assert(size >= mib * 1048576, ("wrong size %d"):format(size))
-  return mib / wall, used / (mib / 1024)
+  local c0 = cpu()
+  local wall = text.once(client, container, TEXT, mib, track, OUT)
+  return mib / wall, (cpu() - c0) / (mib / 1024)
 end
 
 local res = { off = { rate = {}, cpu = {} }, on = { rate = {}, cpu = {} } }
@@ -69,7 +47,7 @@ for rep = 1, reps do
   end
 end
 os.remove(OUT)
-dockerpty.exec_command(client, container, { "rm", "-f", TEXT }, { stdin = false, tty = false })
+text.remove(client, container, TEXT)
 client:close()
 local function list(t)
   local s = {}
